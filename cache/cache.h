@@ -1,0 +1,535 @@
+/*
+ * cache/cache.h - foliofs's page cache: public API, shared structures and the
+ * one lock-ordering tree.
+ *
+ * The cache is a library: unit tests link it without FUSE, against a RAM
+ * device. It keeps an address_space per file plus one for the block device
+ * (metadata lives there, reached through buffer heads by physical block
+ * number: the buffer cache is the page cache of the device, as in Linux).
+ *
+ * Pages come from one pool sized at cache_create(). A memory limit (at most
+ * the pool) bounds the pages in use; reclaim keeps free pages between the
+ * min/low/high watermarks. Page data never exceeds the limit: an allocation
+ * that finds no free page reclaims clean pages itself, then waits for the
+ * background reclaimer (which also writes dirty pages) and fails with -ENOMEM
+ * only if nothing can be freed for CACHE_ALLOC_TIMEOUT_MS.
+ *
+ * LOCK ORDER (outer to inner; a thread takes locks only in this order):
+ *
+ *   fs inode locks (fs/: the owner's per-inode locks)
+ *     mapping->invalidate_lock      rwlock. Shared: adding pages to a mapping
+ *                                   (read/readahead/write fill). Exclusive:
+ *                                   truncate, punch hole, invalidate.
+ *       page lock (PG_locked)       per page; several pages of one mapping are
+ *                                   locked in ascending index order. Held
+ *                                   across a page's read I/O and its writeback
+ *                                   I/O, so locking a page waits for both.
+ *                                   Also the lock of the page's buffer heads
+ *                                   (lock_buffer() locks the page).
+ *         mapping->i_pages.xa_lock  the mapping lock: tree structure, marks,
+ *                                   nrpages/nrshadows, dirtied_when.
+ *           cache->lru_lock         active/inactive lists, PG_lru, PG_active.
+ *             cache->pool_lock      the free-page list.
+ *             cache->wb_lock        the dirty-mapping list (writeback).
+ *               wait-queue buckets  hashed page wait queues (leaf).
+ *
+ * Paths that take pairs: set_page_dirty (page lock -> xa_lock),
+ * add_to_page_cache_lru (page lock -> xa_lock, then lru_lock after xa_lock is
+ * dropped), reclaim (lru_lock to isolate, dropped; then trylock page ->
+ * xa_lock -> pool_lock), truncate (invalidate_lock -> page lock -> xa_lock ->
+ * lru_lock). Reclaim never sleeps on a page lock or an fs lock: it uses
+ * trylock_page() and MAP_NOWAIT. No lock is held while allocating a page
+ * except page locks and invalidate_lock; no cache lock is held across a call
+ * into the owner (a_ops) except the page lock (and invalidate_lock).
+ *
+ * RCU: lookups (find_get_page and the read hit path) run under liburcu's read
+ * lock and take a page reference only if the count is non-zero, then recheck
+ * the slot. Threads register with RCU on first use automatically.
+ */
+#ifndef FOLIO_CACHE_CACHE_H
+#define FOLIO_CACHE_CACHE_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "backing/bdev.h"
+#include "cache/xarray.h"
+
+#define PAGE_SHIFT 12
+#define PAGE_SIZE (1UL << PAGE_SHIFT)
+#define PAGE_MASK (~(PAGE_SIZE - 1))
+
+#define CACHE_ALLOC_TIMEOUT_MS 10000
+
+/* Doubly linked list, kernel style (cache/internal.h has the helpers). */
+struct list_head {
+	struct list_head *next, *prev;
+};
+
+struct cache;
+struct address_space;
+struct buffer_head;
+
+/* ------------------------------------------------------------------ */
+/* struct page                                                         */
+/* ------------------------------------------------------------------ */
+
+/* Page flag bit numbers (page->flags). Invariants are listed in page.c. */
+enum pageflags {
+	PG_locked,     /* page lock held (I/O in flight or being changed) */
+	PG_uptodate,   /* data valid (every block, when the page has buffers) */
+	PG_dirty,      /* newer than the device; DIRTY mark set in the mapping */
+	PG_writeback,  /* write to the device in flight; WRITEBACK mark set */
+	PG_referenced, /* accessed since the last LRU scan (second chance) */
+	PG_active,     /* on (or bound for) the active list */
+	PG_lru,        /* on one of the LRU lists */
+	PG_error,      /* last I/O failed */
+	PG_private,    /* page->private holds buffer heads */
+	PG_readahead,  /* hitting this page starts asynchronous readahead */
+	PG_waiters,    /* someone sleeps in the page's wait-queue bucket */
+	PG_reclaim,    /* isolated by reclaim */
+	PG_workingset, /* was active before eviction / refaulted into activity */
+	PG_mappedtodisk, /* no buffers, and the page's block is known mapped:
+			  * write_begin skips map_blocks (cleared when freed) */
+	PG_fresh,	 /* added and not used yet: the first mark_page_accessed()
+			  * clears it instead of setting PG_referenced */
+	NR_PAGEFLAGS
+};
+
+/*
+ * struct page - one 4 KiB page of the pool. 64 bytes.
+ * @flags:    atomic flag bits (enum pageflags)
+ * @refcount: references; the mapping holds one while the page is in it.
+ *            0 means free (in the pool) or frozen by reclaim/removal.
+ * @mapping:  owner; set and cleared with the page locked and the mapping's
+ *            xa_lock held; NULL for a free page
+ * @index:    page index in @mapping (same locking as @mapping)
+ * @lru:      protected by cache->lru_lock (PG_lru set) or owned by the thread
+ *            that isolated the page (PG_lru clear)
+ * @private:  first buffer head when PG_private; protected by the page lock
+ * @virtual:  the page's 4 KiB of data, fixed for the pool's lifetime
+ * @cache_id: index of the page's cache in the process-wide cache table
+ *            (page_cache_of()); fixed for the pool's lifetime
+ */
+struct page {
+	_Atomic unsigned long flags;
+	_Atomic int refcount;
+	uint32_t cache_id;
+	struct address_space *mapping;
+	uint64_t index;
+	struct list_head lru;
+	void *private;
+	void *virtual;
+};
+
+static inline void *page_address(const struct page *page)
+{
+	return page->virtual;
+}
+
+static inline bool page_test(const struct page *page, enum pageflags bit)
+{
+	return atomic_load_explicit(&page->flags, memory_order_acquire) & (1UL << bit);
+}
+
+static inline void page_set(struct page *page, enum pageflags bit)
+{
+	atomic_fetch_or_explicit(&page->flags, 1UL << bit, memory_order_acq_rel);
+}
+
+static inline void page_clear(struct page *page, enum pageflags bit)
+{
+	atomic_fetch_and_explicit(&page->flags, ~(1UL << bit), memory_order_acq_rel);
+}
+
+/* Returns the old value of the bit. */
+static inline bool page_test_and_set(struct page *page, enum pageflags bit)
+{
+	return atomic_fetch_or_explicit(&page->flags, 1UL << bit, memory_order_acq_rel) &
+	       (1UL << bit);
+}
+
+static inline bool page_test_and_clear(struct page *page, enum pageflags bit)
+{
+	return atomic_fetch_and_explicit(&page->flags, ~(1UL << bit), memory_order_acq_rel) &
+	       (1UL << bit);
+}
+
+/* page.c */
+void get_page(struct page *page);
+bool get_page_unless_zero(struct page *page);
+void put_page(struct page *page);
+void lock_page(struct page *page);
+bool trylock_page(struct page *page);
+void unlock_page(struct page *page);
+void wait_on_page_locked(struct page *page);
+void wait_on_page_writeback(struct page *page);
+void end_page_writeback(struct page *page);
+/* Debug builds: check the page invariants listed in page.c (no-op otherwise). */
+void page_assert_state(struct page *page);
+
+/* ------------------------------------------------------------------ */
+/* address_space                                                       */
+/* ------------------------------------------------------------------ */
+
+/* Flags in and out of a_ops->map_blocks. */
+enum {
+	MAP_CREATE = 1 << 0,    /* in: allocate blocks for a hole or unwritten run */
+	MAP_NOWAIT = 1 << 1,    /* in: do not sleep on a lock; -EAGAIN instead */
+	MAP_MAPPED = 1 << 8,    /* out: *pblk valid, data on the device */
+	MAP_HOLE = 1 << 9,      /* out: no blocks; the run reads as zeros */
+	MAP_UNWRITTEN = 1 << 10, /* out: allocated, reads as zeros until written */
+	MAP_NEW = 1 << 11,      /* out: allocated by this call (with MAP_CREATE):
+				 * the cache zeroes what the write does not cover */
+};
+
+/*
+ * struct address_space_operations - what the owner of a mapping provides.
+ * @map_blocks: map file blocks [lblk, lblk + max) (units of the mapping's
+ *	block size) to device blocks. On success returns the number of blocks
+ *	(1..max) the answer covers, sets *pblk and sets exactly one of
+ *	MAP_MAPPED, MAP_HOLE, MAP_UNWRITTEN in *flags (plus MAP_NEW). With
+ *	MAP_CREATE in *flags a hole or unwritten run becomes MAP_MAPPED. Returns
+ *	a negative errno on failure (-ENOSPC, -EIO, -EAGAIN with MAP_NOWAIT).
+ *	Not used for the device mapping (its blocks map to themselves).
+ * @dirty_notify: optional; called (no cache lock held) when the mapping goes
+ *	from clean to dirty, so the owner can queue it for writeback.
+ */
+struct address_space_operations {
+	int (*map_blocks)(struct address_space *mapping, uint64_t lblk, uint32_t max,
+			  uint64_t *pblk, unsigned *flags);
+	void (*dirty_notify)(struct address_space *mapping);
+};
+
+/* errseq: a write-back error and a sequence, as Linux's errseq_t (lib/errseq.c). */
+typedef uint32_t errseq_t;
+
+/*
+ * struct address_space - the cached pages of one file, or of the device.
+ * @i_pages:   pages by index; i_pages.xa_lock is the mapping lock
+ * @cache:     the cache the pages come from (immutable)
+ * @a_ops:     owner callbacks (immutable)
+ * @host:      owner's object (fs inode), opaque to the cache (immutable)
+ * @bdev:      the device the blocks live on (immutable)
+ * @id:        unique id, stable for the mapping's life (tier keys)
+ * @blkbits:   log2 of the block size: 10, 11 or 12 (immutable)
+ * @is_bdev:   the device's own mapping: block n is device block n
+ * @i_size:    data size in bytes; written by the owner under its inode lock
+ *             (and by filemap_write), read atomically by the cache
+ * @invalidate_lock: see the lock order above
+ * @nrpages:   pages in the tree (written under xa_lock, read anywhere)
+ * @nrshadows: shadow entries in the tree (same)
+ * @nrdirty:   dirty pages (same)
+ * @dirtied_when: monotonic ms when the mapping last went clean -> dirty
+ *             (protected by xa_lock)
+ * @wb_err:    last write-back error (errseq; atomic)
+ * @wb_link:   on cache->dirty_mappings; protected by cache->wb_lock
+ * @flags:     AS_* bits (atomic)
+ */
+struct address_space {
+	struct xarray i_pages;
+	struct cache *cache;
+	const struct address_space_operations *a_ops;
+	void *host;
+	struct bdev *bdev;
+	uint64_t id;
+	unsigned blkbits;
+	bool is_bdev;
+	_Atomic uint64_t i_size;
+	pthread_rwlock_t invalidate_lock;
+	_Atomic uint64_t nrpages;
+	_Atomic uint64_t nrshadows;
+	_Atomic uint64_t nrdirty;
+	uint64_t dirtied_when;
+	_Atomic errseq_t wb_err;
+	struct list_head wb_link;
+	_Atomic unsigned flags;
+};
+
+enum {
+	AS_DIRTY_LISTED = 1 << 0, /* on cache->dirty_mappings */
+	AS_EXITING = 1 << 1,      /* being torn down: no new pages */
+};
+
+/* filemap.c */
+int mapping_init(struct address_space *mapping, struct cache *cache, struct bdev *bdev,
+		 unsigned blkbits, const struct address_space_operations *a_ops, void *host);
+int mapping_init_bdev(struct address_space *mapping, struct cache *cache, struct bdev *bdev,
+		      unsigned blkbits);
+void mapping_destroy(struct address_space *mapping);
+
+struct page *find_get_page(struct address_space *mapping, uint64_t index);
+struct page *find_lock_page(struct address_space *mapping, uint64_t index);
+int find_or_create_page(struct address_space *mapping, uint64_t index, struct page **pagep);
+int add_to_page_cache_lru(struct page *page, struct address_space *mapping, uint64_t index);
+void delete_from_page_cache(struct page *page);
+int read_cache_page(struct address_space *mapping, uint64_t index, struct page **pagep);
+
+void filemap_invalidate_lock(struct address_space *mapping);
+void filemap_invalidate_unlock(struct address_space *mapping);
+void filemap_invalidate_lock_shared(struct address_space *mapping);
+void filemap_invalidate_unlock_shared(struct address_space *mapping);
+
+/* Per-open readahead state (readahead.c). Owned by one open file; its
+ * owner serialises calls or accepts racy (harmless) updates. */
+struct file_ra_state {
+	uint64_t start;      /* first page of the current window */
+	unsigned size;       /* pages in the window */
+	unsigned async_size; /* start async readahead when this many remain */
+	unsigned ra_pages;   /* maximum window (pages) */
+	uint64_t prev_pos;   /* byte position of the end of the last read, -1: none */
+};
+
+void file_ra_state_init(struct file_ra_state *ra, struct address_space *mapping);
+
+ssize_t filemap_read(struct address_space *mapping, struct file_ra_state *ra, void *buf,
+		     size_t len, uint64_t pos);
+ssize_t filemap_write(struct address_space *mapping, const void *buf, size_t len, uint64_t pos);
+int write_begin(struct address_space *mapping, uint64_t pos, unsigned len, struct page **pagep);
+int write_end(struct address_space *mapping, uint64_t pos, unsigned len, unsigned copied,
+	      struct page *page);
+bool set_page_dirty(struct page *page);
+void mark_page_accessed(struct page *page);
+
+void truncate_inode_pages_range(struct address_space *mapping, uint64_t lstart, uint64_t lend);
+void truncate_inode_pages(struct address_space *mapping, uint64_t lstart);
+int filemap_truncate(struct address_space *mapping, uint64_t newsize);
+int filemap_zero_range(struct address_space *mapping, uint64_t start, uint64_t len);
+
+/* readahead.c */
+void page_cache_sync_readahead(struct address_space *mapping, struct file_ra_state *ra,
+			       uint64_t index, unsigned req_pages);
+void page_cache_async_readahead(struct address_space *mapping, struct file_ra_state *ra,
+				struct page *page, uint64_t index, unsigned req_pages);
+
+/* ------------------------------------------------------------------ */
+/* Buffer heads (buffer.c)                                             */
+/* ------------------------------------------------------------------ */
+
+enum bh_state_bits {
+	BH_Uptodate, /* contents valid */
+	BH_Dirty,    /* newer than the device */
+	BH_Mapped,   /* b_blocknr valid */
+	BH_New,      /* freshly allocated; not yet written or zeroed */
+	BH_Pinned,   /* writeback skips it until unpinned (journal) */
+	BH_Write_EIO, /* last write failed */
+	BH_Unwritten, /* allocated but reads as zeros */
+};
+
+/*
+ * struct buffer_head - one block inside a page.
+ * @b_state:     atomic BH_* bits
+ * @b_this_page: next head in the page (circular)
+ * @b_page:      the page (holds a reference while buffers exist? no: the
+ *               buffers live and die with the page's PG_private state)
+ * @b_blocknr:   device block when BH_Mapped (protected by the page lock)
+ * @b_size:      block size in bytes
+ * @b_data:      this block's bytes inside the page
+ * @b_count:     users from bread/getblk (atomic); the page is not reclaimed
+ *               while any head has a user
+ */
+struct buffer_head {
+	_Atomic unsigned long b_state;
+	struct buffer_head *b_this_page;
+	struct page *b_page;
+	uint64_t b_blocknr;
+	uint32_t b_size;
+	_Atomic int b_count;
+	char *b_data;
+};
+
+static inline bool bh_test(const struct buffer_head *bh, enum bh_state_bits bit)
+{
+	return atomic_load_explicit(&bh->b_state, memory_order_acquire) & (1UL << bit);
+}
+
+static inline void bh_set(struct buffer_head *bh, enum bh_state_bits bit)
+{
+	atomic_fetch_or_explicit(&bh->b_state, 1UL << bit, memory_order_acq_rel);
+}
+
+static inline void bh_clear(struct buffer_head *bh, enum bh_state_bits bit)
+{
+	atomic_fetch_and_explicit(&bh->b_state, ~(1UL << bit), memory_order_acq_rel);
+}
+
+struct buffer_head *bread(struct address_space *bdev_mapping, uint64_t block, int *err);
+struct buffer_head *getblk(struct address_space *bdev_mapping, uint64_t block, int *err);
+void brelse(struct buffer_head *bh);
+void set_buffer_uptodate(struct buffer_head *bh);
+void mark_buffer_dirty(struct buffer_head *bh);
+void lock_buffer(struct buffer_head *bh);
+void unlock_buffer(struct buffer_head *bh);
+int sync_dirty_buffer(struct buffer_head *bh);
+void bh_pin(struct buffer_head *bh);
+void bh_unpin(struct buffer_head *bh);
+
+/* ------------------------------------------------------------------ */
+/* Writeback (writeback.c)                                             */
+/* ------------------------------------------------------------------ */
+
+enum wb_sync_mode {
+	WB_SYNC_NONE, /* write what is dirty now; skip pages others are writing */
+	WB_SYNC_ALL,  /* write and wait for every page dirty at the start */
+};
+
+enum wb_reason {
+	WB_REASON_SYNC,       /* fsync, sync, unmount */
+	WB_REASON_BACKGROUND, /* over the background threshold */
+	WB_REASON_PERIODIC,   /* expired dirty data */
+	WB_REASON_RECLAIM,    /* reclaim needs the page clean */
+	NR_WB_REASONS
+};
+
+/*
+ * struct writeback_control - one writeback request.
+ * @range_start, @range_end: bytes, inclusive; 0 and UINT64_MAX for all
+ * @sync_mode:    see enum wb_sync_mode
+ * @nr_to_write:  pages left to write (decremented; <= 0 stops WB_SYNC_NONE)
+ * @reason:       which counter the written pages go to
+ * @max_io_bytes: largest merged device write (0: the cache's default, 1 MiB)
+ * @nr_written:   out: pages written
+ */
+struct writeback_control {
+	uint64_t range_start, range_end;
+	enum wb_sync_mode sync_mode;
+	long nr_to_write;
+	enum wb_reason reason;
+	uint32_t max_io_bytes;
+	long nr_written;
+};
+
+int filemap_writepages(struct address_space *mapping, struct writeback_control *wbc);
+int filemap_fdatawrite_range(struct address_space *mapping, uint64_t start, uint64_t end);
+int filemap_fdatawait_range(struct address_space *mapping, uint64_t start, uint64_t end);
+int filemap_write_and_wait_range(struct address_space *mapping, uint64_t start, uint64_t end);
+int filemap_write_and_wait(struct address_space *mapping);
+void mapping_set_error(struct address_space *mapping, int err);
+errseq_t filemap_sample_wb_err(struct address_space *mapping);
+int file_check_and_advance_wb_err(errseq_t *since, struct address_space *mapping);
+
+/* ------------------------------------------------------------------ */
+/* The cache: pool, limit, reclaim, tier hook, counters                */
+/* ------------------------------------------------------------------ */
+
+/*
+ * struct cache_tier_ops - a second tier for evicted clean pages (the lz4
+ * compressed tier plugs in here). Called without cache locks held.
+ * @store:  keep a copy of clean page (@mapping, @index); any older copy of
+ *          that page is dropped first, even when the new one is rejected.
+ *          0 stored, negative errno rejected.
+ * @load:   on a miss: fill @data and drop the tier's copy (exclusive);
+ *          0 on a hit, -ENOENT on a miss.
+ * @invalidate: drop copies of pages [start, end] of @mapping (truncate,
+ *          punch, mapping teardown).
+ */
+struct cache_tier_ops {
+	int (*store)(void *tier, struct address_space *mapping, uint64_t index, const void *data);
+	int (*load)(void *tier, struct address_space *mapping, uint64_t index, void *data);
+	void (*invalidate)(void *tier, struct address_space *mapping, uint64_t start,
+			   uint64_t end);
+};
+
+/*
+ * struct cache_config - cache_create() parameters.
+ * @pool_bytes:   size of the page pool (fixed for the cache's life)
+ * @limit_bytes:  memory limit for page data, at most @pool_bytes (0: the pool)
+ * @ra_max_pages: readahead maximum window in pages (0: 32)
+ * @ra_threads:   asynchronous readahead workers (0: 1)
+ * @no_reclaimer: do not start the background reclaimer (tests)
+ * @max_io_bytes: largest merged device write (0: 1 MiB)
+ */
+struct cache_config {
+	uint64_t pool_bytes;
+	uint64_t limit_bytes;
+	unsigned ra_max_pages;
+	unsigned ra_threads;
+	bool no_reclaimer;
+	uint32_t max_io_bytes;
+};
+
+/* Watermarks in free pages (free = limit - pages in use). */
+struct cache_watermarks {
+	unsigned long min, low, high;
+};
+
+int cache_create(const struct cache_config *cfg, struct cache **out);
+void cache_destroy(struct cache *cache);
+int cache_set_limit(struct cache *cache, uint64_t limit_bytes);
+uint64_t cache_get_limit(struct cache *cache);
+void cache_get_watermarks(struct cache *cache, struct cache_watermarks *wm);
+int cache_set_ra_max(struct cache *cache, unsigned pages);
+unsigned cache_get_ra_max(struct cache *cache);
+void cache_set_tier(struct cache *cache, const struct cache_tier_ops *ops, void *tier);
+
+/* lru.c */
+unsigned long cache_reclaim(struct cache *cache, unsigned long nr_to_reclaim);
+unsigned long cache_drop_clean(struct cache *cache);
+int page_cache_alloc(struct cache *cache, struct page **pagep);
+
+/* ------------------------------------------------------------------ */
+/* Counters (stats.c), named as /proc/vmstat and /proc/meminfo do.     */
+/* ------------------------------------------------------------------ */
+
+enum cache_stat_item {
+	/* gauges */
+	NR_FILE_PAGES,    /* pages in mappings */
+	NR_FREE_PAGES,    /* pages free under the limit */
+	NR_ACTIVE_FILE,   /* on the active list */
+	NR_INACTIVE_FILE, /* on the inactive list */
+	NR_DIRTY,         /* dirty pages */
+	NR_WRITEBACK,     /* pages under writeback */
+	NR_SHADOWS,       /* shadow entries */
+	NR_BUFFER_HEADS,  /* live buffer heads */
+	/* events */
+	NR_DIRTIED,          /* pages that went clean -> dirty */
+	NR_WRITTEN,          /* pages written back */
+	PGPGIN,              /* KiB read from the device */
+	PGPGOUT,             /* KiB written to the device */
+	PGACTIVATE,          /* inactive -> active */
+	PGDEACTIVATE,        /* active -> inactive */
+	PGSCAN_KSWAPD,       /* pages scanned by the background reclaimer */
+	PGSCAN_DIRECT,       /* pages scanned by direct reclaim */
+	PGSTEAL_KSWAPD,      /* pages freed by the background reclaimer */
+	PGSTEAL_DIRECT,      /* pages freed by direct reclaim */
+	ALLOCSTALL,          /* allocations that entered direct reclaim */
+	WORKINGSET_REFAULT,  /* misses that found a shadow entry */
+	WORKINGSET_ACTIVATE, /* refaults close enough to activate */
+	WORKINGSET_NODERECLAIM, /* shadows dropped to bound their memory */
+	PGREADAHEAD,         /* pages read by readahead (sync + async) */
+	PGREADAHEAD_ASYNC,   /* of those, by asynchronous readahead */
+	CACHE_HITS,          /* lookups that found an uptodate page */
+	CACHE_MISSES,        /* lookups that had to read */
+	PGWRITE_PERIODIC,    /* pages written, by reason */
+	PGWRITE_BACKGROUND,
+	PGWRITE_SYNC,
+	PGWRITE_RECLAIM,
+	WB_ERRORS,           /* failed write-back requests */
+	READ_ERRORS,         /* failed device reads */
+	TIER_STORES,         /* evicted pages the tier took */
+	TIER_LOADS,          /* misses the tier answered */
+	NR_CACHE_STATS
+};
+
+uint64_t cache_stat(struct cache *cache, enum cache_stat_item item);
+const char *cache_stat_name(enum cache_stat_item item);
+void cache_stats_snapshot(struct cache *cache, uint64_t out[NR_CACHE_STATS]);
+
+/*
+ * struct cache_mem - allocation counters, for leak checks and the meminfo view.
+ * Every count is back to zero after all mappings are destroyed.
+ */
+struct cache_mem {
+	uint64_t pages_in_use;  /* pool pages allocated */
+	uint64_t buffer_heads;  /* live buffer heads */
+	uint64_t mappings;      /* live address_spaces */
+	uint64_t xa_nodes;      /* live xarray nodes (all trees) */
+	uint64_t metadata_bytes; /* struct page + nodes + heads for cached pages */
+};
+void cache_mem_info(struct cache *cache, struct cache_mem *out);
+
+#endif /* FOLIO_CACHE_CACHE_H */

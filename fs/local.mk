@@ -1,0 +1,2 @@
+# fs/: the filesystem (on-disk format library now; the daemon comes next).
+include fs/format.mk

@@ -1,0 +1,97 @@
+#!/bin/sh
+# tests/fsx/fsx-options.sh - foliofs-fsx's command line: bad options exit 2 with a
+# one-line message, --help lists every option, and each "off" flag keeps its
+# operations out of the run.
+. "$top_srcdir/tests/fsx/lib.sh"
+
+# bad DESC ARGS...: exit 2, exactly one line on stderr, nothing on stdout.
+bad() {
+	desc=$1
+	shift
+	run_fsx "$T/out" "$T/err" "$@"
+	lines=$(wc -l <"$T/err")
+	if [ $rc = 2 ] && [ "$lines" = 1 ] && [ ! -s "$T/out" ] &&
+		grep -q '^foliofs-fsx: ' "$T/err"; then
+		tap_ok 0 "$desc: exit 2, one line: $(cat "$T/err")"
+	else
+		tap_ok 1 "$desc: exit $rc, $lines lines on stderr"
+		tap_show "$T/err"
+	fi
+}
+
+bad "-N abc" -N abc "$T/f"
+bad "-N 12x" -N 12x "$T/f"
+bad "-N -5" -N -5 "$T/f"
+bad "-S -1" -S -1 "$T/f"
+bad "-S 99999999999999999999999" -S 99999999999999999999999 "$T/f"
+bad "-l 0" -l 0 "$T/f"
+bad "-l 4g (over 1 GiB)" -l 4g "$T/f"
+bad "-l 10q" -l 10q "$T/f"
+bad "-o 0" -o 0 "$T/f"
+bad "-p 0" -p 0 "$T/f"
+bad "-p 1000" -p 1000 "$T/f"
+bad "--exec-every 0" --exec true --exec-every 0 "$T/f"
+bad "--exec-every without --exec" --exec-every 5 "$T/f"
+bad "-P not a directory" -P "$T/nonexistent" "$T/f"
+bad "unknown short option" -X "$T/f"
+bad "unknown long option" --bogus "$T/f"
+bad "-N without a value" "$T/f" -N
+bad "--seed without a value" "$T/f" --seed
+bad "no FILE" -N 10
+bad "two FILEs" "$T/f" "$T/g"
+tap_check "nothing was created by the bad command lines" test ! -e "$T/f"
+run_fsx "$T/out" "$T/err" -N abc "$T/f"
+tap_check "the message names the option and the value" grep -q -- "-N: 'abc' is not a number" "$T/err"
+
+run_fsx "$T/out" "$T/err" --help
+tap_ok $rc "--help exits 0"
+missing=""
+for o in -N -S -l -o -q -d -P -p -R -W -T -F -H -z -k -C -Z -y -c --ops --seed --max-length \
+	--max-op-size --quiet --debug --save-dir --processes --no-mapread --no-mapwrite \
+	--no-truncate --no-fallocate --no-punch-hole --no-zero-range --no-keep-size \
+	--no-copy-range --no-direct --no-fsync --no-reopen --exec --exec-every --help; do
+	grep -q -- "$o[ ,]" "$T/out" || missing="$missing $o"
+done
+tap_ok $([ -z "$missing" ] && echo 0 || echo 1) "--help lists every option${missing:+ (missing:$missing)}"
+
+# off FLAGS OPS...: with FLAGS, no operation line of -d names OPS.
+off() {
+	flags=$1
+	shift
+	run_fsx "$T/out" "$T/err" -d -N 1500 -S 21 $flags "$T/f"
+	found=""
+	for op in "$@"; do
+		grep -q "^ *[0-9]* $op " "$T/out" && found="$found $op"
+	done
+	tap_ok $([ $rc = 0 ] && [ -z "$found" ] && echo 0 || echo 1) \
+		"$flags: exit $rc, none of: $*${found:+ (found:$found)}"
+}
+
+run_fsx "$T/all" "$T/err" -d -N 1500 -S 21 "$T/f"
+tap_ok $rc "-S 21 with every operation: exit 0"
+off "-R" mapread
+off "-W" mapwrite
+off "-T" truncate
+off "-F" falloc falloc_keep punch_hole zero_range
+off "-H" punch_hole
+off "-z" zero_range
+off "-k" falloc_keep
+off "-C" copy_range
+off "-Z" dio_read dio_write
+off "-y" fsync fdatasync
+off "-c" reopen
+off "--no-mapread --no-mapwrite --no-truncate --no-fallocate --no-copy-range --no-direct --no-fsync --no-reopen" \
+	mapread mapwrite truncate falloc falloc_keep punch_hole zero_range copy_range dio_read \
+	dio_write fsync fdatasync reopen
+off "--no-punch-hole --no-zero-range --no-keep-size" punch_hole zero_range falloc_keep
+run_fsx "$T/out" "$T/err" -d -N 1500 -S 21 -k "$T/f"
+tap_check "-k: no keep_size variant at all" sh -c "! grep -q keep_size '$T/out'"
+tap_check "without -k the keep_size variants run" grep -q keep_size "$T/all"
+
+run_fsx "$T/out" "$T/err" -q -N 200 -S 5 -l 8k -o 100k "$T/f"
+tap_ok $rc "-o larger than -l is clamped: exit 0"
+tap_check "-l 8k keeps the file at most 8192 bytes" test "$(stat -c %s "$T/f")" -le 8192
+run_fsx "$T/out" "$T/err" -q -N 300 -S 5 -l 0x3000 "$T/f"
+tap_ok $rc "-l 0x3000 (hex) is accepted"
+
+tap_done

@@ -1,0 +1,121 @@
+#!/bin/sh
+# tests/fsx/fsx-tool.sh - foliofs-fsx passes on tmpfs and on a disk filesystem
+# under /tmp with every operation on, exercises every operation the filesystem
+# supports, and passes in multi-process mode (and names a failing process).
+. "$top_srcdir/tests/fsx/lib.sh"
+
+SEEDS="1 2 3 4"
+NOPS=5000
+
+# The note that turns each operation off when the filesystem refuses it.
+note_for() {
+	case $1 in
+	zero_range) echo "ZERO_RANGE" ;;
+	punch_hole) echo "PUNCH_HOLE" ;;
+	falloc_keep) echo "KEEP_SIZE" ;;
+	falloc) echo "note: fallocate not" ;;
+	copy_range) echo "copy_file_range" ;;
+	dio_*) echo "O_DIRECT" ;;
+	map*) echo "shared mmap" ;;
+	*) echo "never-turned-off" ;;
+	esac
+}
+
+# Every operation in the summary ran at least once, unless a note turned it off.
+all_ops_ran() {
+	sum=$(grep ' ops passed' "$1" | tr '(' ' ') && [ -n "$sum" ] || return 1
+	for op in read write mapread mapwrite truncate falloc falloc_keep punch_hole \
+		zero_range copy_range fsync fdatasync reopen dio_read dio_write; do
+		case $sum in
+		*" $op 0,"*)
+			grep -q "$(note_for "$op")" "$2" || {
+				echo "# $op never ran and no note says why"
+				return 1
+			}
+			;;
+		*" $op "[0-9]*) ;;
+		*)
+			echo "# $op is missing from the summary"
+			return 1
+			;;
+		esac
+	done
+}
+
+# run_seeds DIR LABEL: several seeds in DIR, every operation on.
+run_seeds() {
+	for seed in $SEEDS; do
+		run_fsx "$T/out" "$T/err" -q -N $NOPS -S "$seed" -P "$T" "$1/file"
+		tap_ok $rc "$2: seed $seed, $NOPS ops, exit 0"
+		[ $rc = 0 ] || tap_show "$T/out"
+		tap_check "$2: seed $seed: summary names $NOPS ops and the seed" \
+			grep -q "file: $NOPS ops passed, seed $seed (" "$T/out"
+		tap_check "$2: seed $seed: every supported operation ran" all_ops_ran "$T/out" "$T/err"
+		tap_check "$2: seed $seed: each note is printed once" \
+			test -z "$(sort "$T/err" | uniq -d)"
+		sed 's/^/# stderr: /' "$T/err"
+	done
+}
+
+# tmpfs.
+if [ -d /dev/shm ] && [ "$(fs_type /dev/shm)" = tmpfs ]; then
+	tap_tmpdir S /dev/shm
+	run_seeds "$S" tmpfs
+else
+	tap_skip "tmpfs: /dev/shm is not a tmpfs"
+fi
+
+# A disk filesystem under /tmp.
+type=$(fs_type "$T")
+tap_diag "/tmp is $type"
+case $type in
+tmpfs | ramfs) tap_diag "/tmp is not a disk filesystem here; running there anyway" ;;
+esac
+run_seeds "$T" "/tmp ($type)"
+
+# ramfs has no O_DIRECT and no fallocate: those are turned off with one note each
+# and the O_DIRECT reads and writes fall back to buffered ones. Needs mount rights.
+tap_tmpdir R /tmp
+if mount -t ramfs fsx-test "$R" 2>/dev/null; then
+	tap_unmount_on_exit "$R"
+	SEEDS="5 6"
+	run_seeds "$R" ramfs
+	for what in "O_DIRECT" "fallocate PUNCH_HOLE" "fallocate ZERO_RANGE" "fallocate KEEP_SIZE"; do
+		tap_check "ramfs: one note turns $what off" \
+			test "$(grep -c "note: $what not supported here" "$T/err")" = 1
+	done
+	run_fsx "$T/out" "$T/err" -d -N 300 -S 5 "$R/file"
+	tap_check "ramfs: O_DIRECT writes are done as buffered writes" \
+		grep -q "^ *[0-9]* write .*\[for dio_write, turned off\]" "$T/out"
+	umount "$R"
+else
+	tap_skip "ramfs: cannot mount one here (needs privileges)"
+fi
+
+# Multi-process mode: three children on file.0 .. file.2 with seeds 10 .. 12.
+run_fsx "$T/out" "$T/err" -q -p 3 -N 2000 -S 10 "$T/mp"
+tap_ok $rc "-p 3: exit 0"
+[ $rc = 0 ] || tap_show "$T/out"
+tap_check "-p 3: the parent says all 3 passed" grep -q "all 3 processes passed" "$T/out"
+n=0
+for k in 0 1 2; do
+	grep -q "^\[$k\] foliofs-fsx: $T/mp.$k: 2000 ops passed, seed $((10 + k)) " "$T/out" &&
+		[ -f "$T/mp.$k" ] && n=$((n + 1))
+done
+tap_ok $((3 - n)) "-p 3: each child K ran on mp.K with seed 10+K and passed"
+
+# Child K runs alone the same way: -S 11 on mp.1 gives the same summary.
+grep "^\[1\] .* ops passed" "$T/out" | sed 's/^\[1\] //' >"$T/want"
+run_fsx "$T/alone" "$T/err" -q -N 2000 -S 11 "$T/mp.1"
+tap_check "-p 3: child 1 replays alone with -S 11 on mp.1" cmp -s "$T/want" "$T/alone"
+
+# A failing child is named and fails the parent.
+run_fsx "$T/out" "$T/err" -q -p 3 -N 40 -S 10 --exec-every 20 \
+	--exec 'case $FSX_FILE in *.1) exit 3 ;; esac' "$T/mp"
+tap_ok $([ $rc = 2 ] && echo 0 || echo 1) "-p 3 with child 1 failing: parent exits 2 (got $rc)"
+tap_check "-p 3 with child 1 failing: the parent names process 1" \
+	grep -q "process 1 ($T/mp.1, seed 11) failed: exit status 2" "$T/out"
+tap_check "-p 3 with child 1 failing: processes 0 and 2 are not named" \
+	sh -c "! grep -q 'process [02] ' '$T/out'"
+
+tap_done

@@ -1,0 +1,335 @@
+/*
+ * tools/fsck_super.c - fsck.foliofs: the superblock, its backup, the group
+ * descriptors and the on-disk bitmaps.
+ *
+ * Interface (tools/fsck.h): fsck_pass_super() picks the superblock to trust
+ * (the primary, or the backup when the primary is unusable) and fills f->sb,
+ * f->g, f->seed; fsck_pass_groups() reads and checks every descriptor and
+ * both bitmaps of every group, claims the fixed metadata blocks, and checks
+ * each descriptor's free counts against its bitmaps.
+ *
+ * Invariants after these passes: f->gdt holds every descriptor as read;
+ * f->bmaps/f->imaps hold the bitmaps of groups whose bmap_ok/imap_ok is set;
+ * group_ok says the inode table location is inside the group.
+ */
+#include "tools/fsck.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define FSCK_SB_READ 4096 /* bytes read at offset 0 to find the superblock */
+
+/* Read the first FSCK_SB_READ bytes (fewer on a tiny device) into @buf. */
+static void fsck_read_head(struct fsck *f, uint8_t *buf)
+{
+	uint64_t len = f->bdev->size < FSCK_SB_READ ? f->bdev->size : FSCK_SB_READ;
+	int ret;
+
+	len -= len % f->bdev->lbs;
+	if (len < FOLIO_SB_SIZE)
+		fsck_fatal("%s: not a foliofs filesystem (only %" PRIu64 " bytes)", f->image,
+			   f->bdev->size);
+	ret = bdev_read(f->bdev, 0, buf, len);
+	if (ret)
+		fsck_fatal("%s: cannot read the superblock: %s", f->image, strerror(-ret));
+}
+
+/* A valid backup superblock stored at the last block of a filesystem that
+ * fills the device, for any block size; true if found (copied to f->sb). */
+static bool fsck_find_backup(struct fsck *f, uint8_t *buf)
+{
+	char msg[160];
+
+	for (uint32_t shift = FOLIO_MIN_BSHIFT; shift <= FOLIO_MAX_BSHIFT; shift++) {
+		uint64_t blk = (f->bdev->size >> shift) - 1;
+		const struct folio_super *sb = (const void *)buf;
+
+		if ((f->bdev->size >> shift) < 2 || (1u << shift) % f->bdev->lbs)
+			continue;
+		if (bdev_read(f->bdev, blk << shift, buf, 1u << shift))
+			continue;
+		if (folio_sb_validate(sb, f->bdev->size, 0, &f->g, msg, sizeof(msg)))
+			continue;
+		if (le32_to_cpu(sb->s_log_block_size) + FOLIO_MIN_BSHIFT != shift ||
+		    le64_to_cpu(sb->s_backup_sb_block) != blk)
+			continue;
+		memcpy(&f->sb, sb, sizeof(f->sb));
+		return true;
+	}
+	return false;
+}
+
+static void fsck_print_super(struct fsck *f)
+{
+	const struct folio_super *sb = &f->sb;
+	const uint8_t *u = sb->s_uuid;
+	char label[33] = {0};
+	time_t mt = (time_t)le64_to_cpu(sb->s_mount_time);
+
+	memcpy(label, sb->s_label, 32);
+	fsck_verbose(f, "label: \"%s\"", label);
+	fsck_verbose(f,
+		     "uuid: %02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
+		     u[0], u[1], u[2], u[3], u[4], u[5], u[6], u[7], u[8], u[9], u[10], u[11],
+		     u[12], u[13], u[14], u[15]);
+	fsck_verbose(f, "version: %u  features: compat 0x%x incompat 0x%x ro_compat 0x%x",
+		     le32_to_cpu(sb->s_version), le32_to_cpu(sb->s_feature_compat),
+		     le32_to_cpu(sb->s_feature_incompat), le32_to_cpu(sb->s_feature_ro_compat));
+	fsck_verbose(f, "block size: %u  blocks: %" PRIu64 "  free: %" PRIu64 "  groups: %u",
+		     f->g.block_size, f->g.blocks_count, le64_to_cpu(sb->s_free_blocks),
+		     f->g.groups_count);
+	fsck_verbose(f, "inodes: %u  free: %u  per group: %u  size: %u", f->g.inodes_count,
+		     le32_to_cpu(sb->s_free_inodes), f->g.inodes_per_group, f->g.inode_size);
+	fsck_verbose(f, "state: %s%s  mount count: %u  last mount: %s",
+		     f->dirty ? "not clean" : "clean",
+		     le16_to_cpu(sb->s_state) & FOLIO_STATE_ERRORS ? ", errors" : "",
+		     le32_to_cpu(sb->s_mount_count), mt ? strtok(ctime(&mt), "\n") : "never");
+	fsck_verbose(f, "orphan list head: %u  backup superblock: %" PRIu64,
+		     le32_to_cpu(sb->s_orphan_head), le64_to_cpu(sb->s_backup_sb_block));
+}
+
+/* Fields the backup must share with the primary (everything but the
+ * label, counts, state and times, which only the primary tracks). */
+static bool fsck_backup_matches(const struct folio_super *a, const struct folio_super *b)
+{
+	return a->s_magic == b->s_magic && a->s_version == b->s_version &&
+	       a->s_feature_incompat == b->s_feature_incompat &&
+	       a->s_feature_ro_compat == b->s_feature_ro_compat &&
+	       a->s_log_block_size == b->s_log_block_size &&
+	       a->s_blocks_count == b->s_blocks_count && a->s_inodes_count == b->s_inodes_count &&
+	       a->s_inodes_per_group == b->s_inodes_per_group &&
+	       a->s_inode_size == b->s_inode_size && a->s_gdt_block == b->s_gdt_block &&
+	       !memcmp(a->s_uuid, b->s_uuid, 16) &&
+	       !memcmp(a->s_hash_seed, b->s_hash_seed, sizeof(a->s_hash_seed));
+}
+
+static void fsck_check_backup(struct fsck *f)
+{
+	uint64_t blk = le64_to_cpu(f->sb.s_backup_sb_block);
+	uint8_t *buf;
+	const struct folio_super *b;
+
+	if (!(le32_to_cpu(f->sb.s_feature_compat) & FOLIO_COMPAT_BACKUP_SB) || f->from_backup)
+		return;
+	buf = fsck_block_alloc(1, f->g.block_size);
+	fsck_read(f, blk, 1, buf);
+	b = (const void *)buf;
+	if (le64_to_cpu(b->s_magic) != FOLIO_SB_MAGIC)
+		fsck_problem(f, "backup superblock at block %" PRIu64 ": bad magic", blk);
+	else if (!folio_sb_csum_ok(b))
+		fsck_problem(f, "backup superblock at block %" PRIu64 ": checksum mismatch", blk);
+	else if (!fsck_backup_matches(&f->sb, b))
+		fsck_problem(f, "backup superblock at block %" PRIu64 ": differs from the primary",
+			     blk);
+	free(buf);
+}
+
+/* The primary is unusable (@ret, @msg): fall back to a backup or give up. */
+static void fsck_primary_bad(struct fsck *f, uint8_t *buf, int ret, const char *msg)
+{
+	if (ret == -EPROTONOSUPPORT || !fsck_find_backup(f, buf)) {
+		free(buf);
+		fsck_fatal("%s: %s", f->image, msg);
+	}
+	f->from_backup = true;
+	fsck_problem(f, "primary superblock: %s; checking with the backup at block %" PRIu64, msg,
+		     le64_to_cpu(f->sb.s_backup_sb_block));
+}
+
+/**
+ * fsck_pass_super - find and check the superblock
+ * @f: the check, with the device open
+ *
+ * Exits with status 8 when no usable superblock exists (not foliofs, a newer
+ * format or unsupported feature, unreadable).
+ *
+ * Context: fsck's only thread.
+ */
+void fsck_pass_super(struct fsck *f)
+{
+	uint8_t *buf = fsck_block_alloc(1, FSCK_SB_READ);
+	char msg[200];
+	int ret;
+
+	fsck_read_head(f, buf);
+	memcpy(&f->sb, buf, sizeof(f->sb));
+	ret = folio_sb_validate(&f->sb, f->bdev->size, FOLIO_SBV_NOCSUM, &f->g, msg, sizeof(msg));
+	if (ret)
+		fsck_primary_bad(f, buf, ret, msg);
+	else if (!folio_sb_csum_ok(&f->sb))
+		fsck_problem(f, "superblock: checksum mismatch");
+	free(buf);
+	f->seed = folio_fs_seed(f->sb.s_uuid);
+	f->hash_seed[0] = le64_to_cpu(f->sb.s_hash_seed[0]);
+	f->hash_seed[1] = le64_to_cpu(f->sb.s_hash_seed[1]);
+	f->dirty = !(le16_to_cpu(f->sb.s_state) & FOLIO_STATE_CLEAN);
+	if (f->g.block_size % f->bdev->lbs)
+		fsck_fatal("%s: block size %u is not a multiple of the device's sector size %u",
+			   f->image, f->g.block_size, f->bdev->lbs);
+	fsck_print_super(f);
+	if (f->dirty)
+		fsck_note(f, "%s was not cleanly unmounted", f->image);
+	if (le16_to_cpu(f->sb.s_state) & FOLIO_STATE_ERRORS)
+		fsck_note(f, "superblock: the daemon recorded errors on this filesystem");
+	fsck_check_backup(f);
+}
+
+/* ------------------------------------------------------------------ */
+/* Groups                                                              */
+/* ------------------------------------------------------------------ */
+
+/* True when [start, start + len) lies in the part of @group after the
+ * superblock and descriptor table. */
+static bool fsck_in_group(const struct fsck *f, uint32_t group, uint64_t start, uint64_t len)
+{
+	uint64_t first = folio_group_first_block(&f->g, group);
+	uint64_t end = first + folio_group_nblocks(&f->g, group);
+
+	if (group == 0)
+		first = f->g.gdt_block + f->g.gdt_blocks;
+	return start >= first && start < end && len <= end - start;
+}
+
+static uint32_t fsck_zero_bits(const uint8_t *map, uint32_t nbits)
+{
+	uint32_t n = 0, i;
+
+	for (i = 0; i + 8 <= nbits; i += 8)
+		n += 8 - (uint32_t)__builtin_popcount(map[i / 8]);
+	for (; i < nbits; i++)
+		n += !fsck_test_bit(map, i);
+	return n;
+}
+
+static void fsck_check_padding(struct fsck *f, uint32_t group, const uint8_t *map, uint32_t from,
+			       const char *what)
+{
+	for (uint64_t bit = from; bit < 8ull * f->g.block_size; bit++) {
+		if (bit % 8 == 0 && map[bit / 8] == 0xff) {
+			bit += 7;
+			continue;
+		}
+		if (!fsck_test_bit(map, bit)) {
+			fsck_problem(f, "group %u: %s bitmap has padding bit %" PRIu64 " clear",
+				     group, what, bit);
+			return;
+		}
+	}
+}
+
+/* Read and check group @group's block bitmap. */
+static void fsck_group_bmap(struct fsck *f, uint32_t group)
+{
+	const struct folio_group_desc *gd = &f->gdt[group];
+	uint8_t *map = f->bmaps + (size_t)group * f->g.block_size;
+	uint32_t nblocks = folio_group_nblocks(&f->g, group), zeros;
+
+	fsck_read(f, le64_to_cpu(gd->bg_block_bitmap), 1, map);
+	f->bmap_ok[group] = 1;
+	if (folio_bitmap_csum(f->seed, map, f->g.block_size) !=
+	    le32_to_cpu(gd->bg_block_bitmap_csum))
+		fsck_problem(f, "group %u: block bitmap checksum mismatch", group);
+	fsck_check_padding(f, group, map, nblocks, "block");
+	zeros = fsck_zero_bits(map, nblocks);
+	if (zeros != le32_to_cpu(gd->bg_free_blocks))
+		fsck_problem(f, "group %u: free blocks count %u, bitmap has %u free", group,
+			     le32_to_cpu(gd->bg_free_blocks), zeros);
+}
+
+/* Read and check group @group's inode bitmap. */
+static void fsck_group_imap(struct fsck *f, uint32_t group)
+{
+	const struct folio_group_desc *gd = &f->gdt[group];
+	uint8_t *map = f->imaps + (size_t)group * f->g.block_size;
+	uint32_t ipg = f->g.inodes_per_group, zeros;
+
+	fsck_read(f, le64_to_cpu(gd->bg_inode_bitmap), 1, map);
+	f->imap_ok[group] = 1;
+	if (folio_bitmap_csum(f->seed, map, f->g.block_size) !=
+	    le32_to_cpu(gd->bg_inode_bitmap_csum))
+		fsck_problem(f, "group %u: inode bitmap checksum mismatch", group);
+	fsck_check_padding(f, group, map, ipg, "inode");
+	zeros = fsck_zero_bits(map, ipg);
+	if (zeros != le32_to_cpu(gd->bg_free_inodes))
+		fsck_problem(f, "group %u: free inodes count %u, bitmap has %u free", group,
+			     le32_to_cpu(gd->bg_free_inodes), zeros);
+	for (uint32_t ino = 1; group == 0 && ino < FOLIO_FIRST_INO; ino++)
+		if (!fsck_test_bit(map, ino - 1))
+			fsck_problem(f, "inode %u: reserved but marked free in the inode bitmap",
+				     ino);
+}
+
+/* Check one descriptor's checksum and locations, claim its blocks, read its
+ * bitmaps. */
+static void fsck_group(struct fsck *f, uint32_t group)
+{
+	const struct folio_group_desc *gd = &f->gdt[group];
+	uint64_t bb = le64_to_cpu(gd->bg_block_bitmap), ib = le64_to_cpu(gd->bg_inode_bitmap);
+	uint64_t it = le64_to_cpu(gd->bg_inode_table);
+	uint32_t itb = f->g.itable_blocks;
+
+	if (!folio_gd_csum_ok(f->seed, group, gd))
+		fsck_problem(f, "group %u: descriptor checksum mismatch", group);
+	if (le32_to_cpu(gd->bg_flags))
+		fsck_problem(f, "group %u: unknown flags 0x%x", group, le32_to_cpu(gd->bg_flags));
+	fsck_verbose(f,
+		     "group %u: blocks %" PRIu64 "-%" PRIu64 ", block bitmap %" PRIu64
+		     ", inode bitmap %" PRIu64 ", inode table %" PRIu64 "-%" PRIu64
+		     ", free %u blocks %u inodes, %u dirs",
+		     group, folio_group_first_block(&f->g, group),
+		     folio_group_first_block(&f->g, group) + folio_group_nblocks(&f->g, group) - 1,
+		     bb, ib, it, it + itb - 1, le32_to_cpu(gd->bg_free_blocks),
+		     le32_to_cpu(gd->bg_free_inodes), le32_to_cpu(gd->bg_used_dirs));
+	if (!fsck_in_group(f, group, bb, 1))
+		fsck_problem(f, "group %u: block bitmap at %" PRIu64 " is outside the group", group,
+			     bb);
+	else {
+		fsck_claim(f, bb, 1, group, FK_BBITMAP);
+		fsck_group_bmap(f, group);
+	}
+	if (!fsck_in_group(f, group, ib, 1))
+		fsck_problem(f, "group %u: inode bitmap at %" PRIu64 " is outside the group", group,
+			     ib);
+	else {
+		fsck_claim(f, ib, 1, group, FK_IBITMAP);
+		fsck_group_imap(f, group);
+	}
+	if (!fsck_in_group(f, group, it, itb))
+		fsck_problem(f, "group %u: inode table at %" PRIu64 " is outside the group", group,
+			     it);
+	else {
+		fsck_claim(f, it, itb, group, FK_ITABLE);
+		f->group_ok[group] = 1;
+	}
+}
+
+/**
+ * fsck_pass_groups - check the descriptor table and every group's bitmaps
+ * @f: the check, after fsck_pass_super()
+ *
+ * Context: fsck's only thread.
+ */
+void fsck_pass_groups(struct fsck *f)
+{
+	const struct folio_geom *g = &f->g;
+	uint32_t n = g->groups_count;
+
+	f->gdt = fsck_block_alloc(g->gdt_blocks, g->block_size);
+	f->group_ok = fsck_alloc(n);
+	f->bmap_ok = fsck_alloc(n);
+	f->imap_ok = fsck_alloc(n);
+	f->bmaps = fsck_block_alloc(n, g->block_size);
+	f->imaps = fsck_block_alloc(n, g->block_size);
+	f->ino = fsck_alloc(((size_t)g->inodes_count + 1) * sizeof(*f->ino));
+	fsck_read(f, g->gdt_block, g->gdt_blocks, f->gdt);
+	fsck_claim(f, 0, 1, 0, FK_SUPER);
+	fsck_claim(f, g->gdt_block, g->gdt_blocks, 0, FK_GDT);
+	if (le32_to_cpu(f->sb.s_feature_compat) & FOLIO_COMPAT_BACKUP_SB)
+		fsck_claim(f, g->blocks_count - 1, 1, 0, FK_BACKUP);
+	for (uint32_t group = 0; group < n; group++)
+		fsck_group(f, group);
+}

@@ -1,0 +1,502 @@
+/*
+ * tools/fsx.c - foliofs-fsx: options, the run loop, --exec, multi-process mode.
+ *
+ * Usage: foliofs-fsx [options] FILE (see fsx_usage() or --help). One run opens
+ * FILE (truncating it), does -N random operations checked against the model
+ * (fsx_ops.c), runs the --exec command every --exec-every operations with every
+ * descriptor closed and checks the whole file after it, then checks the whole
+ * file once more after a final reopen and prints a one-line summary.
+ *
+ * With -p NPROC, the process forks NPROC children; child K runs the same options
+ * on FILE.K with seed + K and prefixes its messages with "[K] "; the parent
+ * waits for all of them and names every one that failed.
+ *
+ * Options are validated before anything is touched: a bad value or an unknown
+ * option prints one line on stderr and exits 2.
+ */
+#define _GNU_SOURCE
+#include "tools/fsx.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define FSX_DEF_OPS	   10000UL
+#define FSX_DEF_MAXLEN	   (256 * 1024)
+#define FSX_DEF_MAXOP	   (64 * 1024)
+#define FSX_DEF_EXEC_EVERY 100UL
+#define FSX_MAX_LENGTH	   (1ULL << 30)
+#define FSX_MAX_PROCS	   256
+#define FSX_PROGRESS	   10000UL
+
+enum { FSX_OPT_EXEC = 0x100, FSX_OPT_EXEC_EVERY };
+
+static const struct option fsx_long_opts[] = {
+	{"ops", required_argument, NULL, 'N'},
+	{"seed", required_argument, NULL, 'S'},
+	{"max-length", required_argument, NULL, 'l'},
+	{"max-op-size", required_argument, NULL, 'o'},
+	{"quiet", no_argument, NULL, 'q'},
+	{"debug", no_argument, NULL, 'd'},
+	{"save-dir", required_argument, NULL, 'P'},
+	{"processes", required_argument, NULL, 'p'},
+	{"no-mapread", no_argument, NULL, 'R'},
+	{"no-mapwrite", no_argument, NULL, 'W'},
+	{"no-truncate", no_argument, NULL, 'T'},
+	{"no-fallocate", no_argument, NULL, 'F'},
+	{"no-punch-hole", no_argument, NULL, 'H'},
+	{"no-zero-range", no_argument, NULL, 'z'},
+	{"no-keep-size", no_argument, NULL, 'k'},
+	{"no-copy-range", no_argument, NULL, 'C'},
+	{"no-direct", no_argument, NULL, 'Z'},
+	{"no-fsync", no_argument, NULL, 'y'},
+	{"no-reopen", no_argument, NULL, 'c'},
+	{"exec", required_argument, NULL, FSX_OPT_EXEC},
+	{"exec-every", required_argument, NULL, FSX_OPT_EXEC_EVERY},
+	{"help", no_argument, NULL, 'h'},
+	{NULL, 0, NULL, 0},
+};
+
+static const char fsx_short_opts[] = ":N:S:l:o:qdP:p:RWTFHzkCZych";
+
+/* The operations each "turn off" flag removes. */
+static const struct {
+	int ch;
+	unsigned bits;
+} fsx_off_flags[] = {
+	{'R', FSX_BIT(FSX_OP_MAPREAD)},
+	{'W', FSX_BIT(FSX_OP_MAPWRITE)},
+	{'T', FSX_BIT(FSX_OP_TRUNCATE)},
+	{'F', FSX_BIT(FSX_OP_FALLOC) | FSX_BIT(FSX_OP_FALLOC_KEEP) | FSX_BIT(FSX_OP_PUNCH) |
+		      FSX_BIT(FSX_OP_ZERO)},
+	{'H', FSX_BIT(FSX_OP_PUNCH)},
+	{'z', FSX_BIT(FSX_OP_ZERO)},
+	{'k', FSX_BIT(FSX_OP_FALLOC_KEEP)},
+	{'C', FSX_BIT(FSX_OP_COPY)},
+	{'Z', FSX_BIT(FSX_OP_DIO_READ) | FSX_BIT(FSX_OP_DIO_WRITE)},
+	{'y', FSX_BIT(FSX_OP_FSYNC) | FSX_BIT(FSX_OP_FDATASYNC)},
+	{'c', FSX_BIT(FSX_OP_REOPEN)},
+};
+
+static void fsx_usage(FILE *f)
+{
+	fprintf(f,
+		"usage: foliofs-fsx [options] FILE\n"
+		"Random operations on FILE, every byte read checked against a model of it.\n"
+		"\n"
+		"  -N, --ops N            operations to run (default %lu; 0 = no limit)\n"
+		"  -S, --seed N           random seed (default 0 = pick one and print it)\n"
+		"  -l, --max-length N     largest file size (default %d; suffix k, m, g)\n"
+		"  -o, --max-op-size N    largest single operation (default %d; suffix k, m, g)\n"
+		"  -q, --quiet            print only failures, notes and the summary\n"
+		"  -d, --debug            print every operation as it is done\n"
+		"  -P, --save-dir DIR     put FILE.fsxgood and FILE.fsxbad in DIR on a failure\n"
+		"  -p, --processes N      run N processes, process K on FILE.K with seed+K\n"
+		"      --exec CMD         every --exec-every operations, close and unmap the\n"
+		"                         file, run 'sh -c CMD' with the file's path in\n"
+		"                         $FSX_FILE (and the op count in $FSX_OP), reopen and\n"
+		"                         check the whole file; CMD failing stops with status 2\n"
+		"      --exec-every N     operations between two --exec runs (default %lu)\n"
+		"  -h, --help             this text\n"
+		"\n"
+		"Turning operations off:\n"
+		"  -R, --no-mapread       no reads through the shared mapping\n"
+		"  -W, --no-mapwrite      no writes through the shared mapping (with/without "
+		"msync)\n"
+		"  -T, --no-truncate      no truncate up or down\n"
+		"  -F, --no-fallocate     no fallocate of any mode\n"
+		"  -H, --no-punch-hole    no FALLOC_FL_PUNCH_HOLE\n"
+		"  -z, --no-zero-range    no FALLOC_FL_ZERO_RANGE\n"
+		"  -k, --no-keep-size     no FALLOC_FL_KEEP_SIZE (plain or with zero range)\n"
+		"  -C, --no-copy-range    no copy_file_range\n"
+		"  -Z, --no-direct        no O_DIRECT reads and writes\n"
+		"  -y, --no-fsync         no fsync or fdatasync\n"
+		"  -c, --no-reopen        no close and reopen\n"
+		"\n"
+		"Operations the filesystem does not support are turned off with a note.\n"
+		"Exit status: 0 passed, 1 a check failed, 2 bad usage or --exec CMD failed.\n",
+		FSX_DEF_OPS, FSX_DEF_MAXLEN, FSX_DEF_MAXOP, FSX_DEF_EXEC_EVERY);
+}
+
+static __attribute__((noreturn, format(printf, 1, 2))) void fsx_usage_error(const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "foliofs-fsx: ");
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, " (try --help)\n");
+	exit(FSX_EXIT_USE);
+}
+
+/* The option as the user wrote it, for messages. */
+static const char *fsx_opt_name(int ch, char *tmp, size_t len)
+{
+	for (const struct option *o = fsx_long_opts; o->name; o++)
+		if (o->val == ch && ch >= 0x100) {
+			snprintf(tmp, len, "--%s", o->name);
+			return tmp;
+		}
+	snprintf(tmp, len, "-%c", ch);
+	return tmp;
+}
+
+static uint64_t fsx_suffix(const char *end, int sizes)
+{
+	if (!*end)
+		return 1;
+	if (!sizes || end[1])
+		return 0;
+	switch (*end) {
+	case 'k':
+	case 'K':
+		return 1ULL << 10;
+	case 'm':
+	case 'M':
+		return 1ULL << 20;
+	case 'g':
+	case 'G':
+		return 1ULL << 30;
+	}
+	return 0;
+}
+
+/* A number in [min, max]; with @sizes a k/m/g suffix. Bad input exits 2. */
+static uint64_t fsx_number(int ch, const char *s, uint64_t min, uint64_t max, int sizes)
+{
+	char name[32], *end;
+	unsigned long long v;
+	uint64_t mult;
+
+	errno = 0;
+	/* Decimal, or hex after 0x; never octal, so "010" is ten. */
+	v = strtoull(s, &end, s[0] == '0' && (s[1] == 'x' || s[1] == 'X') ? 16 : 10);
+	mult = fsx_suffix(end, sizes);
+	if (errno || !isdigit((unsigned char)*s) || !mult || v > max / mult || v * mult < min ||
+	    v * mult > max)
+		fsx_usage_error("%s: '%s' is not a number from %" PRIu64 " to %" PRIu64,
+				fsx_opt_name(ch, name, sizeof(name)), s, min, max);
+	return v * mult;
+}
+
+static void fsx_save_dir(struct fsx *fs, const char *dir)
+{
+	struct stat st;
+
+	if (stat(dir, &st) < 0 || !S_ISDIR(st.st_mode))
+		fsx_usage_error("-P: '%s' is not a directory", dir);
+	fs->savedir = dir;
+}
+
+static int fsx_off_flag(struct fsx *fs, int ch)
+{
+	for (size_t i = 0; i < sizeof(fsx_off_flags) / sizeof(fsx_off_flags[0]); i++) {
+		if (fsx_off_flags[i].ch != ch)
+			continue;
+		fs->opt_off |= fsx_off_flags[i].bits;
+		if (ch == 'k')
+			fs->no_keep_size = 1;
+		return 1;
+	}
+	return 0;
+}
+
+static void fsx_bad_option(int ch, char **argv)
+{
+	char name[32];
+
+	if (ch == ':')
+		fsx_usage_error("%s needs a value",
+				optopt ? fsx_opt_name(optopt, name, sizeof(name))
+				       : argv[optind - 1]);
+	if (optopt)
+		fsx_usage_error("unknown option '-%c'", optopt);
+	fsx_usage_error("unknown option '%s'", argv[optind - 1]);
+}
+
+static void fsx_option(struct fsx *fs, int ch, char **argv)
+{
+	switch (ch) {
+	case 'N':
+		fs->nops = fsx_number(ch, optarg, 0, ULONG_MAX, 0);
+		break;
+	case 'S':
+		fs->seed = fsx_number(ch, optarg, 0, UINT64_MAX, 0);
+		break;
+	case 'l':
+		fs->maxlen = fsx_number(ch, optarg, 1, FSX_MAX_LENGTH, 1);
+		break;
+	case 'o':
+		fs->maxop = fsx_number(ch, optarg, 1, FSX_MAX_LENGTH, 1);
+		break;
+	case 'q':
+		fs->quiet = 1;
+		break;
+	case 'd':
+		fs->debug = 1;
+		break;
+	case 'P':
+		fsx_save_dir(fs, optarg);
+		break;
+	case 'p':
+		fs->nproc = fsx_number(ch, optarg, 1, FSX_MAX_PROCS, 0);
+		break;
+	case FSX_OPT_EXEC:
+		fs->exec_cmd = optarg;
+		break;
+	case FSX_OPT_EXEC_EVERY:
+		fs->exec_every = fsx_number(ch, optarg, 1, ULONG_MAX, 0);
+		break;
+	case 'h':
+		fsx_usage(stdout);
+		exit(FSX_EXIT_OK);
+	default:
+		if (!fsx_off_flag(fs, ch))
+			fsx_bad_option(ch, argv);
+	}
+}
+
+static void fsx_parse(struct fsx *fs, int argc, char **argv)
+{
+	int ch, every_set = 0;
+
+	opterr = 0;
+	while ((ch = getopt_long(argc, argv, fsx_short_opts, fsx_long_opts, NULL)) != -1) {
+		if (ch == FSX_OPT_EXEC_EVERY)
+			every_set = 1;
+		fsx_option(fs, ch, argv);
+	}
+	if (optind == argc)
+		fsx_usage_error("missing FILE");
+	if (optind + 1 < argc)
+		fsx_usage_error("one FILE only, got '%s' too", argv[optind + 1]);
+	if (every_set && !fs->exec_cmd)
+		fsx_usage_error("--exec-every needs --exec");
+	fs->path = argv[optind];
+	if (fs->maxop > fs->maxlen)
+		fs->maxop = fs->maxlen;
+}
+
+static uint64_t fsx_random_seed(void)
+{
+	uint64_t s;
+
+	if (getrandom(&s, sizeof(s), 0) != sizeof(s))
+		s = (uint64_t)time(NULL) ^ ((uint64_t)getpid() << 16);
+	return s % 2147483646 + 1;
+}
+
+/* Run the --exec command; 0 when it exited 0, else a description in @why. */
+static int fsx_exec_cmd(struct fsx *fs, char *why, size_t why_len)
+{
+	char num[32];
+	pid_t pid;
+	int st;
+
+	fflush(stdout);
+	fflush(stderr);
+	pid = fork();
+	if (pid == 0) {
+		snprintf(num, sizeof(num), "%lu", fs->opnum);
+		setenv("FSX_FILE", fs->path, 1);
+		setenv("FSX_OP", num, 1);
+		execl("/bin/sh", "sh", "-c", fs->exec_cmd, (char *)NULL);
+		_exit(127);
+	}
+	if (pid < 0 || waitpid(pid, &st, 0) < 0)
+		snprintf(why, why_len, "%s", strerror(errno));
+	else if (WIFSIGNALED(st))
+		snprintf(why, why_len, "killed by signal %d", WTERMSIG(st));
+	else if (WEXITSTATUS(st))
+		snprintf(why, why_len, "exit status %d", WEXITSTATUS(st));
+	else
+		return 0;
+	return -1;
+}
+
+/*
+ * Close everything, run the --exec command, reopen and check the whole file.
+ * A command that fails stops the run with status 2.
+ */
+static void fsx_exec(struct fsx *fs)
+{
+	char why[128];
+	int err;
+
+	fsx_close_all(fs);
+	if (fsx_exec_cmd(fs, why, sizeof(why))) {
+		fprintf(stderr, "%sfoliofs-fsx: --exec command failed after op %lu (%s): %s\n",
+			fs->prefix, fs->opnum, why, fs->exec_cmd);
+		exit(FSX_EXIT_USE);
+	}
+	err = fsx_open_all(fs, 0);
+	if (err)
+		fsx_fail(fs, "reopening after --exec: %s", strerror(-err));
+	fsx_check_file(fs, "whole-file check after --exec");
+}
+
+static void fsx_summary(struct fsx *fs)
+{
+	printf("%sfoliofs-fsx: %s: %lu ops passed, seed %" PRIu64 " (", fs->prefix, fs->path,
+	       fs->opnum, fs->seed);
+	for (int op = 0; op < FSX_OP_NR; op++)
+		if (!(fs->opt_off & FSX_BIT(op)))
+			printf("%s %lu, ", fsx_op_name(op), fs->counts[op]);
+	printf("skipped %lu)\n", fs->skipped);
+}
+
+static void fsx_header(struct fsx *fs)
+{
+	if (fs->quiet)
+		return;
+	printf("%sfoliofs-fsx: %s: seed %" PRIu64 ", ", fs->prefix, fs->path, fs->seed);
+	if (fs->nops)
+		printf("%lu ops", fs->nops);
+	else
+		printf("no op limit");
+	printf(", max length 0x%" PRIx64 ", max op 0x%" PRIx64 "\n", fs->maxlen, fs->maxop);
+}
+
+static void fsx_final_check(struct fsx *fs)
+{
+	int err;
+
+	fsx_close_all(fs);
+	err = fsx_open_all(fs, 0);
+	if (err)
+		fsx_fail(fs, "final reopen: %s", strerror(-err));
+	fsx_check_file(fs, "final whole-file check");
+}
+
+/* One process's run on fs->path. Failures exit from inside. */
+static int fsx_run(struct fsx *fs)
+{
+	int err = fsx_setup(fs);
+
+	if (err) {
+		fprintf(stderr, "%sfoliofs-fsx: %s: %s\n", fs->prefix, fs->path, strerror(-err));
+		return FSX_EXIT_USE;
+	}
+	fsx_rng_seed(fs, fs->seed);
+	fsx_header(fs);
+	while (!fs->nops || fs->opnum < fs->nops) {
+		fsx_do_op(fs);
+		if (fs->exec_cmd && fs->opnum % fs->exec_every == 0)
+			fsx_exec(fs);
+		if (!fs->quiet && !fs->debug && fs->opnum % FSX_PROGRESS == 0)
+			printf("%sfoliofs-fsx: %lu ops done\n", fs->prefix, fs->opnum);
+	}
+	fsx_final_check(fs);
+	fsx_summary(fs);
+	fsx_teardown(fs);
+	return FSX_EXIT_OK;
+}
+
+static __attribute__((noreturn)) void fsx_child(struct fsx *fs, unsigned k)
+{
+	char *path, *prefix;
+
+	if (asprintf(&path, "%s.%u", fs->path, k) < 0 || asprintf(&prefix, "[%u] ", k) < 0) {
+		fprintf(stderr, "foliofs-fsx: out of memory\n");
+		exit(FSX_EXIT_USE);
+	}
+	fs->path = path;
+	fs->prefix = prefix;
+	fs->seed += k;
+	fs->nproc = 1;
+	exit(fsx_run(fs));
+}
+
+/* Wait for one child; print why it failed. Return: its exit status for us. */
+static int fsx_reap(struct fsx *fs, pid_t pid, unsigned k)
+{
+	int st;
+
+	if (waitpid(pid, &st, 0) < 0) {
+		fprintf(stderr, "foliofs-fsx: waiting for process %u: %s\n", k, strerror(errno));
+		return FSX_EXIT_FAIL;
+	}
+	if (WIFEXITED(st) && !WEXITSTATUS(st))
+		return FSX_EXIT_OK;
+	printf("foliofs-fsx: process %u (%s.%u, seed %" PRIu64 ") failed: %s %d\n", k, fs->path, k,
+	       fs->seed + k, WIFEXITED(st) ? "exit status" : "killed by signal",
+	       WIFEXITED(st) ? WEXITSTATUS(st) : WTERMSIG(st));
+	if (WIFEXITED(st) && WEXITSTATUS(st) == FSX_EXIT_USE)
+		return FSX_EXIT_USE;
+	return FSX_EXIT_FAIL;
+}
+
+static int fsx_multi(struct fsx *fs)
+{
+	pid_t pids[FSX_MAX_PROCS];
+	unsigned started;
+	int worst = FSX_EXIT_OK;
+
+	if (!fs->quiet)
+		printf("foliofs-fsx: %u processes on %s.0 .. %s.%u, seeds %" PRIu64 " .. %" PRIu64
+		       "\n",
+		       fs->nproc, fs->path, fs->path, fs->nproc - 1, fs->seed,
+		       fs->seed + fs->nproc - 1);
+	fflush(stdout);
+	for (started = 0; started < fs->nproc; started++) {
+		pids[started] = fork();
+		if (pids[started] == 0)
+			fsx_child(fs, started);
+		if (pids[started] < 0) {
+			fprintf(stderr, "foliofs-fsx: fork: %s\n", strerror(errno));
+			worst = FSX_EXIT_USE;
+			break;
+		}
+	}
+	for (unsigned k = 0; k < started; k++) {
+		int st = fsx_reap(fs, pids[k], k);
+
+		if (st > worst)
+			worst = st;
+	}
+	if (worst == FSX_EXIT_OK)
+		printf("foliofs-fsx: all %u processes passed (seeds %" PRIu64 " .. %" PRIu64 ")\n",
+		       fs->nproc, fs->seed, fs->seed + fs->nproc - 1);
+	return worst;
+}
+
+/**
+ * main - parse the options, pick a seed, run one process or NPROC of them
+ * @argc: argument count
+ * @argv: arguments (see fsx_usage())
+ *
+ * Context: process start.
+ * Return: 0 when every check passed, 1 when one failed, 2 for bad usage, a setup
+ * failure or a failing --exec command.
+ */
+int main(int argc, char **argv)
+{
+	struct fsx fs = {
+		.nops = FSX_DEF_OPS,
+		.maxlen = FSX_DEF_MAXLEN,
+		.maxop = FSX_DEF_MAXOP,
+		.nproc = 1,
+		.exec_every = FSX_DEF_EXEC_EVERY,
+		.prefix = "",
+		.fd = -1,
+		.dio_fd = -1,
+	};
+
+	fsx_parse(&fs, argc, argv);
+	if (!fs.seed)
+		fs.seed = fsx_random_seed();
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	if (fs.nproc > 1)
+		return fsx_multi(&fs);
+	return fsx_run(&fs);
+}
