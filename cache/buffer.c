@@ -694,6 +694,8 @@ static struct buffer_head *bh_get(struct address_space *mapping, uint64_t block,
 	atomic_fetch_add(&bh->b_count, 1);
 	buffer_assert_state(page);
 	unlock_page(page);
+	/* Metadata gets the same second chance in reclaim as file data. */
+	mark_page_accessed(page);
 	return bh;
 put:
 	unlock_page(page);

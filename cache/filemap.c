@@ -227,9 +227,9 @@ repeat:
 	}
 	if (unlikely(!get_page_unless_zero(page)))
 		goto repeat;
-	/* The page may have been freed and reused since the load. */
-	if (unlikely(__atomic_load_n(&page->mapping, __ATOMIC_RELAXED) != mapping ||
-		     __atomic_load_n(&page->index, __ATOMIC_RELAXED) != index)) {
+	/* The page may have been removed, freed and reused since the load:
+	 * it is ours only if the slot still holds it. */
+	if (unlikely(xa_load(&mapping->i_pages, index) != page)) {
 		put_page(page);
 		goto repeat;
 	}
