@@ -1,0 +1,523 @@
+/*
+ * fs/file.c - regular file operations: open, read, write, size changes,
+ * fallocate, SEEK_DATA/SEEK_HOLE, copy_file_range and fsync.
+ *
+ * Interface (fs/fs.h, "file.c"): fs_open, fs_release, fs_read, fs_write,
+ * fs_setsize, fs_fallocate, fs_lseek, fs_copy_range, fs_fsync,
+ * fs_fsync_inode.
+ *
+ * Every byte of file data goes through the inode's mapping (filemap_read,
+ * filemap_write, filemap_truncate, filemap_zero_range); blocks come from
+ * map_blocks (extent.c), allocated when a write first touches them, so a
+ * full filesystem answers the writer with -ENOSPC.
+ *
+ * Locking: writers and size changers (fs_write, fs_setsize, fs_fallocate,
+ * fs_copy_range's destination) take i_rwsem exclusively themselves: callers
+ * must not hold it. Readers take no fs lock (the cache serialises what it
+ * must). No fs lock but i_rwsem is held across filemap_* calls.
+ *
+ * Semantics worth knowing:
+ *  - noatime: reads never update the access time.
+ *  - fs_open with O_TRUNC on a writable regular file truncates it.
+ *  - SEEK_DATA/SEEK_HOLE look at the extent tree: unwritten (preallocated)
+ *    extents count as data; dirty data always has blocks (allocated at
+ *    write time), so nothing written is missed.
+ *  - fsync writes the file's pages, then every dirty metadata block (not only
+ *    this inode's), then flushes the device, for datasync too. Write-back
+ *    errors are reported once per fs_file (errseq sampled at open).
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/falloc.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "fs/fs.h"
+
+#define COPY_CHUNK (1U << 20) /* bytes per read/write step of fs_copy_range */
+
+static int file_first_err(int a, int b)
+{
+	return a ? a : b;
+}
+
+/* Largest file size in bytes. */
+static uint64_t fs_max_size(struct fs *fs)
+{
+	return FOLIO_MAX_LBLK << fs->geom.block_shift;
+}
+
+static uint32_t inode_mode(struct inode *inode)
+{
+	uint32_t mode;
+
+	pthread_mutex_lock(&inode->i_lock);
+	mode = le16_to_cpu(inode->di->i_mode);
+	pthread_mutex_unlock(&inode->i_lock);
+	return mode;
+}
+
+/* 0 for a regular file we may change, else the errno POSIX gives. */
+static int file_check_regular(struct inode *inode, bool write)
+{
+	uint32_t mode = inode_mode(inode);
+
+	if (S_ISDIR(mode))
+		return -EISDIR;
+	if (!S_ISREG(mode) || !inode->has_mapping)
+		return -EINVAL;
+	return write ? fs_check_writable(inode->fs) : 0;
+}
+
+static uint64_t file_size(struct inode *inode)
+{
+	return atomic_load(&inode->mapping.i_size);
+}
+
+/* ---- size ---- */
+
+/* Set the size with i_rwsem held exclusively (no timestamps). */
+static int __fs_setsize(struct inode *inode, uint64_t size)
+{
+	struct fs *fs = inode->fs;
+	uint64_t old = file_size(inode), mask = fs->geom.block_size - 1;
+	int err;
+
+	err = filemap_truncate(&inode->mapping, size);
+	if (err || size > old)
+		return err;
+	/* also to the same size: blocks preallocated past the end go */
+	return fs_extent_truncate(inode, (size + mask) >> fs->geom.block_shift);
+}
+
+/**
+ * fs_setsize - change a file's size (truncate or extend)
+ * @inode: a regular file
+ * @size: the new size in bytes
+ *
+ * Shrinking drops the cached pages past the end, zeroes the end block's
+ * tail and frees every block past it (preallocated ones included); growing
+ * only sets the size (the new bytes are a hole). mtime and ctime are set.
+ *
+ * Context: may sleep; takes i_rwsem exclusively (the caller must not hold it).
+ * Return: 0, -EFBIG, -EROFS, -EISDIR, -EINVAL, or an I/O error.
+ */
+int fs_setsize(struct inode *inode, uint64_t size)
+{
+	int err = file_check_regular(inode, true);
+
+	if (err)
+		return err;
+	if (size > fs_max_size(inode->fs))
+		return -EFBIG;
+	pthread_rwlock_wrlock(&inode->i_rwsem);
+	err = __fs_setsize(inode, size);
+	fs_inode_touch(inode, FS_MTIME | FS_CTIME);
+	pthread_rwlock_unlock(&inode->i_rwsem);
+	return err;
+}
+
+/* ---- open, read, write ---- */
+
+/**
+ * fs_open - open a file
+ * @inode: the inode (the caller's reference; the handle adds an open count)
+ * @flags: open(2) flags; O_TRUNC truncates a regular file opened for writing
+ * @out: receives the handle
+ *
+ * Samples the mapping's write-back error state and sets up readahead.
+ *
+ * Context: may sleep (O_TRUNC).
+ * Return: 0, -ENOMEM, or the error of the truncation.
+ */
+int fs_open(struct inode *inode, int flags, struct fs_file **out)
+{
+	struct fs_file *file = calloc(1, sizeof(*file));
+	int err;
+
+	if (!file)
+		return -ENOMEM;
+	if ((flags & O_TRUNC) && (flags & O_ACCMODE) != O_RDONLY && inode->has_mapping &&
+	    S_ISREG(inode_mode(inode))) {
+		err = fs_setsize(inode, 0);
+		if (err) {
+			free(file);
+			return err;
+		}
+	}
+	file->inode = inode;
+	file->flags = flags;
+	if (inode->has_mapping) {
+		file->wb_err = filemap_sample_wb_err(&inode->mapping);
+		file_ra_state_init(&file->ra, &inode->mapping);
+	}
+	fs_inode_open(inode);
+	*out = file;
+	return 0;
+}
+
+/**
+ * fs_release - close a file handle
+ * @file: the handle (freed)
+ *
+ * The last release of an unlinked file frees it (see fs_inode_release()).
+ *
+ * Context: may sleep.
+ */
+void fs_release(struct fs_file *file)
+{
+	fs_inode_release(file->inode);
+	free(file);
+}
+
+/**
+ * fs_read - read file data through the cache
+ * @file: the handle (its readahead state is used)
+ * @buf: destination
+ * @size: bytes wanted
+ * @off: file offset
+ *
+ * Stops at the end of the file; the access time is not updated (noatime).
+ *
+ * Context: may sleep; no fs lock taken.
+ * Return: bytes read (0 at the end), or -EISDIR, -EINVAL, an I/O error.
+ */
+ssize_t fs_read(struct fs_file *file, void *buf, size_t size, uint64_t off)
+{
+	struct inode *inode = file->inode;
+	int err = file_check_regular(inode, false);
+
+	if (err)
+		return err;
+	return filemap_read(&inode->mapping, &file->ra, buf, size, off);
+}
+
+/* Write with i_rwsem held exclusively: clamp to the largest file, write
+ * through the cache, set mtime/ctime and write the inode. */
+static ssize_t __fs_write(struct inode *inode, const void *buf, size_t size, uint64_t off)
+{
+	uint64_t max = fs_max_size(inode->fs);
+	ssize_t n;
+
+	if (!size)
+		return 0;
+	if (off >= max)
+		return -EFBIG;
+	if (size > max - off)
+		size = max - off;
+	n = filemap_write(&inode->mapping, buf, size, off);
+	if (n > 0)
+		fs_inode_touch(inode, FS_MTIME | FS_CTIME);
+	return n;
+}
+
+/**
+ * fs_write - write file data through the cache
+ * @file: the handle; O_APPEND writes at the end of the file
+ * @buf: source
+ * @size: bytes
+ * @off: file offset (ignored with O_APPEND)
+ *
+ * Blocks are allocated as pages are prepared; when the filesystem fills up
+ * after some bytes were written the count written so far is returned. Sets
+ * mtime and ctime and writes the inode (size included).
+ *
+ * Context: may sleep; takes i_rwsem exclusively.
+ * Return: bytes written, or -ENOSPC, -EFBIG, -EROFS, -EISDIR, -EINVAL, an
+ * I/O error when nothing was written.
+ */
+ssize_t fs_write(struct fs_file *file, const void *buf, size_t size, uint64_t off)
+{
+	struct inode *inode = file->inode;
+	int err = file_check_regular(inode, true);
+	ssize_t n;
+
+	if (err)
+		return err;
+	pthread_rwlock_wrlock(&inode->i_rwsem);
+	if (file->flags & O_APPEND)
+		off = file_size(inode);
+	n = __fs_write(inode, buf, size, off);
+	pthread_rwlock_unlock(&inode->i_rwsem);
+	return n;
+}
+
+/* ---- fallocate ---- */
+
+/* First whole block at or after @off and the end of the last whole block
+ * at or before @end, as logical blocks. */
+static void file_whole_blocks(struct fs *fs, uint64_t off, uint64_t end, uint64_t *first,
+			      uint64_t *last)
+{
+	uint64_t mask = fs->geom.block_size - 1;
+
+	*first = (off + mask) >> fs->geom.block_shift;
+	*last = end >> fs->geom.block_shift;
+}
+
+static int file_punch(struct inode *inode, uint64_t off, uint64_t end)
+{
+	uint64_t first, last;
+	int err = filemap_zero_range(&inode->mapping, off, end - off);
+
+	file_whole_blocks(inode->fs, off, end, &first, &last);
+	if (!err && last > first)
+		err = fs_extent_punch(inode, first, last - first);
+	return err;
+}
+
+static int file_zero_range(struct inode *inode, uint64_t off, uint64_t end)
+{
+	uint64_t first, last;
+	int err = filemap_zero_range(&inode->mapping, off, end - off);
+
+	file_whole_blocks(inode->fs, off, end, &first, &last);
+	if (!err && last > first)
+		err = fs_extent_mark_unwritten(inode, first, last - first);
+	if (!err && last > first)
+		err = fs_extent_prealloc(inode, first, last - first);
+	return err;
+}
+
+static int file_prealloc(struct inode *inode, uint64_t off, uint64_t end)
+{
+	struct fs *fs = inode->fs;
+	uint64_t first = off >> fs->geom.block_shift;
+	uint64_t last = (end + fs->geom.block_size - 1) >> fs->geom.block_shift;
+
+	return fs_extent_prealloc(inode, first, last - first);
+}
+
+/* The operation itself, i_rwsem held; grows the size unless KEEP_SIZE. */
+static int __fs_fallocate(struct inode *inode, int mode, uint64_t off, uint64_t end)
+{
+	int err;
+
+	if (mode & FALLOC_FL_PUNCH_HOLE)
+		return file_punch(inode, off, end);
+	if (mode & FALLOC_FL_ZERO_RANGE)
+		err = file_zero_range(inode, off, end);
+	else
+		err = file_prealloc(inode, off, end);
+	if (!err && !(mode & FALLOC_FL_KEEP_SIZE) && end > file_size(inode))
+		err = filemap_truncate(&inode->mapping, end);
+	return err;
+}
+
+/**
+ * fs_fallocate - preallocate, punch or zero a range
+ * @inode: a regular file
+ * @mode: 0 or FALLOC_FL_KEEP_SIZE (preallocate unwritten blocks for the
+ *	holes); FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE (zero the partial
+ *	blocks at the edges, free the whole ones); FALLOC_FL_ZERO_RANGE,
+ *	optionally with KEEP_SIZE (zero the edges, make the whole blocks
+ *	unwritten and allocate the holes among them as unwritten)
+ * @off: first byte
+ * @len: bytes (> 0)
+ *
+ * Without KEEP_SIZE the size grows to @off + @len. ctime is set, and mtime
+ * too when data or the size changed.
+ *
+ * Context: may sleep; takes i_rwsem exclusively.
+ * Return: 0, -EINVAL (len 0), -EOPNOTSUPP (other modes), -EFBIG, -ENOSPC,
+ * -EROFS, -EISDIR, -ENODEV (not a regular file), an I/O error.
+ */
+int fs_fallocate(struct inode *inode, int mode, uint64_t off, uint64_t len)
+{
+	uint64_t old, end = off + len;
+	int err = file_check_regular(inode, true);
+
+	if (err == -EINVAL)
+		return -ENODEV;
+	if (err)
+		return err;
+	if (mode & ~(FALLOC_FL_KEEP_SIZE | FALLOC_FL_PUNCH_HOLE | FALLOC_FL_ZERO_RANGE))
+		return -EOPNOTSUPP;
+	if ((mode & FALLOC_FL_PUNCH_HOLE) &&
+	    (!(mode & FALLOC_FL_KEEP_SIZE) || (mode & FALLOC_FL_ZERO_RANGE)))
+		return -EOPNOTSUPP;
+	if (!len)
+		return -EINVAL;
+	if (end < off || end > fs_max_size(inode->fs))
+		return -EFBIG;
+	pthread_rwlock_wrlock(&inode->i_rwsem);
+	old = file_size(inode);
+	err = __fs_fallocate(inode, mode, off, end);
+	if (mode & (FALLOC_FL_PUNCH_HOLE | FALLOC_FL_ZERO_RANGE) || file_size(inode) != old)
+		fs_inode_touch(inode, FS_MTIME | FS_CTIME);
+	else
+		fs_inode_touch(inode, FS_CTIME);
+	pthread_rwlock_unlock(&inode->i_rwsem);
+	return err;
+}
+
+/* ---- lseek ---- */
+
+/**
+ * fs_lseek - SEEK_DATA and SEEK_HOLE
+ * @inode: a regular file
+ * @off: where to start looking (bytes)
+ * @whence: SEEK_DATA or SEEK_HOLE
+ *
+ * Unwritten (preallocated) blocks count as data. The end of the file is a
+ * hole; a data block that reaches past the end is cut at the size.
+ *
+ * Context: may sleep; takes ext_lock shared.
+ * Return: the offset found, -ENXIO at or past the end (or no data after
+ * @off), -EINVAL for another @whence or a negative offset.
+ */
+int64_t fs_lseek(struct inode *inode, int64_t off, int whence)
+{
+	struct fs *fs = inode->fs;
+	unsigned bits = fs->geom.block_shift;
+	uint64_t size, lblk, end, found;
+	int err = file_check_regular(inode, false);
+
+	if (err)
+		return err;
+	if (whence != SEEK_DATA && whence != SEEK_HOLE)
+		return -EINVAL;
+	if (off < 0)
+		return -ENXIO;
+	size = file_size(inode);
+	if ((uint64_t)off >= size)
+		return -ENXIO;
+	lblk = (uint64_t)off >> bits;
+	end = (size + fs->geom.block_size - 1) >> bits;
+	err = fs_extent_seek(inode, lblk, end, whence == SEEK_DATA, &found);
+	if (err == -ENXIO)
+		return whence == SEEK_DATA ? -ENXIO : (int64_t)size;
+	if (err)
+		return err;
+	if (found == lblk)
+		return off;
+	found <<= bits;
+	return (int64_t)(found < size ? found : size);
+}
+
+/* ---- copy_file_range ---- */
+
+/* Copy @len bytes front to back (or back to front when the destination
+ * overlaps the source from above), i_rwsem of the destination held. */
+static ssize_t copy_chunks(struct fs_file *in, uint64_t off_in, struct fs_file *out,
+			   uint64_t off_out, size_t len, char *buf, size_t bufsz)
+{
+	bool backward = in->inode == out->inode && off_out > off_in && off_out < off_in + len;
+	size_t done = 0;
+
+	while (done < len) {
+		size_t n = len - done < bufsz ? len - done : bufsz;
+		uint64_t at = backward ? len - done - n : done;
+		ssize_t r, w;
+
+		r = filemap_read(&in->inode->mapping, NULL, buf, n, off_in + at);
+		if (r <= 0)
+			return done ? (ssize_t)done : r;
+		if (backward && (size_t)r != n)
+			return -EIO;
+		w = __fs_write(out->inode, buf, (size_t)r, off_out + at);
+		if (w < 0 || (backward && w != r))
+			return done && !backward ? (ssize_t)done : (w < 0 ? w : -ENOSPC);
+		done += (size_t)w;
+		if (w < r)
+			break;
+	}
+	return (ssize_t)done;
+}
+
+/**
+ * fs_copy_range - copy_file_range through the cache
+ * @in: source handle
+ * @off_in: source offset
+ * @out: destination handle
+ * @off_out: destination offset
+ * @len: bytes
+ *
+ * Reads into a buffer and writes, in chunks of 1 MiB; stops at the end of
+ * the source. Overlapping ranges of one file are copied back to front when
+ * the destination is above the source, so the result is as if the source
+ * had been read first; such a copy that fails part way reports the error
+ * (its end is already written), not a short count.
+ *
+ * Context: may sleep; takes the destination's i_rwsem exclusively.
+ * Return: bytes copied (short on -ENOSPC after some), or a negative errno.
+ */
+ssize_t fs_copy_range(struct fs_file *in, uint64_t off_in, struct fs_file *out, uint64_t off_out,
+		      size_t len)
+{
+	struct inode *dst = out->inode;
+	uint64_t isize;
+	size_t bufsz;
+	ssize_t n;
+	char *buf;
+	int err =
+		file_first_err(file_check_regular(in->inode, false), file_check_regular(dst, true));
+
+	if (err)
+		return err;
+	pthread_rwlock_wrlock(&dst->i_rwsem);
+	isize = file_size(in->inode);
+	len = off_in >= isize ? 0 : (len < isize - off_in ? len : (size_t)(isize - off_in));
+	bufsz = len < COPY_CHUNK ? len : COPY_CHUNK;
+	buf = bufsz ? malloc(bufsz) : NULL;
+	if (bufsz && !buf)
+		n = -ENOMEM;
+	else
+		n = len ? copy_chunks(in, off_in, out, off_out, len, buf, bufsz) : 0;
+	pthread_rwlock_unlock(&dst->i_rwsem);
+	free(buf);
+	return n;
+}
+
+/* ---- fsync ---- */
+
+/**
+ * fs_fsync_inode - make an inode's data and the metadata durable
+ * @inode: any inode
+ * @datasync: fdatasync (treated as fsync: metadata is always written)
+ *
+ * Writes and waits for the file's pages, writes the inode, writes every
+ * dirty metadata block and flushes the device. Nothing on a read-only mount.
+ *
+ * Context: may sleep; no fs lock held.
+ * Return: 0 or the first error (this call's write-back errors included).
+ */
+int fs_fsync_inode(struct inode *inode, bool datasync)
+{
+	struct fs *fs = inode->fs;
+	int err = 0;
+
+	(void)datasync;
+	if (fs->opts.rdonly)
+		return 0;
+	if (inode->has_mapping)
+		err = filemap_write_and_wait(&inode->mapping);
+	err = file_first_err(err, fs_inode_write(inode));
+	err = file_first_err(err, filemap_write_and_wait(&fs->meta));
+	return file_first_err(err, bdev_flush(fs->bdev));
+}
+
+/**
+ * fs_fsync - fsync(2) of an open file
+ * @file: the handle
+ * @datasync: fdatasync
+ *
+ * As fs_fsync_inode(), then reports a write-back error of the file that
+ * this handle has not seen yet, once (errseq: every handle sees each error
+ * once, whichever thread's write-back met it).
+ *
+ * Context: may sleep; no fs lock held; one caller per handle at a time.
+ * Return: 0 or a negative errno.
+ */
+int fs_fsync(struct fs_file *file, bool datasync)
+{
+	struct inode *inode = file->inode;
+	int err = fs_fsync_inode(inode, datasync), seen = 0;
+
+	if (inode->has_mapping)
+		seen = file_check_and_advance_wb_err(&file->wb_err, &inode->mapping);
+	return file_first_err(err, seen);
+}

@@ -1,0 +1,383 @@
+/*
+ * fs/fs.h - the filesystem layer's shared structures and the interface its
+ * files offer each other and fs/fuse_ops.c.
+ *
+ * Layering (each calls only the ones below it):
+ *   fuse_ops.c  FUSE requests -> fs_* calls; the only place errno becomes a reply
+ *   namei.c     create, mkdir, mknod, symlink, link, unlink, rmdir, rename
+ *   file.c      read, write, setsize, fallocate, lseek, copy_file_range, fsync
+ *   dir.c       the directory B+tree (docs/ON-DISK.md section 10)
+ *   xattr.c     extended attributes (section 12)
+ *   inode.c     in-core inodes: the inode cache, lookup counts, eviction, orphans
+ *   extent.c    the extent B+tree and a_ops->map_blocks (section 9)
+ *   alloc.c     block and inode bitmaps, group descriptors, free counts
+ *   super.c     mount, unmount, superblock, statfs, sync, corruption handling
+ * All metadata goes through the cache's device mapping (fs->meta: bread,
+ * lock_buffer, mark_buffer_dirty, brelse); all file data through the inode's
+ * own mapping (filemap_read, filemap_write, ...). Nothing touches the image
+ * around the cache.
+ *
+ * Errors are negative errno everywhere. Corruption found on read (bad
+ * checksum, impossible field) is reported with fs_corrupt(), which logs file,
+ * line and inode, switches the filesystem to read-only and returns -EUCLEAN;
+ * the caller passes that up.
+ *
+ * LOCK ORDER (outer to inner; continues into the cache's tree in
+ * cache/cache.h, which starts below "inode->i_lock"):
+ *   fs->rename_lock                 cross-directory renames only
+ *     inode->i_rwsem                directories: parent before child; two
+ *                                   unrelated inodes in ascending ino order.
+ *                                   Regular files: writers/size changers
+ *                                   exclusive, readers none (the cache
+ *                                   serialises what it must).
+ *       inode->ext_mutex            extent.c: serialises changes of the extent
+ *                                   tree; held across allocation and reads
+ *        inode->ext_lock            the extent tree (rwlock): lookups shared;
+ *                                   exclusive only while nodes change in
+ *                                   place, never across a page allocation
+ *         fs->group_lock[g]         one group's bitmaps and descriptor; two
+ *                                   groups in ascending order
+ *           fs->orphan_lock         the orphan list (superblock head + links)
+ *             fs->sb_lock           the in-core superblock copy
+ *               inode->i_lock       the in-core inode fields (inode->di)
+ *                 fs->icache_lock   the inode hash, nlookup, nopen, iref
+ * Buffer locks (lock_buffer) are taken innermost of the fs locks, one at a
+ * time except where a function says otherwise, and never held across an
+ * allocation that may reclaim. map_blocks with MAP_NOWAIT uses trylock on
+ * ext_lock and returns -EAGAIN.
+ */
+#ifndef FOLIO_FS_FS_H
+#define FOLIO_FS_FS_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+
+#include "backing/bdev.h"
+#include "cache/cache.h"
+#include "fs/format.h"
+
+/* ------------------------------------------------------------------ */
+/* Options                                                             */
+/* ------------------------------------------------------------------ */
+
+enum fs_cache_mode {
+	FS_CACHE_DAEMON, /* FOPEN_DIRECT_IO + FUSE_DIRECT_IO_ALLOW_MMAP (default) */
+	FS_CACHE_KERNEL, /* the kernel's page cache in front (keep_cache) */
+};
+
+/* Mount options after parsing (fs/main.c). */
+struct fs_options {
+	uint64_t cache_size;        /* bytes of page cache (default 256 MiB) */
+	enum fs_cache_mode cache_mode;
+	unsigned ra_max_pages;      /* readahead maximum in pages (default 32) */
+	bool rdonly;                /* -o ro */
+	bool allow_other;           /* -o allow_other */
+	bool foreground, debug;     /* -f, -d */
+};
+
+/* ------------------------------------------------------------------ */
+/* The mounted filesystem                                              */
+/* ------------------------------------------------------------------ */
+
+struct inode;
+
+/*
+ * struct fs - one mounted foliofs.
+ * Immutable after fs_mount(): bdev, cache, geom, csum_seed, hash_seed,
+ * group_lock array, opts.
+ */
+struct fs {
+	struct bdev *bdev;
+	struct cache *cache;
+	struct address_space meta; /* the device's mapping: all metadata */
+	struct folio_geom geom;
+	uint32_t csum_seed;        /* folio_fs_seed(uuid) */
+	uint64_t hash_seed[2];     /* directory name hash seed */
+	struct fs_options opts;
+
+	_Atomic bool rdonly;       /* mounted ro, or switched ro by fs_corrupt */
+
+	/* protected by sb_lock */
+	pthread_mutex_t sb_lock;
+	struct folio_super sb;     /* in-core copy; fs_write_super() writes it */
+
+	/* one per group: that group's bitmaps and descriptor */
+	pthread_mutex_t *group_lock;
+	_Atomic uint64_t free_blocks; /* exact; folded into sb at fs_write_super */
+	_Atomic uint32_t free_inodes;
+	_Atomic uint32_t alloc_rotor; /* group to try first for new inodes */
+
+	pthread_mutex_t orphan_lock; /* sb.s_orphan_head and i_orphan_next links */
+	pthread_mutex_t rename_lock; /* serialises cross-directory renames */
+
+	/* inode cache: protected by icache_lock */
+	pthread_mutex_t icache_lock;
+	struct inode **ihash;
+	uint32_t ihash_mask;
+	uint64_t nr_inodes;
+
+	/* Added for inode.c: protected by icache_lock */
+	pthread_cond_t icache_wait; /* broadcast when an inode's i_state clears or it leaves */
+	/* i_generation of the next new inode (per-mount random start, atomic) */
+	_Atomic uint32_t next_generation;
+};
+
+/*
+ * struct inode - an in-core inode.
+ * @di holds the whole on-disk inode (geom.inode_size bytes: fixed part and
+ * in-inode xattrs); fs_inode_write() copies it to the inode table.
+ */
+struct inode {
+	struct fs *fs;             /* immutable */
+	uint32_t ino;              /* immutable */
+
+	/* protected by fs->icache_lock */
+	struct inode *hash_next;
+	uint64_t nlookup;          /* FUSE lookups not yet forgotten */
+	uint32_t nopen;            /* open file handles */
+	uint32_t iref;             /* in-memory users (fs_iget .. fs_iput) */
+
+	pthread_rwlock_t i_rwsem;  /* see the lock order */
+	pthread_rwlock_t ext_lock; /* the extent tree in di->i_extents and nodes */
+	/* Added for extent.c: serialises tree changes (held across allocations,
+	 * so that ext_lock never is: reclaim's MAP_NOWAIT lookups trylock it) */
+	pthread_mutex_t ext_mutex;
+
+	/* protected by i_lock */
+	pthread_mutex_t i_lock;
+	struct folio_inode *di;    /* inode_size bytes */
+	bool on_orphan_list;
+
+	/* regular files and long symlinks: file data. i_size lives in
+	 * mapping.i_size and is copied to di->i_size by fs_inode_write(). */
+	struct address_space mapping;
+	bool has_mapping;          /* immutable after load */
+
+	/* Added for inode.c: protected by fs->icache_lock. FS_I_NEW while
+	 * fs_iget loads it, FS_I_FREEING while it is evicted; whoever finds an
+	 * inode in either state waits on fs->icache_wait. */
+	unsigned i_state;
+};
+
+enum { FS_I_NEW = 1, FS_I_FREEING = 2 };
+
+/* ------------------------------------------------------------------ */
+/* super.c                                                             */
+/* ------------------------------------------------------------------ */
+
+/* Open @image, validate, set up the cache, replay orphans, mark the image
+ * mounted (not clean). On failure writes nothing and puts one line in @msg. */
+int fs_mount(const char *image, const struct fs_options *opts, struct fs **out, char *msg,
+	     size_t msglen);
+/* Write every dirty page and metadata block, flush, mark clean, free all. */
+int fs_unmount(struct fs *fs);
+/* Write everything dirty and flush the device (sync(2), foliofs-ctl sync). */
+int fs_sync(struct fs *fs);
+/* Copy the in-core superblock (free counts folded in) to block 0. */
+int fs_write_super(struct fs *fs);
+struct statvfs;
+void fs_statfs(struct fs *fs, struct statvfs *st);
+/* Log corruption with location and inode, go read-only; returns -EUCLEAN. */
+int __fs_corrupt(struct fs *fs, const char *file, int line, uint32_t ino, const char *fmt, ...)
+	__attribute__((format(printf, 5, 6)));
+#define fs_corrupt(fs, ino, ...) __fs_corrupt(fs, __FILE__, __LINE__, ino, __VA_ARGS__)
+/* -EROFS when the filesystem is read-only, else 0. */
+int fs_check_writable(struct fs *fs);
+/* Metadata block helpers: bread + folio_block_check (magic, number, owner). */
+struct buffer_head *fs_bread(struct fs *fs, uint64_t blk, int *err);
+struct buffer_head *fs_bread_checked(struct fs *fs, uint64_t blk, uint32_t magic, uint32_t owner,
+				     int *err);
+/* New zeroed metadata block with its header filled (getblk, no read);
+ * returned unlocked, uptodate, checksummed and dirty. */
+struct buffer_head *fs_new_block(struct fs *fs, uint64_t blk, uint32_t magic, uint32_t owner,
+				 int *err);
+/* Set the header checksum and mark dirty (caller holds lock_buffer). */
+void fs_block_dirty(struct fs *fs, struct buffer_head *bh);
+/* Added: fs_bread() that also says whether the block came from the device
+ * just now (*fresh), so checksums are verified once per read, not per use. */
+struct buffer_head *fs_bread_fresh(struct fs *fs, uint64_t blk, bool *fresh, int *err);
+/* Added: drop the cached copies of blocks [first, first + count) from the
+ * device mapping, dirty or not (freed blocks, blocks that failed a check).
+ * The caller holds no head of them and no buffer lock. */
+void fs_bforget(struct fs *fs, uint64_t first, uint64_t count);
+/* Added: a mutex of the fs layer (error-checking in debug builds). */
+void fs_mutex_init(pthread_mutex_t *m);
+
+/* ------------------------------------------------------------------ */
+/* alloc.c                                                             */
+/* ------------------------------------------------------------------ */
+
+/* Allocate up to @want contiguous blocks, preferably starting at @goal;
+ * at least one. Returns the count and sets *first, or -ENOSPC. */
+int fs_alloc_blocks(struct fs *fs, uint64_t goal, uint32_t want, uint64_t *first);
+void fs_free_blocks(struct fs *fs, uint64_t first, uint64_t count);
+/* Allocate an inode number near @parent's group (directories spread out). */
+int fs_alloc_ino(struct fs *fs, uint32_t parent, bool is_dir, uint32_t *ino);
+void fs_free_ino(struct fs *fs, uint32_t ino, bool is_dir);
+/* Added (mount): check every group descriptor's checksum and placement and
+ * set fs->free_blocks / free_inodes from them. One line in @msg on failure. */
+int fs_groups_load(struct fs *fs, char *msg, size_t msglen);
+/* Added: a copy of group @group's descriptor (locations never change). */
+int fs_read_gd(struct fs *fs, uint32_t group, struct folio_group_desc *out);
+/* Added: is inode @ino's bitmap bit set? 1 yes, 0 no, or a negative errno. */
+int fs_ino_test(struct fs *fs, uint32_t ino);
+
+/* ------------------------------------------------------------------ */
+/* inode.c                                                             */
+/* ------------------------------------------------------------------ */
+
+/* Get the in-core inode (loading and checking it), iref + 1. -ENOENT when the
+ * inode is not in use, -EUCLEAN when corrupt. */
+int fs_iget(struct fs *fs, uint32_t ino, struct inode **out);
+/* iref - 1; evicts an unused inode; frees an unlinked one (nlink 0, no
+ * lookups, not open): data, xattrs, inode, orphan entry. */
+void fs_iput(struct inode *inode);
+/* FUSE lookup count: +1 on every entry reply, - n on forget. */
+void fs_inode_lookup(struct inode *inode);
+void fs_forget(struct fs *fs, uint32_t ino, uint64_t n);
+void fs_inode_open(struct inode *inode);
+void fs_inode_release(struct inode *inode);
+/* Allocate and initialise a new inode (nlink 1, or 2 for a directory). */
+int fs_inode_new(struct inode *dir, mode_t mode, uid_t uid, gid_t gid, dev_t rdev,
+		 struct inode **out);
+/* Copy inode->di (with i_size from the mapping) to the inode table. */
+int fs_inode_write(struct inode *inode);
+void fs_inode_stat(struct inode *inode, struct stat *st);
+/* Timestamps: which of FS_ATIME | FS_MTIME | FS_CTIME to set to now. */
+enum { FS_ATIME = 1, FS_MTIME = 2, FS_CTIME = 4, FS_CRTIME = 8 };
+void fs_inode_touch(struct inode *inode, unsigned which);
+/* nlink changes (caller holds i_rwsem of the parent directory). nlink 0 puts
+ * the inode on the orphan list until it is freed. */
+int fs_inode_inc_link(struct inode *inode);
+int fs_inode_dec_link(struct inode *inode);
+/* Mount: free every inode on the orphan list (after a crash). */
+int fs_orphan_cleanup(struct fs *fs);
+/* Added (super.c): set up the inode cache at mount; write back every cached
+ * inode's data (sync); evict every inode, freeing unlinked ones (unmount). */
+int fs_icache_init(struct fs *fs);
+int fs_icache_writeback(struct fs *fs);
+int fs_icache_destroy(struct fs *fs);
+
+/* ------------------------------------------------------------------ */
+/* extent.c                                                            */
+/* ------------------------------------------------------------------ */
+
+extern const struct address_space_operations fs_file_aops;
+/* Look up (and with MAP_CREATE allocate) blocks: a_ops->map_blocks. */
+int fs_map_blocks(struct address_space *mapping, uint64_t lblk, uint32_t max, uint64_t *pblk,
+		  unsigned *flags);
+/* Free every block at or after @lblk (truncate). */
+int fs_extent_truncate(struct inode *inode, uint64_t lblk);
+/* Free the blocks in [lblk, lblk + count) (punch hole). */
+int fs_extent_punch(struct inode *inode, uint64_t lblk, uint64_t count);
+/* Allocate [lblk, lblk + count) as unwritten extents where there are holes
+ * (fallocate); existing blocks are kept. */
+int fs_extent_prealloc(struct inode *inode, uint64_t lblk, uint64_t count);
+/* Convert [lblk, lblk + count) to unwritten (ZERO_RANGE keeping blocks). */
+int fs_extent_mark_unwritten(struct inode *inode, uint64_t lblk, uint64_t count);
+/* SEEK_DATA / SEEK_HOLE over the mapping: first block >= @lblk that is data
+ * (@data true: allocated, written or unwritten) or a hole; -ENXIO when none
+ * before @end. */
+int fs_extent_seek(struct inode *inode, uint64_t lblk, uint64_t end, bool data, uint64_t *out);
+/* Number of blocks the extent tree owns (data and tree nodes). */
+uint64_t fs_extent_blocks(struct inode *inode);
+
+/* ------------------------------------------------------------------ */
+/* dir.c (caller holds the directory's i_rwsem: shared to read,        */
+/* exclusive to change)                                                */
+/* ------------------------------------------------------------------ */
+
+int fs_dir_init(struct inode *dir, uint32_t parent);
+int fs_dir_lookup(struct inode *dir, const char *name, size_t len, uint32_t *ino,
+		  uint8_t *type);
+int fs_dir_add(struct inode *dir, const char *name, size_t len, uint32_t ino, uint8_t type);
+int fs_dir_remove(struct inode *dir, const char *name, size_t len, uint32_t *ino);
+/* Point an existing entry at another inode (rename over an existing name). */
+int fs_dir_replace(struct inode *dir, const char *name, size_t len, uint32_t ino, uint8_t type);
+bool fs_dir_empty(struct inode *dir);
+/* readdir: calls @fn for each entry with key >= @cookie in key order, until
+ * @fn returns non-zero; next_cookie = key + 1, so passing an entry's
+ * next_cookie back resumes after it (docs/ON-DISK.md 10.5: FUSE offsets).
+ * "." and ".." are the caller's (offsets 1 and 2). */
+typedef int (*fs_dir_actor)(void *ctx, const char *name, size_t len, uint32_t ino,
+			    uint8_t type, uint64_t next_cookie);
+int fs_dir_iterate(struct inode *dir, uint64_t cookie, fs_dir_actor fn, void *ctx);
+/* Free every block of the directory tree (eviction). */
+int fs_dir_free(struct inode *dir);
+/* Added by dir.c: ".." of a directory (dr_parent), and moving it (rename;
+ * caller holds fs->rename_lock and @dir's i_rwsem exclusively). */
+uint32_t fs_dir_parent(struct inode *dir);
+int fs_dir_set_parent(struct inode *dir, uint32_t parent);
+
+/* ------------------------------------------------------------------ */
+/* xattr.c (caller holds the inode's i_rwsem exclusive to change)      */
+/* ------------------------------------------------------------------ */
+
+int fs_getxattr(struct inode *inode, const char *name, void *buf, size_t size);
+int fs_setxattr(struct inode *inode, const char *name, const void *value, size_t size,
+		int flags);
+int fs_listxattr(struct inode *inode, char *buf, size_t size);
+int fs_removexattr(struct inode *inode, const char *name);
+int fs_xattr_free(struct inode *inode);
+/* Added by xattr.c: the permission bits an access ACL blob implies (owner,
+ * mask or group, other); *equiv true when it has only the base entries. */
+mode_t fs_acl_mode_from(const void *value, size_t size, bool *equiv);
+
+/* ------------------------------------------------------------------ */
+/* namei.c: the operations that change names. Each takes the locks it */
+/* needs and returns the new inode with iref + 1 and nlookup + 1.      */
+/* ------------------------------------------------------------------ */
+
+struct fs_cred {
+	uid_t uid;
+	gid_t gid;
+	mode_t umask;
+};
+
+int fs_lookup(struct inode *dir, const char *name, struct inode **out);
+int fs_create(struct inode *dir, const char *name, mode_t mode, dev_t rdev,
+	      const struct fs_cred *cred, struct inode **out);
+int fs_mkdir(struct inode *dir, const char *name, mode_t mode, const struct fs_cred *cred,
+	     struct inode **out);
+int fs_symlink(struct inode *dir, const char *name, const char *target,
+	       const struct fs_cred *cred, struct inode **out);
+int fs_readlink(struct inode *inode, char *buf, size_t size);
+int fs_link(struct inode *inode, struct inode *dir, const char *name);
+int fs_unlink(struct inode *dir, const char *name);
+int fs_rmdir(struct inode *dir, const char *name);
+/* flags: RENAME_NOREPLACE, RENAME_EXCHANGE (<linux/fs.h>) */
+int fs_rename(struct inode *olddir, const char *oldname, struct inode *newdir,
+	      const char *newname, unsigned flags);
+
+/* ------------------------------------------------------------------ */
+/* file.c                                                              */
+/* ------------------------------------------------------------------ */
+
+/* One open file description (FUSE fh). */
+struct fs_file {
+	struct inode *inode;
+	struct file_ra_state ra; /* readahead state of this open */
+	errseq_t wb_err;         /* write-back errors seen (errseq sample at open) */
+	int flags;               /* open flags */
+};
+
+int fs_open(struct inode *inode, int flags, struct fs_file **out);
+void fs_release(struct fs_file *file);
+ssize_t fs_read(struct fs_file *file, void *buf, size_t size, uint64_t off);
+ssize_t fs_write(struct fs_file *file, const void *buf, size_t size, uint64_t off);
+/* Change the size (truncate up or down): page cache, blocks, times. */
+int fs_setsize(struct inode *inode, uint64_t size);
+/* mode: 0, FALLOC_FL_KEEP_SIZE, FALLOC_FL_PUNCH_HOLE|KEEP_SIZE, FALLOC_FL_ZERO_RANGE */
+int fs_fallocate(struct inode *inode, int mode, uint64_t off, uint64_t len);
+/* whence: SEEK_DATA or SEEK_HOLE */
+int64_t fs_lseek(struct inode *inode, int64_t off, int whence);
+ssize_t fs_copy_range(struct fs_file *in, uint64_t off_in, struct fs_file *out,
+		      uint64_t off_out, size_t len);
+int fs_fsync(struct fs_file *file, bool datasync);
+int fs_fsync_inode(struct inode *inode, bool datasync);
+
+#endif /* FOLIO_FS_FS_H */

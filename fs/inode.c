@@ -1,0 +1,1048 @@
+/*
+ * fs/inode.c - in-core inodes: the inode cache, reference and lookup counts,
+ * loading and writing inodes, eviction, link counts and the orphan list.
+ *
+ * Interface (fs/fs.h, "inode.c"): fs_iget, fs_iput, fs_inode_lookup,
+ * fs_forget, fs_inode_open, fs_inode_release, fs_inode_new, fs_inode_write,
+ * fs_inode_stat, fs_inode_touch, fs_inode_inc_link, fs_inode_dec_link,
+ * fs_orphan_cleanup, fs_icache_init, fs_icache_writeback, fs_icache_destroy.
+ *
+ * Life of an in-core inode (all counts under fs->icache_lock):
+ *   fs_iget: found (iref + 1), or inserted with FS_I_NEW, loaded and checked
+ *   (checksum, inode bitmap bit, mode, flags, extent root), FS_I_NEW cleared.
+ *   Users hold iref (fs_iget..fs_iput), FUSE holds nlookup, open files nopen.
+ *   When all three reach 0 the inode gets FS_I_FREEING and is evicted: an
+ *   inode with nlink 0 is freed (data, directory blocks, xattrs, orphan
+ *   entry, inode number); any other has its dirty data written. Then it
+ *   leaves the hash and waiters on fs->icache_wait retry. Nothing is kept
+ *   cached once unused: the buffer cache keeps the inode table blocks.
+ *
+ * Invariants:
+ *  - At most one in-core inode per number; one in state FS_I_NEW or
+ *    FS_I_FREEING is never handed out.
+ *  - inode->di is the whole on-disk inode; every change is written through to
+ *    the inode table buffer by fs_inode_write() (i_size from the mapping).
+ *  - i_orphan_next belongs to the orphan code alone: it is changed in the
+ *    table slot directly under fs->orphan_lock, and fs_inode_write() keeps
+ *    the slot's value, so the in-core copy of that field is never trusted.
+ *  - nlink 0 <=> on the orphan list (s_orphan_head, then i_orphan_next),
+ *    from fs_inode_dec_link() until the inode is freed.
+ *  - Mappings (fs_file_aops) exist for regular files and long symlinks
+ *    (and every new symlink, until namei.c makes it inline).
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/sysmacros.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "fs/fs.h"
+
+#define ICACHE_MIN_BUCKETS 1024u
+
+static int first_err(int a, int b)
+{
+	return a ? a : b;
+}
+
+/* ---- the hash ---- */
+
+static inline uint32_t ihash_fn(uint32_t ino)
+{
+	return ino * 2654435761u;
+}
+
+static struct inode *icache_find(struct fs *fs, uint32_t ino)
+{
+	struct inode *inode = fs->ihash[ihash_fn(ino) & fs->ihash_mask];
+
+	while (inode && inode->ino != ino)
+		inode = inode->hash_next;
+	return inode;
+}
+
+/* Double the buckets once there are twice as many inodes (keeps chains short
+ * for directories of 100,000 entries); failure to grow is harmless. */
+static void icache_grow(struct fs *fs)
+{
+	uint32_t n = (fs->ihash_mask + 1) * 2;
+	struct inode **h = calloc(n, sizeof(*h));
+
+	if (!h)
+		return;
+	for (uint32_t b = 0; b <= fs->ihash_mask; b++) {
+		struct inode *inode = fs->ihash[b], *next;
+
+		for (; inode; inode = next) {
+			next = inode->hash_next;
+			inode->hash_next = h[ihash_fn(inode->ino) & (n - 1)];
+			h[ihash_fn(inode->ino) & (n - 1)] = inode;
+		}
+	}
+	free(fs->ihash);
+	fs->ihash = h;
+	fs->ihash_mask = n - 1;
+}
+
+static void icache_insert(struct fs *fs, struct inode *inode)
+{
+	struct inode **head = &fs->ihash[ihash_fn(inode->ino) & fs->ihash_mask];
+
+	inode->hash_next = *head;
+	*head = inode;
+	if (++fs->nr_inodes > 2ULL * (fs->ihash_mask + 1))
+		icache_grow(fs);
+}
+
+static void icache_remove(struct fs *fs, struct inode *inode)
+{
+	struct inode **pp = &fs->ihash[ihash_fn(inode->ino) & fs->ihash_mask];
+
+	while (*pp && *pp != inode)
+		pp = &(*pp)->hash_next;
+	if (*pp) {
+		*pp = inode->hash_next;
+		fs->nr_inodes--;
+	}
+}
+
+/**
+ * fs_icache_init - set up the inode cache at mount
+ * @fs: the filesystem
+ *
+ * Context: mount, single-threaded.
+ * Return: 0 or -ENOMEM.
+ */
+int fs_icache_init(struct fs *fs)
+{
+	uint32_t gen;
+
+	fs->ihash = calloc(ICACHE_MIN_BUCKETS, sizeof(*fs->ihash));
+	if (!fs->ihash)
+		return -ENOMEM;
+	fs->ihash_mask = ICACHE_MIN_BUCKETS - 1;
+	fs->nr_inodes = 0;
+	fs_mutex_init(&fs->icache_lock);
+	pthread_cond_init(&fs->icache_wait, NULL);
+	if (getrandom(&gen, sizeof(gen), GRND_NONBLOCK) != sizeof(gen))
+		gen = (uint32_t)time(NULL) ^ ((uint32_t)getpid() << 16);
+	atomic_init(&fs->next_generation, gen);
+	return 0;
+}
+
+/* ---- allocation of in-core inodes ---- */
+
+static struct inode *inode_alloc(struct fs *fs, uint32_t ino)
+{
+	struct inode *inode = calloc(1, sizeof(*inode));
+
+	if (!inode)
+		return NULL;
+	inode->di = calloc(1, fs->geom.inode_size);
+	if (!inode->di) {
+		free(inode);
+		return NULL;
+	}
+	inode->fs = fs;
+	inode->ino = ino;
+	pthread_rwlock_init(&inode->i_rwsem, NULL);
+	pthread_rwlock_init(&inode->ext_lock, NULL);
+	fs_mutex_init(&inode->ext_mutex);
+	fs_mutex_init(&inode->i_lock);
+	return inode;
+}
+
+/* Free the in-core inode (its mapping already destroyed). */
+static void inode_destroy(struct inode *inode)
+{
+	pthread_rwlock_destroy(&inode->i_rwsem);
+	pthread_rwlock_destroy(&inode->ext_lock);
+	pthread_mutex_destroy(&inode->ext_mutex);
+	pthread_mutex_destroy(&inode->i_lock);
+	free(inode->di);
+	free(inode);
+}
+
+static uint32_t di_mode(const struct folio_inode *di)
+{
+	return le16_to_cpu(di->i_mode);
+}
+
+static bool mode_valid(uint32_t mode)
+{
+	switch (mode & S_IFMT) {
+	case S_IFREG:
+	case S_IFDIR:
+	case S_IFLNK:
+	case S_IFCHR:
+	case S_IFBLK:
+	case S_IFIFO:
+	case S_IFSOCK:
+		return true;
+	}
+	return false;
+}
+
+static bool di_wants_mapping(const struct folio_inode *di)
+{
+	uint32_t mode = di_mode(di);
+
+	return S_ISREG(mode) || (S_ISLNK(mode) && !(le32_to_cpu(di->i_flags) & FOLIO_IFL_INLINE));
+}
+
+static int inode_setup_mapping(struct inode *inode)
+{
+	struct fs *fs = inode->fs;
+	int err = mapping_init(&inode->mapping, fs->cache, fs->bdev, fs->geom.block_shift,
+			       &fs_file_aops, inode);
+
+	if (err)
+		return err;
+	atomic_store(&inode->mapping.i_size, le64_to_cpu(inode->di->i_size));
+	inode->has_mapping = true;
+	return 0;
+}
+
+/* Block and byte offset of inode @ino's table slot. */
+static int inode_slot(struct fs *fs, uint32_t ino, uint64_t *blk, uint32_t *off)
+{
+	struct folio_group_desc gd;
+	int err = fs_read_gd(fs, folio_ino_group(&fs->geom, ino), &gd);
+
+	if (!err)
+		folio_inode_pos(&fs->geom, le64_to_cpu(gd.bg_inode_table), ino, blk, off);
+	return err;
+}
+
+/* ---- loading ---- */
+
+static int inode_check(struct inode *inode)
+{
+	struct fs *fs = inode->fs;
+	struct folio_inode *di = inode->di;
+	uint32_t mode = di_mode(di), flags = le32_to_cpu(di->i_flags);
+
+	if (!folio_inode_csum_ok(fs->csum_seed, inode->ino, di, fs->geom.inode_size))
+		return fs_corrupt(fs, inode->ino, "inode checksum mismatch");
+	if (!mode_valid(mode))
+		return fs_corrupt(fs, inode->ino, "bad mode 0%o", mode);
+	if ((flags & ~FOLIO_IFL_KNOWN) || ((flags & FOLIO_IFL_INLINE) && !S_ISLNK(mode)))
+		return fs_corrupt(fs, inode->ino, "bad flags 0x%x", flags);
+	if (di_wants_mapping(di) && folio_eh_check(&di->i_extents.eh, FOLIO_EXT_INLINE))
+		return fs_corrupt(fs, inode->ino, "bad extent root");
+	return 0;
+}
+
+/* Read, check and set up a new in-core inode (FS_I_NEW, private to us). */
+static int inode_fill(struct inode *inode)
+{
+	struct fs *fs = inode->fs;
+	struct buffer_head *bh;
+	uint64_t blk;
+	uint32_t off;
+	int err = fs_ino_test(fs, inode->ino);
+
+	if (err <= 0)
+		return err ? err : -ENOENT;
+	err = inode_slot(fs, inode->ino, &blk, &off);
+	if (err)
+		return err;
+	bh = fs_bread(fs, blk, &err);
+	if (!bh)
+		return err;
+	lock_buffer(bh); /* the orphan code may change a neighbour's link */
+	memcpy(inode->di, bh->b_data + off, fs->geom.inode_size);
+	unlock_buffer(bh);
+	brelse(bh);
+	err = inode_check(inode);
+	if (!err && di_wants_mapping(inode->di))
+		err = inode_setup_mapping(inode);
+	inode->on_orphan_list = !inode->di->i_nlink;
+	return err;
+}
+
+/* Find @ino, waiting while it is being loaded or evicted (icache_lock held). */
+static struct inode *icache_find_wait(struct fs *fs, uint32_t ino)
+{
+	struct inode *inode;
+
+	while ((inode = icache_find(fs, ino)) && inode->i_state)
+		pthread_cond_wait(&fs->icache_wait, &fs->icache_lock);
+	return inode;
+}
+
+/**
+ * fs_iget - get the in-core inode, loading it if needed
+ * @fs: the filesystem
+ * @ino: inode number
+ * @out: receives the inode with iref + 1
+ *
+ * Context: may sleep; no fs lock held but i_rwsem/ext_lock of other inodes.
+ * Return: 0; -ENOENT for a number out of range, reserved or not in use;
+ * -EUCLEAN when the inode is corrupt; -ENOMEM; a read error.
+ */
+int fs_iget(struct fs *fs, uint32_t ino, struct inode **out)
+{
+	struct inode *inode;
+	int err;
+
+	if (!folio_ino_valid(&fs->geom, ino) || (ino != FOLIO_ROOT_INO && ino < FOLIO_FIRST_INO))
+		return -ENOENT;
+	pthread_mutex_lock(&fs->icache_lock);
+	inode = icache_find_wait(fs, ino);
+	if (inode) {
+		inode->iref++;
+		pthread_mutex_unlock(&fs->icache_lock);
+		*out = inode;
+		return 0;
+	}
+	inode = inode_alloc(fs, ino);
+	if (!inode) {
+		pthread_mutex_unlock(&fs->icache_lock);
+		return -ENOMEM;
+	}
+	inode->i_state = FS_I_NEW;
+	inode->iref = 1;
+	icache_insert(fs, inode);
+	pthread_mutex_unlock(&fs->icache_lock);
+	err = inode_fill(inode);
+	pthread_mutex_lock(&fs->icache_lock);
+	if (err)
+		icache_remove(fs, inode);
+	inode->i_state = 0;
+	pthread_cond_broadcast(&fs->icache_wait);
+	pthread_mutex_unlock(&fs->icache_lock);
+	if (err) {
+		if (inode->has_mapping)
+			mapping_destroy(&inode->mapping);
+		inode_destroy(inode);
+		return err;
+	}
+	*out = inode;
+	return 0;
+}
+
+/* ---- writing ---- */
+
+/* Copy the in-core inode into its table slot. @whole: a new inode, every
+ * byte (i_orphan_next included); else the slot keeps its i_orphan_next. */
+static int inode_write_slot(struct inode *inode, bool whole)
+{
+	struct fs *fs = inode->fs;
+	uint32_t isz = fs->geom.inode_size, off;
+	struct folio_inode *slot;
+	struct buffer_head *bh;
+	uint64_t blk;
+	le32 keep;
+	int err;
+
+	if (fs->opts.rdonly)
+		return -EROFS;
+	err = inode_slot(fs, inode->ino, &blk, &off);
+	if (err)
+		return err;
+	bh = fs_bread(fs, blk, &err);
+	if (!bh)
+		return err;
+	pthread_mutex_lock(&inode->i_lock);
+	if (inode->has_mapping)
+		inode->di->i_size = cpu_to_le64(atomic_load(&inode->mapping.i_size));
+	lock_buffer(bh);
+	slot = (struct folio_inode *)(bh->b_data + off);
+	keep = slot->i_orphan_next;
+	memcpy(slot, inode->di, isz);
+	if (!whole)
+		slot->i_orphan_next = keep;
+	folio_inode_csum_set(fs->csum_seed, inode->ino, slot, isz);
+	mark_buffer_dirty(bh);
+	unlock_buffer(bh);
+	pthread_mutex_unlock(&inode->i_lock);
+	brelse(bh);
+	return 0;
+}
+
+/**
+ * fs_inode_write - write the in-core inode through to its table buffer
+ * @inode: the inode
+ *
+ * i_size comes from the mapping for regular files and long symlinks. The
+ * slot's i_orphan_next is kept (the orphan code owns it).
+ *
+ * Context: may sleep; takes i_lock and the slot's buffer lock, so the caller
+ * holds neither (nor icache_lock).
+ * Return: 0, -EROFS on a read-only mount, or a read error.
+ */
+int fs_inode_write(struct inode *inode)
+{
+	return inode_write_slot(inode, false);
+}
+
+/* ---- the orphan list (fs->orphan_lock held) ---- */
+
+static int orphan_get_next(struct fs *fs, uint32_t ino, uint32_t *next)
+{
+	struct buffer_head *bh;
+	uint64_t blk;
+	uint32_t off;
+	int err = inode_slot(fs, ino, &blk, &off);
+
+	if (err)
+		return err;
+	bh = fs_bread(fs, blk, &err);
+	if (!bh)
+		return err;
+	*next = le32_to_cpu(((struct folio_inode *)(bh->b_data + off))->i_orphan_next);
+	brelse(bh);
+	return 0;
+}
+
+static int orphan_set_next(struct fs *fs, uint32_t ino, uint32_t next)
+{
+	struct folio_inode *slot;
+	struct buffer_head *bh;
+	uint64_t blk;
+	uint32_t off;
+	int err = inode_slot(fs, ino, &blk, &off);
+
+	if (err)
+		return err;
+	bh = fs_bread(fs, blk, &err);
+	if (!bh)
+		return err;
+	lock_buffer(bh);
+	slot = (struct folio_inode *)(bh->b_data + off);
+	slot->i_orphan_next = cpu_to_le32(next);
+	folio_inode_csum_set(fs->csum_seed, ino, slot, fs->geom.inode_size);
+	mark_buffer_dirty(bh);
+	unlock_buffer(bh);
+	brelse(bh);
+	return 0;
+}
+
+static uint32_t orphan_head(struct fs *fs)
+{
+	uint32_t head;
+
+	pthread_mutex_lock(&fs->sb_lock);
+	head = le32_to_cpu(fs->sb.s_orphan_head);
+	pthread_mutex_unlock(&fs->sb_lock);
+	return head;
+}
+
+static int orphan_set_head(struct fs *fs, uint32_t ino)
+{
+	pthread_mutex_lock(&fs->sb_lock);
+	fs->sb.s_orphan_head = cpu_to_le32(ino);
+	pthread_mutex_unlock(&fs->sb_lock);
+	return fs_write_super(fs);
+}
+
+/* Push @inode (nlink 0, already written) on the orphan list: its link
+ * first, then the superblock. */
+static int orphan_add(struct inode *inode)
+{
+	struct fs *fs = inode->fs;
+	int err;
+
+	pthread_mutex_lock(&fs->orphan_lock);
+	err = orphan_set_next(fs, inode->ino, orphan_head(fs));
+	if (!err)
+		err = orphan_set_head(fs, inode->ino);
+	if (!err) {
+		pthread_mutex_lock(&inode->i_lock);
+		inode->on_orphan_list = true;
+		pthread_mutex_unlock(&inode->i_lock);
+	}
+	pthread_mutex_unlock(&fs->orphan_lock);
+	return err;
+}
+
+/* Unlink @inode from the orphan list (walking to its predecessor). */
+static int orphan_remove(struct inode *inode)
+{
+	struct fs *fs = inode->fs;
+	uint32_t next, p, pn, steps = 0;
+	int err;
+
+	if (!inode->on_orphan_list)
+		return 0;
+	pthread_mutex_lock(&fs->orphan_lock);
+	err = orphan_get_next(fs, inode->ino, &next);
+	p = orphan_head(fs);
+	if (!err && p == inode->ino) {
+		err = orphan_set_head(fs, next);
+		goto done;
+	}
+	while (!err && p) {
+		if (p < FOLIO_FIRST_INO || !folio_ino_valid(&fs->geom, p) ||
+		    ++steps > fs->geom.inodes_count) {
+			err = fs_corrupt(fs, p, "orphan list broken");
+			break;
+		}
+		err = orphan_get_next(fs, p, &pn);
+		if (!err && pn == inode->ino) {
+			err = orphan_set_next(fs, p, next);
+			break;
+		}
+		p = pn;
+	}
+done:
+	if (!err)
+		err = orphan_set_next(fs, inode->ino, 0);
+	if (!err) {
+		pthread_mutex_lock(&inode->i_lock);
+		inode->on_orphan_list = false;
+		pthread_mutex_unlock(&inode->i_lock);
+	}
+	pthread_mutex_unlock(&fs->orphan_lock);
+	return err;
+}
+
+/* ---- eviction ---- */
+
+/* Free an unlinked inode: its blocks, xattrs, orphan entry and number. */
+static int inode_free_all(struct inode *inode)
+{
+	struct fs *fs = inode->fs;
+	uint32_t mode = di_mode(inode->di);
+	int err = 0;
+
+	if (inode->has_mapping) {
+		/* a new symlink made inline keeps its (empty) mapping */
+		err = filemap_truncate(&inode->mapping, 0);
+		if (!err && di_wants_mapping(inode->di))
+			err = fs_extent_truncate(inode, 0);
+	} else if (S_ISDIR(mode)) {
+		err = fs_dir_free(inode);
+	}
+	if (!err)
+		err = fs_xattr_free(inode);
+	if (!err)
+		err = orphan_remove(inode);
+	if (!err)
+		fs_free_ino(fs, inode->ino, S_ISDIR(mode));
+	return err;
+}
+
+/* Evict an inode in state FS_I_FREEING that nobody uses. */
+static int inode_evict(struct inode *inode)
+{
+	struct fs *fs = inode->fs;
+	uint32_t nlink;
+	int err = 0;
+
+	pthread_mutex_lock(&inode->i_lock);
+	nlink = le32_to_cpu(inode->di->i_nlink);
+	pthread_mutex_unlock(&inode->i_lock);
+	if (!nlink && !fs_check_writable(fs))
+		err = inode_free_all(inode);
+	else if (inode->has_mapping && !fs->opts.rdonly)
+		err = filemap_write_and_wait(&inode->mapping);
+	if (err)
+		fprintf(stderr, "foliofs: inode %" PRIu32 ": %s while evicting it\n", inode->ino,
+			strerror(-err));
+	if (inode->has_mapping)
+		mapping_destroy(&inode->mapping);
+	pthread_mutex_lock(&fs->icache_lock);
+	icache_remove(fs, inode);
+	pthread_cond_broadcast(&fs->icache_wait);
+	pthread_mutex_unlock(&fs->icache_lock);
+	inode_destroy(inode);
+	return err;
+}
+
+/* With icache_lock held: if nothing uses @inode any more, mark it for
+ * eviction. Unlocks icache_lock and evicts it then. */
+static void inode_put_unlock(struct inode *inode)
+{
+	struct fs *fs = inode->fs;
+	bool evict = !inode->iref && !inode->nlookup && !inode->nopen && !inode->i_state;
+
+	if (evict)
+		inode->i_state = FS_I_FREEING;
+	pthread_mutex_unlock(&fs->icache_lock);
+	if (evict)
+		inode_evict(inode);
+}
+
+/**
+ * fs_iput - drop a reference from fs_iget() or fs_inode_new()
+ * @inode: the inode
+ *
+ * When no reference, lookup or open file remains the inode is evicted: an
+ * unlinked inode is freed then (data, directory blocks, xattrs, orphan entry,
+ * number), any other has its dirty data written back.
+ *
+ * Context: may sleep (eviction); the caller holds no lock of this inode and
+ * no fs spinning lock (i_rwsem of other inodes is fine).
+ */
+void fs_iput(struct inode *inode)
+{
+	pthread_mutex_lock(&inode->fs->icache_lock);
+	if (inode->iref)
+		inode->iref--;
+	inode_put_unlock(inode);
+}
+
+/**
+ * fs_inode_lookup - count one FUSE lookup (an entry reply)
+ * @inode: the inode (referenced by the caller)
+ *
+ * Context: any thread; takes icache_lock.
+ */
+void fs_inode_lookup(struct inode *inode)
+{
+	pthread_mutex_lock(&inode->fs->icache_lock);
+	inode->nlookup++;
+	pthread_mutex_unlock(&inode->fs->icache_lock);
+}
+
+/**
+ * fs_forget - drop FUSE lookups (forget, batch_forget)
+ * @fs: the filesystem
+ * @ino: the inode number
+ * @n: lookups to drop (clamped to those held)
+ *
+ * Context: may sleep (eviction); no fs lock held.
+ */
+void fs_forget(struct fs *fs, uint32_t ino, uint64_t n)
+{
+	struct inode *inode;
+
+	pthread_mutex_lock(&fs->icache_lock);
+	inode = icache_find(fs, ino);
+	if (!inode || inode->i_state) {
+		pthread_mutex_unlock(&fs->icache_lock);
+		return;
+	}
+	inode->nlookup -= n < inode->nlookup ? n : inode->nlookup;
+	inode_put_unlock(inode);
+}
+
+/**
+ * fs_inode_open - count an open file handle
+ * @inode: the inode (referenced by the caller)
+ *
+ * Context: any thread; takes icache_lock.
+ */
+void fs_inode_open(struct inode *inode)
+{
+	pthread_mutex_lock(&inode->fs->icache_lock);
+	inode->nopen++;
+	pthread_mutex_unlock(&inode->fs->icache_lock);
+}
+
+/**
+ * fs_inode_release - drop an open file handle
+ * @inode: the inode
+ *
+ * The last release of an unlinked inode nobody else uses frees it.
+ *
+ * Context: may sleep (eviction); no lock of this inode held.
+ */
+void fs_inode_release(struct inode *inode)
+{
+	pthread_mutex_lock(&inode->fs->icache_lock);
+	if (inode->nopen)
+		inode->nopen--;
+	inode_put_unlock(inode);
+}
+
+/* ---- new inodes ---- */
+
+static void inode_init_fields(struct inode *inode, mode_t mode, uid_t uid, gid_t gid, dev_t rdev)
+{
+	struct folio_inode *di = inode->di;
+	struct fs *fs = inode->fs;
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	memset(di, 0, fs->geom.inode_size);
+	di->i_mode = cpu_to_le16((uint16_t)(mode & (S_IFMT | 07777)));
+	di->i_uid = cpu_to_le32(uid);
+	di->i_gid = cpu_to_le32(gid);
+	di->i_nlink = cpu_to_le32(S_ISDIR(mode) ? 2 : 1);
+	di->i_generation = cpu_to_le32(atomic_fetch_add(&fs->next_generation, 1));
+	di->i_atime = di->i_mtime = di->i_ctime = di->i_crtime = cpu_to_le64((uint64_t)ts.tv_sec);
+	di->i_atime_nsec = di->i_mtime_nsec = di->i_ctime_nsec = di->i_crtime_nsec =
+		cpu_to_le32((uint32_t)ts.tv_nsec);
+	if (S_ISREG(mode) || S_ISLNK(mode))
+		folio_eh_init(&di->i_extents.eh, FOLIO_EXT_INLINE, 0);
+	if (S_ISCHR(mode) || S_ISBLK(mode)) {
+		di->i_rdev.dev_major = cpu_to_le32(major(rdev));
+		di->i_rdev.dev_minor = cpu_to_le32(minor(rdev));
+	}
+}
+
+/* Put a new inode in the hash, waiting for an evicted namesake to leave. */
+static int icache_add_new(struct fs *fs, struct inode *inode)
+{
+	struct inode *old;
+
+	pthread_mutex_lock(&fs->icache_lock);
+	while ((old = icache_find(fs, inode->ino)) && (old->i_state & FS_I_FREEING))
+		pthread_cond_wait(&fs->icache_wait, &fs->icache_lock);
+	if (!old) {
+		inode->iref = 1;
+		icache_insert(fs, inode);
+	}
+	pthread_mutex_unlock(&fs->icache_lock);
+	return old ? fs_corrupt(fs, inode->ino, "allocated inode is in use") : 0;
+}
+
+/**
+ * fs_inode_new - allocate and initialise a new inode
+ * @dir: the directory it will be linked into (its group is preferred)
+ * @mode: file type and permission bits
+ * @uid: owner
+ * @gid: group
+ * @rdev: device number for character and block devices
+ * @out: receives the inode with iref 1 (nlookup 0)
+ *
+ * nlink is 1 (2 for a directory), the four times are now, the generation is
+ * new. Regular files and symlinks get an empty extent root and a mapping (an
+ * inline symlink is made so by its creator, who also calls fs_dir_init() for
+ * a directory). The whole inode is written to its slot. The caller links it
+ * or, on failure, drops its link count to 0 and fs_iput()s it.
+ *
+ * Context: may sleep; no lock of @dir's group or of the fs held (i_rwsem of
+ * @dir is fine).
+ * Return: 0, -EINVAL (bad type), -EROFS, -ENOSPC (no free inode), -ENOMEM.
+ */
+int fs_inode_new(struct inode *dir, mode_t mode, uid_t uid, gid_t gid, dev_t rdev,
+		 struct inode **out)
+{
+	struct fs *fs = dir->fs;
+	struct inode *inode;
+	uint32_t ino;
+	int err;
+
+	if (!mode_valid(mode))
+		return -EINVAL;
+	err = fs_alloc_ino(fs, dir->ino, S_ISDIR(mode), &ino);
+	if (err)
+		return err;
+	inode = inode_alloc(fs, ino);
+	if (!inode) {
+		err = -ENOMEM;
+		goto out_ino;
+	}
+	inode_init_fields(inode, mode, uid, gid, rdev);
+	if (S_ISREG(mode) || S_ISLNK(mode))
+		err = inode_setup_mapping(inode);
+	if (!err)
+		err = inode_write_slot(inode, true);
+	if (!err)
+		err = icache_add_new(fs, inode);
+	if (!err) {
+		*out = inode;
+		return 0;
+	}
+	if (inode->has_mapping)
+		mapping_destroy(&inode->mapping);
+	inode_destroy(inode);
+	if (err == -EUCLEAN)
+		return err; /* the number belongs to someone else */
+out_ino:
+	fs_free_ino(fs, ino, S_ISDIR(mode));
+	return err;
+}
+
+/* ---- attributes ---- */
+
+/**
+ * fs_inode_stat - fill a struct stat from the inode
+ * @inode: the inode
+ * @st: filled in; st_blocks in 512-byte units, st_blksize 4096, times
+ *	with nanoseconds
+ *
+ * Context: any thread; takes i_lock.
+ */
+void fs_inode_stat(struct inode *inode, struct stat *st)
+{
+	struct folio_inode *di = inode->di;
+	struct fs *fs = inode->fs;
+	uint32_t mode;
+
+	memset(st, 0, sizeof(*st));
+	pthread_mutex_lock(&inode->i_lock);
+	mode = di_mode(di);
+	st->st_ino = inode->ino;
+	st->st_mode = mode;
+	st->st_nlink = le32_to_cpu(di->i_nlink);
+	st->st_uid = le32_to_cpu(di->i_uid);
+	st->st_gid = le32_to_cpu(di->i_gid);
+	if (S_ISCHR(mode) || S_ISBLK(mode))
+		st->st_rdev = makedev(le32_to_cpu(di->i_rdev.dev_major),
+				      le32_to_cpu(di->i_rdev.dev_minor));
+	st->st_size = (off_t)(inode->has_mapping ? atomic_load(&inode->mapping.i_size)
+						 : le64_to_cpu(di->i_size));
+	st->st_blocks = (blkcnt_t)(le64_to_cpu(di->i_blocks) << (fs->geom.block_shift - 9));
+	st->st_blksize = 4096;
+	st->st_atim.tv_sec = (time_t)le64_to_cpu(di->i_atime);
+	st->st_atim.tv_nsec = le32_to_cpu(di->i_atime_nsec);
+	st->st_mtim.tv_sec = (time_t)le64_to_cpu(di->i_mtime);
+	st->st_mtim.tv_nsec = le32_to_cpu(di->i_mtime_nsec);
+	st->st_ctim.tv_sec = (time_t)le64_to_cpu(di->i_ctime);
+	st->st_ctim.tv_nsec = le32_to_cpu(di->i_ctime_nsec);
+	pthread_mutex_unlock(&inode->i_lock);
+}
+
+/* Set the times in @which to @ts (i_lock held). */
+static void di_set_times(struct folio_inode *di, unsigned which, const struct timespec *ts)
+{
+	le64 s = cpu_to_le64((uint64_t)ts->tv_sec);
+	le32 ns = cpu_to_le32((uint32_t)ts->tv_nsec);
+
+	if (which & FS_ATIME) {
+		di->i_atime = s;
+		di->i_atime_nsec = ns;
+	}
+	if (which & FS_MTIME) {
+		di->i_mtime = s;
+		di->i_mtime_nsec = ns;
+	}
+	if (which & FS_CTIME) {
+		di->i_ctime = s;
+		di->i_ctime_nsec = ns;
+	}
+	if (which & FS_CRTIME) {
+		di->i_crtime = s;
+		di->i_crtime_nsec = ns;
+	}
+}
+
+/**
+ * fs_inode_touch - set timestamps to now and write the inode
+ * @inode: the inode
+ * @which: FS_ATIME | FS_MTIME | FS_CTIME | FS_CRTIME
+ *
+ * The inode is written through (fs_inode_write()); a failure to do so is
+ * left for the next write or sync to find.
+ *
+ * Context: may sleep; as fs_inode_write().
+ */
+void fs_inode_touch(struct inode *inode, unsigned which)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	pthread_mutex_lock(&inode->i_lock);
+	di_set_times(inode->di, which, &ts);
+	pthread_mutex_unlock(&inode->i_lock);
+	fs_inode_write(inode);
+}
+
+/**
+ * fs_inode_inc_link - add a link
+ * @inode: the inode
+ *
+ * Sets ctime and writes the inode.
+ *
+ * Context: the caller holds the parent directory's i_rwsem; may sleep.
+ * Return: 0, -ENOENT (the inode is unlinked), -EMLINK, -EROFS.
+ */
+int fs_inode_inc_link(struct inode *inode)
+{
+	struct timespec ts;
+	uint32_t n;
+	int err = fs_check_writable(inode->fs);
+
+	if (err)
+		return err;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	pthread_mutex_lock(&inode->i_lock);
+	n = le32_to_cpu(inode->di->i_nlink);
+	if (!n || n == UINT32_MAX) {
+		pthread_mutex_unlock(&inode->i_lock);
+		return n ? -EMLINK : -ENOENT;
+	}
+	inode->di->i_nlink = cpu_to_le32(n + 1);
+	di_set_times(inode->di, FS_CTIME, &ts);
+	pthread_mutex_unlock(&inode->i_lock);
+	return fs_inode_write(inode);
+}
+
+/**
+ * fs_inode_dec_link - drop a link
+ * @inode: the inode
+ *
+ * Sets ctime and writes the inode. At 0 the inode goes on the orphan list
+ * (inode slot first, then the superblock) until fs_iput()/fs_forget()/
+ * fs_inode_release() free it.
+ *
+ * Context: the caller holds the parent directory's i_rwsem; may sleep; takes
+ * orphan_lock, sb_lock and i_lock, so the caller holds none of them.
+ * Return: 0, -ENOENT (already 0), -EROFS, or a write error.
+ */
+int fs_inode_dec_link(struct inode *inode)
+{
+	struct timespec ts;
+	uint32_t n;
+	int err = fs_check_writable(inode->fs);
+
+	if (err)
+		return err;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	pthread_mutex_lock(&inode->i_lock);
+	n = le32_to_cpu(inode->di->i_nlink);
+	if (n) {
+		inode->di->i_nlink = cpu_to_le32(n - 1);
+		di_set_times(inode->di, FS_CTIME, &ts);
+	}
+	pthread_mutex_unlock(&inode->i_lock);
+	if (!n)
+		return -ENOENT;
+	err = fs_inode_write(inode);
+	if (!err && n == 1)
+		err = orphan_add(inode);
+	return err;
+}
+
+/* ---- mount and unmount ---- */
+
+/* An inode named by the orphan list that still has links: just unlink it
+ * from the list. */
+static int orphan_drop_linked(struct inode *inode)
+{
+	inode->on_orphan_list = true;
+	return orphan_remove(inode);
+}
+
+/**
+ * fs_orphan_cleanup - free every inode on the orphan list
+ * @fs: the filesystem, just mounted read-write
+ *
+ * Each inode is loaded and released; eviction frees it (nlink 0) and takes it
+ * off the list. A list naming a free or reserved inode, or one that does not
+ * end, is corruption.
+ *
+ * Context: mount, before the filesystem is used.
+ * Return: 0 or a negative errno (the list is left as far as it got).
+ */
+int fs_orphan_cleanup(struct fs *fs)
+{
+	uint32_t head, prev = 0, n = 0;
+	struct inode *inode;
+	int err;
+
+	if (fs->opts.rdonly)
+		return 0;
+	while ((head = orphan_head(fs))) {
+		if (head < FOLIO_FIRST_INO || head == prev || ++n > fs->geom.inodes_count)
+			return fs_corrupt(fs, head, "orphan list cannot be freed");
+		err = fs_iget(fs, head, &inode);
+		if (err == -ENOENT)
+			return fs_corrupt(fs, head, "orphan list names a free inode");
+		if (err)
+			return err;
+		err = inode->di->i_nlink ? orphan_drop_linked(inode) : 0;
+		fs_iput(inode);
+		if (err)
+			return err;
+		prev = head;
+	}
+	return 0;
+}
+
+/**
+ * fs_icache_writeback - write back the data of every cached inode
+ * @fs: the filesystem
+ *
+ * Context: may sleep; no fs lock held.
+ * Return: 0 or the first write-back error (every inode is still tried).
+ */
+int fs_icache_writeback(struct fs *fs)
+{
+	struct inode **list, *inode;
+	uint64_t n = 0;
+	int err = 0;
+
+	pthread_mutex_lock(&fs->icache_lock);
+	list = malloc((fs->nr_inodes + 1) * sizeof(*list));
+	if (!list) {
+		pthread_mutex_unlock(&fs->icache_lock);
+		return -ENOMEM;
+	}
+	for (uint32_t b = 0; b <= fs->ihash_mask; b++) {
+		for (inode = fs->ihash[b]; inode; inode = inode->hash_next) {
+			if (inode->i_state || !inode->has_mapping)
+				continue;
+			inode->iref++;
+			list[n++] = inode;
+		}
+	}
+	pthread_mutex_unlock(&fs->icache_lock);
+	for (uint64_t i = 0; i < n; i++) {
+		err = first_err(err, filemap_write_and_wait(&list[i]->mapping));
+		fs_iput(list[i]);
+	}
+	free(list);
+	return err;
+}
+
+/* The next inode to evict at unmount, marked FS_I_FREEING (lock held). */
+static struct inode *icache_pick(struct fs *fs)
+{
+	for (;;) {
+		bool busy = false;
+
+		for (uint32_t b = 0; b <= fs->ihash_mask; b++) {
+			for (struct inode *inode = fs->ihash[b]; inode; inode = inode->hash_next) {
+				if (inode->i_state) {
+					busy = true;
+					continue;
+				}
+				if (inode->iref)
+					fprintf(stderr,
+						"foliofs: inode %" PRIu32
+						" still referenced at unmount\n",
+						inode->ino);
+				inode->iref = 0;
+				inode->nlookup = 0;
+				inode->nopen = 0;
+				inode->i_state = FS_I_FREEING;
+				return inode;
+			}
+		}
+		if (!busy)
+			return NULL;
+		pthread_cond_wait(&fs->icache_wait, &fs->icache_lock);
+	}
+}
+
+/**
+ * fs_icache_destroy - evict every inode and free the inode cache
+ * @fs: the filesystem being unmounted (or a failed mount)
+ *
+ * Lookups and open handles are dropped as the kernel does at unmount, so
+ * unlinked inodes are freed now (on a writable filesystem) and the orphan
+ * list ends empty; the others have their data written back.
+ *
+ * Context: unmount; no other thread uses the filesystem.
+ * Return: 0 or the first error met while evicting.
+ */
+int fs_icache_destroy(struct fs *fs)
+{
+	struct inode *inode;
+	int err = 0;
+
+	pthread_mutex_lock(&fs->icache_lock);
+	while ((inode = icache_pick(fs))) {
+		pthread_mutex_unlock(&fs->icache_lock);
+		err = first_err(err, inode_evict(inode));
+		pthread_mutex_lock(&fs->icache_lock);
+	}
+	pthread_mutex_unlock(&fs->icache_lock);
+	free(fs->ihash);
+	fs->ihash = NULL;
+	pthread_cond_destroy(&fs->icache_wait);
+	pthread_mutex_destroy(&fs->icache_lock);
+	return err;
+}

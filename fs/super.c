@@ -1,0 +1,708 @@
+/*
+ * fs/super.c - mount, unmount, the superblock, statfs, sync and corruption
+ * handling; the metadata block helpers every fs file uses.
+ *
+ * Interface (fs/fs.h, "super.c"): fs_mount, fs_unmount, fs_sync,
+ * fs_write_super, fs_statfs, __fs_corrupt, fs_check_writable, fs_bread,
+ * fs_bread_fresh, fs_bread_checked, fs_new_block, fs_block_dirty,
+ * fs_bforget, fs_mutex_init.
+ *
+ * Checksums of headed blocks, bitmaps and descriptors are verified when the
+ * block comes from the device (fs_bread_fresh() says so), not on every use
+ * of a cached copy; a block that fails is dropped from the cache so the next
+ * read checks it again.
+ *
+ * Mount, in order (docs/ON-DISK.md section 4): open the image exclusively;
+ * create the cache; read the superblock through the cache (a device mapping
+ * with 1 KiB blocks, block 0) and validate it; rebuild the device mapping with
+ * the real block size; check every group descriptor; then, unless read-only,
+ * clear CLEAN, count the mount, write the superblock and flush it before any
+ * other write; then free the orphan list. Every failure before the superblock
+ * write leaves the image untouched and puts one line in the caller's message.
+ *
+ * Invariants:
+ *  - fs->sb is the in-core superblock (sb_lock). Its free counts are folded
+ *    in from fs->free_blocks / fs->free_inodes by fs_write_super(), which is
+ *    the only writer of block 0.
+ *  - fs->rdonly is set at mount (-o ro) or by fs_corrupt(); it never clears.
+ *    A filesystem switched read-only by corruption still writes back what is
+ *    already dirty at sync and unmount, and records ERRORS instead of CLEAN.
+ *  - Teardown order: inodes (their mappings), the device mapping, the cache,
+ *    the device. Nothing is left allocated.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/statvfs.h>
+#include <time.h>
+
+#include "fs/fs.h"
+
+#define FS_DEFAULT_CACHE (256ULL << 20)
+
+/**
+ * fs_mutex_init - initialise a mutex of the filesystem layer
+ * @m: the mutex
+ *
+ * Debug builds use error-checking mutexes, as the cache does: a relock or
+ * an unlock by a thread that does not own the mutex returns an error
+ * instead of deadlocking or corrupting the lock.
+ *
+ * Context: any thread, before the mutex is shared.
+ */
+void fs_mutex_init(pthread_mutex_t *m)
+{
+	pthread_mutexattr_t attr;
+
+	pthread_mutexattr_init(&attr);
+#ifdef FOLIO_DEBUG
+	pthread_mutexattr_settype(&attr, PTHREAD_MUTEX_ERRORCHECK);
+#endif
+	pthread_mutex_init(m, &attr);
+	pthread_mutexattr_destroy(&attr);
+}
+
+/**
+ * __fs_corrupt - report corruption and switch the filesystem read-only
+ * @fs: the filesystem
+ * @file: source file that found it
+ * @line: source line
+ * @ino: inode involved, 0 if none
+ * @fmt: printf format of what is wrong
+ *
+ * Prints one line on stderr. The superblock gets ERRORS at the next write.
+ *
+ * Context: any thread, any fs lock held (takes none).
+ * Return: -EUCLEAN, for the caller to pass up.
+ */
+int __fs_corrupt(struct fs *fs, const char *file, int line, uint32_t ino, const char *fmt, ...)
+{
+	char what[256];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(what, sizeof(what), fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "foliofs: corruption (%s:%d, inode %" PRIu32 "): %s; now read-only\n", file,
+		line, ino, what);
+	atomic_store(&fs->rdonly, true);
+	return -EUCLEAN;
+}
+
+/**
+ * fs_check_writable - may the filesystem be changed?
+ * @fs: the filesystem
+ *
+ * Context: any thread.
+ * Return: 0, or -EROFS when mounted read-only or switched read-only.
+ */
+int fs_check_writable(struct fs *fs)
+{
+	return atomic_load(&fs->rdonly) ? -EROFS : 0;
+}
+
+/**
+ * fs_bread - read a metadata block through the device mapping
+ * @fs: the filesystem
+ * @blk: physical block number
+ * @err: receives the negative errno on failure
+ *
+ * A block number outside the filesystem is corruption.
+ *
+ * Context: may sleep; no buffer lock held.
+ * Return: the uptodate head in use (brelse() it), or NULL.
+ */
+struct buffer_head *fs_bread(struct fs *fs, uint64_t blk, int *err)
+{
+	if (blk >= fs->geom.blocks_count) {
+		*err = fs_corrupt(fs, 0, "block %" PRIu64 " outside the filesystem", blk);
+		return NULL;
+	}
+	return bread(&fs->meta, blk, err);
+}
+
+/**
+ * fs_bread_fresh - read a metadata block, saying whether it was just read
+ * @fs: the filesystem
+ * @blk: physical block number
+ * @fresh: set when the block was not in the cache (or not uptodate) before,
+ *	so its contents came from the device and deserve a checksum check;
+ *	clear when they were already in memory (checked then, or written by us)
+ * @err: receives the negative errno on failure
+ *
+ * Context: may sleep; no buffer lock held.
+ * Return: the uptodate head in use (brelse() it), or NULL.
+ */
+struct buffer_head *fs_bread_fresh(struct fs *fs, uint64_t blk, bool *fresh, int *err)
+{
+	struct buffer_head *bh, *rd;
+
+	if (blk >= fs->geom.blocks_count) {
+		*err = fs_corrupt(fs, 0, "block %" PRIu64 " outside the filesystem", blk);
+		return NULL;
+	}
+	bh = getblk(&fs->meta, blk, err);
+	if (!bh)
+		return NULL;
+	*fresh = !bh_test(bh, BH_Uptodate);
+	if (!*fresh)
+		return bh;
+	rd = bread(&fs->meta, blk, err);
+	brelse(bh);
+	return rd;
+}
+
+/**
+ * fs_bforget - drop blocks from the device mapping's cache
+ * @fs: the filesystem
+ * @first: first block
+ * @count: blocks
+ *
+ * Dirty contents are dropped unwritten: for blocks just freed (so stale
+ * metadata can never overwrite the blocks' next owner) and for blocks that
+ * failed a check (so the next read goes to the device and fails again).
+ *
+ * Context: may sleep; takes the device mapping's invalidate_lock
+ * exclusively and its page locks; the caller holds no head of these blocks
+ * and no buffer lock.
+ */
+void fs_bforget(struct fs *fs, uint64_t first, uint64_t count)
+{
+	unsigned bits = fs->geom.block_shift;
+
+	filemap_invalidate_lock(&fs->meta);
+	truncate_inode_pages_range(&fs->meta, first << bits, ((first + count) << bits) - 1);
+	filemap_invalidate_unlock(&fs->meta);
+}
+
+/* The header fields of a block already verified once. */
+static int fs_block_hdr_ok(const void *block, uint32_t magic, uint64_t blk, uint32_t owner)
+{
+	const struct folio_blk_hdr *h = block;
+
+	if (le32_to_cpu(h->h_magic) != magic || le64_to_cpu(h->h_blocknr) != blk ||
+	    le32_to_cpu(h->h_owner) != owner)
+		return -EUCLEAN;
+	return 0;
+}
+
+/**
+ * fs_bread_checked - read a headed metadata block and verify it
+ * @fs: the filesystem
+ * @blk: physical block number (0 is "no block": corruption)
+ * @magic: expected h_magic
+ * @owner: expected h_owner (inode number)
+ * @err: receives the negative errno on failure
+ *
+ * Checks magic, block number and owner, and the checksum when the block
+ * was just read from the device (folio_block_check()); a failure is
+ * corruption.
+ *
+ * Context: may sleep; the caller holds the lock that keeps the block stable
+ * (the owner's tree lock), no buffer lock.
+ * Return: the head in use, or NULL (-EUCLEAN for a bad block).
+ */
+struct buffer_head *fs_bread_checked(struct fs *fs, uint64_t blk, uint32_t magic, uint32_t owner,
+				     int *err)
+{
+	struct buffer_head *bh;
+	bool fresh;
+	int ret;
+
+	if (!blk || blk >= fs->geom.blocks_count) {
+		*err = fs_corrupt(fs, owner, "block pointer %" PRIu64 " outside the filesystem",
+				  blk);
+		return NULL;
+	}
+	bh = fs_bread_fresh(fs, blk, &fresh, err);
+	if (!bh)
+		return NULL;
+	if (fresh)
+		ret = folio_block_check(fs->csum_seed, bh->b_data, fs->geom.block_size, magic, blk,
+					owner);
+	else
+		ret = fs_block_hdr_ok(bh->b_data, magic, blk, owner);
+	if (ret) {
+		brelse(bh);
+		if (fresh)
+			fs_bforget(fs, blk, 1); /* the next read checks it again */
+		*err = fs_corrupt(fs, owner, "block %" PRIu64 ": %s", blk,
+				  ret == -EBADMSG ? "checksum mismatch"
+						  : "bad magic, block number or owner");
+		return NULL;
+	}
+	return bh;
+}
+
+/**
+ * fs_new_block - set up a freshly allocated headed metadata block
+ * @fs: the filesystem
+ * @blk: the block (just allocated by the caller)
+ * @magic: FOLIO_EXT_MAGIC, FOLIO_DIR_MAGIC or FOLIO_XATTR_MAGIC
+ * @owner: the owning inode
+ * @err: receives the negative errno on failure
+ *
+ * The block is not read: it is zeroed, gets its header and checksum and is
+ * marked dirty, so it is valid as it stands. The caller then fills it under
+ * lock_buffer() and calls fs_block_dirty().
+ *
+ * Context: may sleep; no buffer lock held.
+ * Return: the head, unlocked, uptodate and in use (brelse() it), or NULL.
+ */
+struct buffer_head *fs_new_block(struct fs *fs, uint64_t blk, uint32_t magic, uint32_t owner,
+				 int *err)
+{
+	struct buffer_head *bh = getblk(&fs->meta, blk, err);
+
+	if (!bh)
+		return NULL;
+	lock_buffer(bh);
+	folio_block_init(bh->b_data, fs->geom.block_size, magic, blk, owner);
+	set_buffer_uptodate(bh);
+	fs_block_dirty(fs, bh);
+	unlock_buffer(bh);
+	return bh;
+}
+
+/**
+ * fs_block_dirty - a headed metadata block changed
+ * @fs: the filesystem
+ * @bh: the block's head
+ *
+ * Recomputes the header checksum and marks the block dirty.
+ *
+ * Context: the caller holds lock_buffer(@bh).
+ */
+void fs_block_dirty(struct fs *fs, struct buffer_head *bh)
+{
+	folio_block_csum_set(fs->csum_seed, bh->b_data, fs->geom.block_size);
+	mark_buffer_dirty(bh);
+}
+
+/* ---- the superblock ---- */
+
+static uint64_t fs_now_sec(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec;
+}
+
+/**
+ * fs_write_super - copy the in-core superblock to block 0
+ * @fs: the filesystem
+ *
+ * Folds the free counts in, sets s_write_time, sets ERRORS when corruption
+ * switched the filesystem read-only, recomputes the checksum and marks block
+ * 0 dirty. Writing it to the device is left to writeback (or the caller).
+ *
+ * Context: may sleep; takes sb_lock and the buffer lock of block 0, so the
+ * caller holds neither (nor i_lock or icache_lock).
+ * Return: 0 or a negative errno from reading block 0.
+ */
+int fs_write_super(struct fs *fs)
+{
+	struct buffer_head *bh;
+	struct folio_super *d;
+	int err = 0;
+
+	bh = bread(&fs->meta, 0, &err);
+	if (!bh)
+		return err;
+	pthread_mutex_lock(&fs->sb_lock);
+	fs->sb.s_free_blocks = cpu_to_le64(atomic_load(&fs->free_blocks));
+	fs->sb.s_free_inodes = cpu_to_le32(atomic_load(&fs->free_inodes));
+	fs->sb.s_write_time = cpu_to_le64(fs_now_sec());
+	if (atomic_load(&fs->rdonly) && !fs->opts.rdonly)
+		fs->sb.s_state |= cpu_to_le16(FOLIO_STATE_ERRORS);
+	folio_sb_csum_set(&fs->sb);
+	lock_buffer(bh);
+	d = (struct folio_super *)(bh->b_data + FOLIO_SB_OFFSET);
+	memcpy(d, &fs->sb, sizeof(*d));
+	mark_buffer_dirty(bh);
+	unlock_buffer(bh);
+	pthread_mutex_unlock(&fs->sb_lock);
+	brelse(bh);
+	return 0;
+}
+
+/* Write the superblock to the device now and flush it. */
+static int fs_commit_super(struct fs *fs)
+{
+	struct buffer_head *bh;
+	int err = fs_write_super(fs);
+
+	if (err)
+		return err;
+	bh = bread(&fs->meta, 0, &err);
+	if (!bh)
+		return err;
+	err = sync_dirty_buffer(bh);
+	brelse(bh);
+	return err ? err : bdev_flush(fs->bdev);
+}
+
+/**
+ * fs_statfs - filesystem statistics for statfs(2)
+ * @fs: the filesystem
+ * @st: filled in
+ *
+ * f_bavail leaves out s_reserved_blocks (kept for root).
+ *
+ * Context: any thread; reads counters only.
+ */
+void fs_statfs(struct fs *fs, struct statvfs *st)
+{
+	uint64_t bfree = atomic_load(&fs->free_blocks);
+	uint64_t resv = le64_to_cpu(fs->sb.s_reserved_blocks), fsid;
+
+	memset(st, 0, sizeof(*st));
+	st->f_bsize = fs->geom.block_size;
+	st->f_frsize = fs->geom.block_size;
+	st->f_blocks = fs->geom.blocks_count;
+	st->f_bfree = bfree;
+	st->f_bavail = bfree > resv ? bfree - resv : 0;
+	st->f_files = fs->geom.inodes_count;
+	st->f_ffree = atomic_load(&fs->free_inodes);
+	st->f_favail = st->f_ffree;
+	memcpy(&fsid, fs->sb.s_uuid, sizeof(fsid));
+	st->f_fsid = (unsigned long)fsid;
+	st->f_namemax = FOLIO_NAME_MAX;
+	if (atomic_load(&fs->rdonly))
+		st->f_flag |= ST_RDONLY;
+}
+
+/* ---- mount ---- */
+
+static void fs_msg(char *msg, size_t msglen, const char *image, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+static void fs_msg(char *msg, size_t msglen, const char *image, const char *fmt, ...)
+{
+	char what[256];
+	va_list ap;
+
+	if (!msglen)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(what, sizeof(what), fmt, ap);
+	va_end(ap);
+	snprintf(msg, msglen, "%s: %s", image, what);
+}
+
+static void fs_init_locks(struct fs *fs)
+{
+	fs_mutex_init(&fs->sb_lock);
+	fs_mutex_init(&fs->orphan_lock);
+	fs_mutex_init(&fs->rename_lock);
+}
+
+static void fs_destroy_locks(struct fs *fs)
+{
+	if (fs->group_lock) {
+		for (uint32_t g = 0; g < fs->geom.groups_count; g++)
+			pthread_mutex_destroy(&fs->group_lock[g]);
+		free(fs->group_lock);
+	}
+	pthread_mutex_destroy(&fs->sb_lock);
+	pthread_mutex_destroy(&fs->orphan_lock);
+	pthread_mutex_destroy(&fs->rename_lock);
+}
+
+static int fs_open_bdev(struct fs *fs, const char *image, char *msg, size_t msglen)
+{
+	unsigned flags = BDEV_EXCL | (fs->opts.rdonly ? BDEV_RDONLY : 0);
+	int err = bdev_file_open(image, flags, &fs->bdev);
+
+	switch (err) {
+	case 0:
+		return 0;
+	case -ENOENT:
+		fs_msg(msg, msglen, image, "no such file or device");
+		break;
+	case -EBUSY:
+		fs_msg(msg, msglen, image, "in use by another process (already mounted?)");
+		break;
+	case -ENOTBLK:
+	case -EISDIR:
+		fs_msg(msg, msglen, image, "not a regular file or block device");
+		break;
+	default:
+		fs_msg(msg, msglen, image, "cannot open: %s", strerror(-err));
+	}
+	return err;
+}
+
+static int fs_create_cache(struct fs *fs, const char *image, char *msg, size_t msglen)
+{
+	uint64_t size = fs->opts.cache_size ? fs->opts.cache_size : FS_DEFAULT_CACHE;
+	struct cache_config cfg = {
+		.pool_bytes = size,
+		.limit_bytes = size,
+		.ra_max_pages = fs->opts.ra_max_pages,
+	};
+	int err = cache_create(&cfg, &fs->cache);
+
+	if (err)
+		fs_msg(msg, msglen, image, "cannot create a %" PRIu64 "-byte page cache: %s", size,
+		       strerror(-err));
+	return err;
+}
+
+/* Read block 0 through a device mapping with 1 KiB blocks (or the sector
+ * size, if larger) and validate the superblock in it. */
+static int fs_read_super(struct fs *fs, const char *image, char *msg, size_t msglen)
+{
+	unsigned bits = 10, vflags = fs->opts.rdonly ? FOLIO_SBV_RDONLY : 0;
+	struct buffer_head *bh;
+	char why[200];
+	int err;
+
+	while ((1U << bits) < fs->bdev->lbs && bits < PAGE_SHIFT)
+		bits++;
+	if (fs->bdev->size < (1U << bits)) {
+		fs_msg(msg, msglen, image, "not a foliofs filesystem (only %" PRIu64 " bytes)",
+		       fs->bdev->size);
+		return -EINVAL;
+	}
+	err = mapping_init_bdev(&fs->meta, fs->cache, fs->bdev, bits);
+	if (err) {
+		fs_msg(msg, msglen, image, "unsupported sector size %u", fs->bdev->lbs);
+		return err;
+	}
+	bh = bread(&fs->meta, 0, &err);
+	if (bh) {
+		memcpy(&fs->sb, bh->b_data + FOLIO_SB_OFFSET, sizeof(fs->sb));
+		brelse(bh);
+	}
+	mapping_destroy(&fs->meta);
+	if (!bh) {
+		fs_msg(msg, msglen, image, "cannot read the superblock: %s", strerror(-err));
+		return err;
+	}
+	err = folio_sb_validate(&fs->sb, fs->bdev->size, vflags, &fs->geom, why, sizeof(why));
+	if (err)
+		fs_msg(msg, msglen, image, "%s", why);
+	return err;
+}
+
+/* The device mapping with the filesystem's block size, and what derives
+ * from the superblock. */
+static int fs_setup_meta(struct fs *fs, const char *image, char *msg, size_t msglen)
+{
+	int err = mapping_init_bdev(&fs->meta, fs->cache, fs->bdev, fs->geom.block_shift);
+
+	if (err) {
+		fs_msg(msg, msglen, image,
+		       "block size %u is smaller than the device's sectors (%u)",
+		       fs->geom.block_size, fs->bdev->lbs);
+		return err;
+	}
+	fs->csum_seed = folio_fs_seed(fs->sb.s_uuid);
+	fs->hash_seed[0] = le64_to_cpu(fs->sb.s_hash_seed[0]);
+	fs->hash_seed[1] = le64_to_cpu(fs->sb.s_hash_seed[1]);
+	fs->group_lock = calloc(fs->geom.groups_count, sizeof(*fs->group_lock));
+	if (!fs->group_lock) {
+		mapping_destroy(&fs->meta);
+		fs_msg(msg, msglen, image, "out of memory");
+		return -ENOMEM;
+	}
+	for (uint32_t g = 0; g < fs->geom.groups_count; g++)
+		fs_mutex_init(&fs->group_lock[g]);
+	return 0;
+}
+
+/* Clear CLEAN, count the mount, write the superblock and flush. */
+static int fs_mark_mounted(struct fs *fs, const char *image, char *msg, size_t msglen)
+{
+	int err;
+
+	pthread_mutex_lock(&fs->sb_lock);
+	fs->sb.s_state &= cpu_to_le16((uint16_t)~FOLIO_STATE_CLEAN);
+	fs->sb.s_mount_count = cpu_to_le32(le32_to_cpu(fs->sb.s_mount_count) + 1);
+	fs->sb.s_mount_time = cpu_to_le64(fs_now_sec());
+	pthread_mutex_unlock(&fs->sb_lock);
+	err = fs_commit_super(fs);
+	if (err)
+		fs_msg(msg, msglen, image, "cannot write the superblock: %s", strerror(-err));
+	return err;
+}
+
+static void fs_teardown(struct fs *fs, bool meta)
+{
+	if (meta)
+		mapping_destroy(&fs->meta);
+	if (fs->cache)
+		cache_destroy(fs->cache);
+	if (fs->bdev)
+		bdev_close(fs->bdev);
+	fs_destroy_locks(fs);
+	free(fs);
+}
+
+/* After the superblock: descriptors, inode cache, the mounted state and the
+ * orphan list. On failure everything but the device mapping is undone. */
+static int fs_mount_finish(struct fs *fs, const char *image, char *msg, size_t msglen)
+{
+	char why[200];
+	int err = fs_groups_load(fs, why, sizeof(why));
+
+	if (err) {
+		fs_msg(msg, msglen, image, "%s", why);
+		return err;
+	}
+	err = fs_icache_init(fs);
+	if (err) {
+		fs_msg(msg, msglen, image, "out of memory");
+		return err;
+	}
+	if (!(fs->sb.s_state & cpu_to_le16(FOLIO_STATE_CLEAN)))
+		fprintf(stderr, "foliofs: %s was not cleanly unmounted\n", image);
+	if (fs->opts.rdonly)
+		return 0;
+	err = fs_mark_mounted(fs, image, msg, msglen);
+	if (err) {
+		fs_icache_destroy(fs);
+		return err;
+	}
+	if (fs_orphan_cleanup(fs))
+		fprintf(stderr, "foliofs: %s: the orphan list could not be freed\n", image);
+	return 0;
+}
+
+/**
+ * fs_mount - open and validate an image and make it ready for use
+ * @image: path of the image file or block device
+ * @opts: mount options (cache size, readahead maximum, read-only)
+ * @out: receives the filesystem
+ * @msg: receives one line saying what is wrong, on failure
+ * @msglen: size of @msg
+ *
+ * See the top of this file for the steps. Says on stderr (one line) when the
+ * image was not cleanly unmounted. A failure of the orphan cleanup does not
+ * fail the mount (the filesystem is read-only then, see fs_corrupt()).
+ *
+ * Context: any thread.
+ * Return: 0; -ENOENT (missing image), -EBUSY (in use), -EINVAL (not
+ * foliofs), -EPROTONOSUPPORT (newer version or feature), -EBADMSG (checksum),
+ * -EUCLEAN (inconsistent superblock or descriptor), -ENOSPC (device smaller
+ * than the filesystem), or another negative errno. Nothing is written then.
+ */
+int fs_mount(const char *image, const struct fs_options *opts, struct fs **out, char *msg,
+	     size_t msglen)
+{
+	struct fs *fs;
+	int err;
+
+	*out = NULL;
+	if (msglen)
+		msg[0] = '\0';
+	fs = calloc(1, sizeof(*fs));
+	if (!fs) {
+		fs_msg(msg, msglen, image, "out of memory");
+		return -ENOMEM;
+	}
+	fs->opts = *opts;
+	atomic_init(&fs->rdonly, opts->rdonly);
+	fs_init_locks(fs);
+	err = fs_open_bdev(fs, image, msg, msglen);
+	if (!err)
+		err = fs_create_cache(fs, image, msg, msglen);
+	if (!err)
+		err = fs_read_super(fs, image, msg, msglen);
+	if (!err)
+		err = fs_setup_meta(fs, image, msg, msglen);
+	if (err) {
+		fs_teardown(fs, false);
+		return err;
+	}
+	err = fs_mount_finish(fs, image, msg, msglen);
+	if (err) {
+		fs_teardown(fs, true);
+		return err;
+	}
+	*out = fs;
+	return 0;
+}
+
+/* ---- sync and unmount ---- */
+
+static int fs_first_err(int a, int b)
+{
+	return a ? a : b;
+}
+
+/* Write the device mapping's dirty blocks and flush the device. */
+static int fs_sync_meta(struct fs *fs)
+{
+	int err = filemap_write_and_wait(&fs->meta);
+
+	return fs_first_err(err, bdev_flush(fs->bdev));
+}
+
+/**
+ * fs_sync - write everything dirty and flush the device
+ * @fs: the filesystem
+ *
+ * Every cached inode's data, then the superblock (free counts folded in; the
+ * state stays "mounted"), then every metadata block, then a device flush.
+ * Does nothing on a read-only mount.
+ *
+ * Context: may sleep; no fs lock held.
+ * Return: 0 or the first negative errno (the rest is still written).
+ */
+int fs_sync(struct fs *fs)
+{
+	int err;
+
+	if (fs->opts.rdonly)
+		return 0;
+	err = fs_icache_writeback(fs);
+	err = fs_first_err(err, fs_write_super(fs));
+	return fs_first_err(err, fs_sync_meta(fs));
+}
+
+/* The clean state, written last, after everything else is on the device. */
+static int fs_mark_clean(struct fs *fs)
+{
+	pthread_mutex_lock(&fs->sb_lock);
+	if (!atomic_load(&fs->rdonly))
+		fs->sb.s_state |= cpu_to_le16(FOLIO_STATE_CLEAN);
+	pthread_mutex_unlock(&fs->sb_lock);
+	return fs_commit_super(fs);
+}
+
+/**
+ * fs_unmount - write everything, mark the image clean and free the filesystem
+ * @fs: the filesystem; no other thread uses it any more
+ *
+ * Every inode is evicted (its data written; unlinked ones freed, so the
+ * orphan list is empty), the metadata is written and flushed, then the
+ * superblock gets CLEAN (or ERRORS after corruption) and is written and
+ * flushed. A read-only mount writes nothing. Everything is freed, the cache
+ * last, then the device is closed, even when a write failed.
+ *
+ * Context: may sleep; no fs lock held.
+ * Return: 0 or the first negative errno.
+ */
+int fs_unmount(struct fs *fs)
+{
+	int err = fs_icache_destroy(fs);
+
+	if (!fs->opts.rdonly) {
+		int merr = fs_sync_meta(fs);
+
+		if (!merr)
+			merr = fs_mark_clean(fs);
+		err = fs_first_err(err, merr);
+	}
+	fs_teardown(fs, true);
+	return err;
+}
