@@ -8,6 +8,7 @@ include tests/unit/cache_wb.mk
 include tests/unit/stress.mk
 include tests/unit/fs_core.mk
 include tests/unit/fs_dir.mk
+include tests/mount/mount.mk
 
 # The unit tests' block mapper, linked by the cache tests.
 noinst_LIBRARIES += tests/lib/libtestfs.a
