@@ -10,6 +10,8 @@
  *  - filemap_read() of 4 KiB that hits the cache;
  *  - metadata bytes per cached 4 KiB page from cache_mem_info() (struct page,
  *    xarray nodes, buffer heads) for block sizes 4096 and 1024.
+ * Every figure is the best of REPS repetitions (the fastest is the one least
+ * disturbed by other load on the machine).
  * Prints one table and whether the goals (lookup under 50 ns on one thread,
  * metadata under 2% of the cached bytes) were met. Timing only: the exit
  * status says whether the benchmark ran, not whether a goal was met.
@@ -36,9 +38,10 @@
 
 #define GOAL_LOOKUP_NS 50.0
 #define GOAL_META_PCT  2.0
+#define REPS	       5
 
 static uint64_t npages = 8192;		   /* pages in the warm file (power of two) */
-static uint64_t niters = 20 * 1000 * 1000; /* lookups per measurement */
+static uint64_t niters = 20 * 1000 * 1000; /* lookups per figure, over all REPS */
 
 static void die(const char *what, int err)
 {
@@ -134,20 +137,37 @@ static double lookup_loop(struct address_space *m, uint64_t iters, uint64_t seed
 	return (now_ns() - t0) / iters;
 }
 
+/* Best of REPS runs of lookup_loop(). */
+static double lookup_best(struct address_space *m, uint64_t seed)
+{
+	double best = 1e30, ns;
+
+	for (int r = 0; r < REPS; r++) {
+		ns = lookup_loop(m, niters / REPS, seed);
+		best = ns < best ? ns : best;
+	}
+	return best;
+}
+
 struct lookup_arg {
 	struct address_space *m;
 	pthread_barrier_t *start;
 	uint64_t seed;
-	double ns;
+	double ns; /* best repetition */
 };
 
 static void *lookup_thread(void *p)
 {
 	struct lookup_arg *a = p;
+	double ns;
 
 	lookup_loop(a->m, niters / 10, a->seed); /* warm this thread (RCU registration) */
-	pthread_barrier_wait(a->start);
-	a->ns = lookup_loop(a->m, niters, a->seed);
+	a->ns = 1e30;
+	for (int r = 0; r < REPS; r++) {
+		pthread_barrier_wait(a->start); /* both threads run each repetition together */
+		ns = lookup_loop(a->m, niters / REPS, a->seed);
+		a->ns = ns < a->ns ? ns : a->ns;
+	}
 	return NULL;
 }
 
@@ -178,9 +198,9 @@ static double bench_lookups(struct world *w)
 	char note[64];
 
 	lookup_loop(m, niters / 10, 3); /* warm up */
-	seq = lookup_loop(m, niters, 0);
+	seq = lookup_best(m, 0);
 	row("lookup (find_get_page+put_page) 1 thread seq", seq, "ns/lookup", NULL);
-	one = lookup_loop(m, niters, 3);
+	one = lookup_best(m, 3);
 	snprintf(note, sizeof(note), "goal < %.0f ns: %s", GOAL_LOOKUP_NS,
 		 one < GOAL_LOOKUP_NS ? "met" : "MISSED");
 	row("lookup 1 thread random", one, "ns/lookup", note);
@@ -230,8 +250,7 @@ static double delete_pages(struct address_space *m, uint64_t n)
 static void bench_insert_erase(struct world *w)
 {
 	struct testfile g;
-	double ins = 0, trunc = 0, del = 0, t0;
-	const int rounds = 5;
+	double ins = 1e30, trunc = 1e30, del = 1e30, t0, ns;
 	char note[64];
 	int err;
 
@@ -239,17 +258,17 @@ static void bench_insert_erase(struct world *w)
 	err = testfile_init(&g, w->cache, w->dev, 12, npages, npages);
 	if (err)
 		die("testfile_init", err);
-	for (int r = 0; r < rounds; r++) {
-		ins += insert_pages(&g.mapping, npages);
+	for (int r = 0; r < REPS; r++) {
+		ns = insert_pages(&g.mapping, npages);
+		ins = ns < ins ? ns : ins;
 		t0 = now_ns();
 		truncate_inode_pages(&g.mapping, 0);
-		trunc += (now_ns() - t0) / npages;
+		ns = (now_ns() - t0) / npages;
+		trunc = ns < trunc ? ns : trunc;
 		insert_pages(&g.mapping, npages);
-		del += delete_pages(&g.mapping, npages);
+		ns = delete_pages(&g.mapping, npages);
+		del = ns < del ? ns : del;
 	}
-	ins /= rounds;
-	trunc /= rounds;
-	del /= rounds;
 	snprintf(note, sizeof(note), "%.2f M pages/s", 1e3 / ins);
 	row("insert (find_or_create_page, new page)", ins, "ns/page", note);
 	snprintf(note, sizeof(note), "%.2f M pages/s", 1e3 / trunc);
@@ -264,22 +283,30 @@ static void bench_insert_erase(struct world *w)
 static void bench_read_hits(struct world *w)
 {
 	struct address_space *m = &w->f.mapping;
-	uint64_t mask = npages - 1, idx = 0, n = niters / 4;
+	uint64_t mask = npages - 1, idx = 0, n = niters / 4 / REPS;
 	static unsigned char buf[4096];
 	struct file_ra_state ra;
-	double t0, ns;
+	double t0, ns, best;
 	char note[64];
 
 	for (int pass = 0; pass < 2; pass++) {
-		file_ra_state_init(&ra, m);
-		t0 = now_ns();
-		for (uint64_t i = 0; i < n; i++) {
-			if (filemap_read(m, &ra, buf, sizeof(buf), idx * PAGE_SIZE) != sizeof(buf))
-				die("filemap_read", EIO);
-			idx = pass ? (idx * 6364136223846793005ULL + 1442695040888963407ULL) & mask
-				   : (idx + 1) & mask;
+		best = 1e30;
+		for (int r = 0; r < REPS; r++) {
+			file_ra_state_init(&ra, m);
+			t0 = now_ns();
+			for (uint64_t i = 0; i < n; i++) {
+				if (filemap_read(m, &ra, buf, sizeof(buf), idx * PAGE_SIZE) !=
+				    sizeof(buf))
+					die("filemap_read", EIO);
+				idx = pass ? (idx * 6364136223846793005ULL +
+					      1442695040888963407ULL) &
+						      mask
+					   : (idx + 1) & mask;
+			}
+			ns = (now_ns() - t0) / n;
+			best = ns < best ? ns : best;
 		}
-		ns = (now_ns() - t0) / n;
+		ns = best;
 		snprintf(note, sizeof(note), "%.2f GB/s", 4096 / ns);
 		row(pass ? "filemap_read 4 KiB hit, random" : "filemap_read 4 KiB hit, sequential",
 		    ns, "ns/read", note);
@@ -334,8 +361,8 @@ int main(int argc, char **argv)
 	if (!npages || (npages & (npages - 1)) || !niters)
 		usage();
 	printf("bench_cache: %" PRIu64 " cached pages (%" PRIu64 " MiB), %" PRIu64
-	       " lookups per figure\n",
-	       npages, npages * PAGE_SIZE >> 20, niters);
+	       " lookups per figure, best of %d\n",
+	       npages, npages * PAGE_SIZE >> 20, niters, REPS);
 	printf("%-46s %12s  %-12s %s\n", "measure", "value", "unit", "note");
 	/* Room for the warm file and the churn file well above the watermarks,
 	 * so reclaim never runs during the measurements. */

@@ -545,9 +545,9 @@ static uint64_t total_ops(void)
 	return n;
 }
 
-static void stall_bail(void)
+static void stall_bail(unsigned who)
 {
-	printf("# no progress for %d s; workers:\n", STALL_SECONDS);
+	printf("# t%u made no progress for %d s; workers:\n", who, STALL_SECONDS);
 	for (unsigned i = 0; i < nthreads; i++)
 		printf("#   t%u: %s on file%d after %" PRIu64 " ops\n", i,
 		       op_names[atomic_load(&workers[i].cur_op)], atomic_load(&workers[i].cur_file),
@@ -568,12 +568,31 @@ static void watch_sample(void)
 	atomic_fetch_add(&samples, 1);
 }
 
+/* Bail out if a worker has been inside one operation for STALL_SECONDS. */
+static void watch_progress(uint64_t *last_ops, double *last_change)
+{
+	double now = now_sec();
+	uint64_t ops;
+
+	for (unsigned i = 0; i < nthreads; i++) {
+		ops = atomic_load(&workers[i].ops);
+		if (ops != last_ops[i] || atomic_load(&workers[i].cur_op) == OP_IDLE) {
+			last_ops[i] = ops;
+			last_change[i] = now;
+		} else if (now - last_change[i] > STALL_SECONDS) {
+			stall_bail(i);
+		}
+	}
+}
+
 static void *watcher_main(void *arg)
 {
-	double last_drop = now_sec(), last_progress = now_sec();
-	uint64_t last_ops = 0, ops;
+	double last_drop = now_sec(), last_change[MAX_THREADS];
+	uint64_t last_ops[MAX_THREADS] = {0};
 
 	(void)arg;
+	for (unsigned i = 0; i < MAX_THREADS; i++)
+		last_change[i] = now_sec();
 	while (!atomic_load(&stop_watcher)) {
 		watch_sample();
 		if (now_sec() - last_drop > 0.25) {
@@ -581,13 +600,7 @@ static void *watcher_main(void *arg)
 			atomic_fetch_add(&drops_during, 1);
 			last_drop = now_sec();
 		}
-		ops = total_ops();
-		if (ops != last_ops || atomic_load(&stop_workers)) {
-			last_ops = ops;
-			last_progress = now_sec();
-		} else if (now_sec() - last_progress > STALL_SECONDS) {
-			stall_bail();
-		}
+		watch_progress(last_ops, last_change);
 		usleep(200);
 	}
 	return NULL;
