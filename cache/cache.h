@@ -9,10 +9,11 @@
  *
  * Pages come from one pool sized at cache_create(). A memory limit (at most
  * the pool) bounds the pages in use; reclaim keeps free pages between the
- * min/low/high watermarks. Page data never exceeds the limit: an allocation
- * that finds no free page reclaims clean pages itself, then waits for the
- * background reclaimer (which also writes dirty pages) and fails with -ENOMEM
- * only if nothing can be freed for CACHE_ALLOC_TIMEOUT_MS.
+ * min/low/high watermarks. Page data exceeds the limit by at most
+ * CACHE_RESERVE_PAGES, which only the background reclaimer uses while it
+ * writes dirty pages out: any other allocation that finds no free page
+ * reclaims clean pages itself, then waits for the reclaimer and fails with
+ * -ENOMEM only if nothing can be freed for CACHE_ALLOC_TIMEOUT_MS.
  *
  * LOCK ORDER (outer to inner; a thread takes locks only in this order):
  *
@@ -64,6 +65,9 @@
 #define PAGE_MASK (~(PAGE_SIZE - 1))
 
 #define CACHE_ALLOC_TIMEOUT_MS 10000
+/* Pool pages beyond the limit that only the background reclaimer may use
+ * (to write dirty pages it must evict); the most the limit is ever passed by. */
+#define CACHE_RESERVE_PAGES 4
 
 /* Doubly linked list, kernel style (cache/internal.h has the helpers). */
 struct list_head {
@@ -262,6 +266,20 @@ int mapping_init_bdev(struct address_space *mapping, struct cache *cache, struct
 		      unsigned blkbits);
 void mapping_destroy(struct address_space *mapping);
 
+/*
+ * Lookup and insertion. What the caller gets back (full comments in filemap.c):
+ *   find_get_page         referenced, unlocked; NULL when not cached (RCU, no lock)
+ *   find_lock_page        referenced and locked; NULL when not cached
+ *   find_or_create_page   referenced and locked, not necessarily uptodate
+ *   add_to_page_cache_lru the caller's page (from page_cache_alloc) becomes locked,
+ *                         in the mapping (which takes its own reference) and on an
+ *                         LRU list; -EEXIST leaves it unchanged
+ *   delete_from_page_cache takes a locked page the caller references; it leaves
+ *                         the mapping, its dirtiness is cancelled; the caller
+ *                         still unlocks and puts it
+ *   read_cache_page       referenced, unlocked and uptodate
+ * Every reference is dropped with put_page().
+ */
 struct page *find_get_page(struct address_space *mapping, uint64_t index);
 struct page *find_lock_page(struct address_space *mapping, uint64_t index);
 int find_or_create_page(struct address_space *mapping, uint64_t index, struct page **pagep);
@@ -295,6 +313,9 @@ int write_end(struct address_space *mapping, uint64_t pos, unsigned len, unsigne
 bool set_page_dirty(struct page *page);
 void mark_page_accessed(struct page *page);
 
+/* Byte ranges: truncate_inode_pages_range and the filemap_*_range calls take
+ * the LAST byte, inclusive (UINT64_MAX: to the end), as Linux's do;
+ * filemap_zero_range takes a start and a length. */
 void truncate_inode_pages_range(struct address_space *mapping, uint64_t lstart, uint64_t lend);
 void truncate_inode_pages(struct address_space *mapping, uint64_t lstart);
 int filemap_truncate(struct address_space *mapping, uint64_t newsize);
@@ -324,8 +345,8 @@ enum bh_state_bits {
  * struct buffer_head - one block inside a page.
  * @b_state:     atomic BH_* bits
  * @b_this_page: next head in the page (circular)
- * @b_page:      the page (holds a reference while buffers exist? no: the
- *               buffers live and die with the page's PG_private state)
+ * @b_page:      the page holding the block; no reference of its own: the
+ *               heads are attached (PG_private) and freed with the page
  * @b_blocknr:   device block when BH_Mapped (protected by the page lock)
  * @b_size:      block size in bytes
  * @b_data:      this block's bytes inside the page
@@ -469,6 +490,8 @@ void cache_set_tier(struct cache *cache, const struct cache_tier_ops *ops, void 
 /* lru.c */
 unsigned long cache_reclaim(struct cache *cache, unsigned long nr_to_reclaim);
 unsigned long cache_drop_clean(struct cache *cache);
+/* A page with refcount 1, no flags and no mapping; may reclaim or wait for the
+ * reclaimer; -ENOMEM after CACHE_ALLOC_TIMEOUT_MS with nothing freed. */
 int page_cache_alloc(struct cache *cache, struct page **pagep);
 
 /* ------------------------------------------------------------------ */
@@ -527,7 +550,10 @@ struct cache_mem {
 	uint64_t pages_in_use;  /* pool pages allocated */
 	uint64_t buffer_heads;  /* live buffer heads */
 	uint64_t mappings;      /* live address_spaces */
-	uint64_t xa_nodes;      /* live xarray nodes (all trees) */
+	uint64_t xa_nodes;      /* live xarray nodes of every tree in the process (a
+				 * process-wide count: nodes are freed after an RCU
+				 * grace period, so it reaches zero only after
+				 * rcu_barrier()) */
 	uint64_t metadata_bytes; /* struct page + nodes + heads for cached pages */
 };
 void cache_mem_info(struct cache *cache, struct cache_mem *out);

@@ -304,8 +304,6 @@ void cache_update_watermarks(struct cache *cache);
 /* page_cache_alloc() that never sleeps: may reclaim clean pages directly,
  * never waits for the reclaimer; -ENOMEM at once (readahead shrinks). */
 int page_cache_alloc_nowait(struct cache *cache, struct page **pagep);
-/* Pages only the background reclaimer may use above the limit. */
-#define CACHE_RESERVE_PAGES 4
 
 /* ---- workingset.c ---- */
 /* Shadow entry to leave in place of an evicted page. */

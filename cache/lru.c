@@ -234,7 +234,7 @@ static unsigned isolate_pages(struct cache *cache, struct list_head *list, struc
 	unsigned n = 0;
 
 	pthread_mutex_lock(&cache->lru_lock);
-	while (n<max && * budget> 0 && !list_empty(list)) {
+	while (n < max && *budget > 0 && !list_empty(list)) {
 		struct page *page = list_last_entry(list, struct page, lru);
 
 		(*budget)--;
