@@ -9,7 +9,12 @@
  *
  * With -p NPROC, the process forks NPROC children; child K runs the same options
  * on FILE.K with seed + K and prefixes its messages with "[K] "; the parent
- * waits for all of them and names every one that failed.
+ * waits for all of them and names every one that failed. With --exec as well,
+ * the command runs once per round, in the parent: every child that reaches an
+ * --exec point closes its file and says so on its pipe (fsx_sync_*), the
+ * parent waits until every child still running has, runs the command, and
+ * answers each one go on (then the child reopens and checks its file) or stop.
+ * So the command may unmount and remount the filesystem under all of them.
  *
  * Options are validated before anything is touched: a bad value or an unknown
  * option prints one line on stderr and exits 2.
@@ -19,9 +24,11 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
@@ -62,11 +69,12 @@ static const struct option fsx_long_opts[] = {
 	{"no-reopen", no_argument, NULL, 'c'},
 	{"exec", required_argument, NULL, FSX_OPT_EXEC},
 	{"exec-every", required_argument, NULL, FSX_OPT_EXEC_EVERY},
+	{"off", required_argument, NULL, 'x'},
 	{"help", no_argument, NULL, 'h'},
 	{NULL, 0, NULL, 0},
 };
 
-static const char fsx_short_opts[] = ":N:S:l:o:qdP:p:RWTFHzkCZych";
+static const char fsx_short_opts[] = ":N:S:l:o:qdP:p:x:RWTFHzkCZych";
 
 /* The operations each "turn off" flag removes. */
 static const struct {
@@ -106,9 +114,15 @@ static void fsx_usage(FILE *f)
 		"                         $FSX_FILE (and the op count in $FSX_OP), reopen and\n"
 		"                         check the whole file; CMD failing stops with status 2\n"
 		"      --exec-every N     operations between two --exec runs (default %lu)\n"
+		"                         (with -p, CMD runs once a round, when every process\n"
+		"                         has stopped there; $FSX_FILE is then FILE)\n"
 		"  -h, --help             this text\n"
 		"\n"
 		"Turning operations off:\n"
+		"  -x, --off OP[,OP...]   turn the named operations off: read, write,\n"
+		"                         mapread, mapwrite, truncate, falloc, falloc_keep,\n"
+		"                         punch_hole, zero_range, copy_range, fsync,\n"
+		"                         fdatasync, reopen, dio_read, dio_write\n"
 		"  -R, --no-mapread       no reads through the shared mapping\n"
 		"  -W, --no-mapwrite      no writes through the shared mapping (with/without "
 		"msync)\n"
@@ -211,6 +225,28 @@ static int fsx_off_flag(struct fsx *fs, int ch)
 	return 0;
 }
 
+/* -x OP[,OP...]: turn each named operation off. */
+static void fsx_off_list(struct fsx *fs, const char *list)
+{
+	char *copy = strdup(list), *save = NULL, *name;
+
+	if (!copy)
+		fsx_usage_error("out of memory");
+	for (name = strtok_r(copy, ",", &save); name; name = strtok_r(NULL, ",", &save)) {
+		int op;
+
+		for (op = 0; op < FSX_OP_NR; op++)
+			if (!strcmp(name, fsx_op_name(op)))
+				break;
+		if (op == FSX_OP_NR)
+			fsx_usage_error("-x: unknown operation '%s'", name);
+		fs->opt_off |= FSX_BIT(op);
+		if (op == FSX_OP_FALLOC_KEEP)
+			fs->no_keep_size = 1;
+	}
+	free(copy);
+}
+
 static void fsx_bad_option(int ch, char **argv)
 {
 	char name[32];
@@ -254,6 +290,9 @@ static void fsx_option(struct fsx *fs, int ch, char **argv)
 	case FSX_OPT_EXEC:
 		fs->exec_cmd = optarg;
 		break;
+	case 'x':
+		fsx_off_list(fs, optarg);
+		break;
 	case FSX_OPT_EXEC_EVERY:
 		fs->exec_every = fsx_number(ch, optarg, 1, ULONG_MAX, 0);
 		break;
@@ -282,6 +321,8 @@ static void fsx_parse(struct fsx *fs, int argc, char **argv)
 		fsx_usage_error("one FILE only, got '%s' too", argv[optind + 1]);
 	if (every_set && !fs->exec_cmd)
 		fsx_usage_error("--exec-every needs --exec");
+	if (fs->opt_off == (1u << FSX_OP_NR) - 1)
+		fsx_usage_error("every operation is turned off");
 	fs->path = argv[optind];
 	if (fs->maxop > fs->maxlen)
 		fs->maxop = fs->maxlen;
@@ -296,7 +337,8 @@ static uint64_t fsx_random_seed(void)
 	return s % 2147483646 + 1;
 }
 
-/* Run the --exec command; 0 when it exited 0, else a description in @why. */
+/* Run the --exec command with $FSX_FILE = fs->path and $FSX_OP = fs->opnum;
+ * 0 when it exited 0, else a description in @why. */
 static int fsx_exec_cmd(struct fsx *fs, char *why, size_t why_len)
 {
 	char num[32];
@@ -310,6 +352,7 @@ static int fsx_exec_cmd(struct fsx *fs, char *why, size_t why_len)
 		snprintf(num, sizeof(num), "%lu", fs->opnum);
 		setenv("FSX_FILE", fs->path, 1);
 		setenv("FSX_OP", num, 1);
+		signal(SIGPIPE, SIG_DFL); /* the -p parent ignores it */
 		execl("/bin/sh", "sh", "-c", fs->exec_cmd, (char *)NULL);
 		_exit(127);
 	}
@@ -324,6 +367,32 @@ static int fsx_exec_cmd(struct fsx *fs, char *why, size_t why_len)
 	return -1;
 }
 
+/* Message from a child at an --exec point: its operation count. */
+struct fsx_sync_msg {
+	unsigned long opnum;
+};
+
+/* A child at an --exec point, its files closed: tell the parent, wait for its
+ * answer ('G' go on; anything else: the command failed, the parent said so). */
+static void fsx_sync_child(struct fsx *fs)
+{
+	struct fsx_sync_msg m = {.opnum = fs->opnum};
+	char answer = 0;
+	ssize_t n;
+
+	fflush(stdout);
+	if (write(fs->sync_up, &m, sizeof(m)) != sizeof(m)) {
+		fprintf(stderr, "%sfoliofs-fsx: lost the parent: %s\n", fs->prefix,
+			strerror(errno));
+		exit(FSX_EXIT_USE);
+	}
+	do
+		n = read(fs->sync_down, &answer, 1);
+	while (n < 0 && errno == EINTR);
+	if (n != 1 || answer != 'G')
+		exit(FSX_EXIT_USE);
+}
+
 /*
  * Close everything, run the --exec command, reopen and check the whole file.
  * A command that fails stops the run with status 2.
@@ -334,7 +403,9 @@ static void fsx_exec(struct fsx *fs)
 	int err;
 
 	fsx_close_all(fs);
-	if (fsx_exec_cmd(fs, why, sizeof(why))) {
+	if (fs->sync_up >= 0) {
+		fsx_sync_child(fs);
+	} else if (fsx_exec_cmd(fs, why, sizeof(why))) {
 		fprintf(stderr, "%sfoliofs-fsx: --exec command failed after op %lu (%s): %s\n",
 			fs->prefix, fs->opnum, why, fs->exec_cmd);
 		exit(FSX_EXIT_USE);
@@ -402,7 +473,7 @@ static int fsx_run(struct fsx *fs)
 	return FSX_EXIT_OK;
 }
 
-static __attribute__((noreturn)) void fsx_child(struct fsx *fs, unsigned k)
+static __attribute__((noreturn)) void fsx_child(struct fsx *fs, unsigned k, int up, int down)
 {
 	char *path, *prefix;
 
@@ -414,6 +485,8 @@ static __attribute__((noreturn)) void fsx_child(struct fsx *fs, unsigned k)
 	fs->prefix = prefix;
 	fs->seed += k;
 	fs->nproc = 1;
+	fs->sync_up = up;
+	fs->sync_down = down;
 	exit(fsx_run(fs));
 }
 
@@ -436,11 +509,87 @@ static int fsx_reap(struct fsx *fs, pid_t pid, unsigned k)
 	return FSX_EXIT_FAIL;
 }
 
+/* The parent's ends of the --exec pipes, one pair per child; -1 when closed. */
+struct fsx_sync {
+	int up[FSX_MAX_PROCS];	 /* read: a child at an --exec point, or EOF */
+	int down[FSX_MAX_PROCS]; /* write: the answer */
+};
+
+/* Pipes for child @k; in the child, @up and @down are its own ends. */
+static int fsx_sync_pipes(struct fsx_sync *sy, unsigned k, int *up, int *down)
+{
+	int u[2], d[2];
+
+	if (pipe2(u, O_CLOEXEC))
+		return -errno;
+	if (pipe2(d, O_CLOEXEC)) {
+		close(u[0]);
+		close(u[1]);
+		return -errno;
+	}
+	sy->up[k] = u[0];
+	sy->down[k] = d[1];
+	*up = u[1];
+	*down = d[0];
+	return 0;
+}
+
+/* In a new child: drop the parent's ends of every pipe made so far. */
+static void fsx_sync_child_close(struct fsx_sync *sy, unsigned upto)
+{
+	for (unsigned i = 0; i <= upto; i++) {
+		close(sy->up[i]);
+		close(sy->down[i]);
+	}
+}
+
+/* One round: wait until every running child has stopped at an --exec point
+ * (or exited), run the command once, answer them. 0 when no child is left. */
+static int fsx_sync_round(struct fsx *fs, struct fsx_sync *sy, unsigned n, int *worst)
+{
+	struct fsx_sync_msg m;
+	unsigned waiting = 0;
+	char why[128], answer = 'G';
+	int stopped[FSX_MAX_PROCS] = {0};
+
+	for (unsigned k = 0; k < n; k++) {
+		ssize_t r;
+
+		if (sy->up[k] < 0)
+			continue;
+		do
+			r = read(sy->up[k], &m, sizeof(m));
+		while (r < 0 && errno == EINTR);
+		if (r == sizeof(m)) {
+			stopped[k] = 1;
+			waiting++;
+			continue;
+		}
+		close(sy->up[k]);
+		close(sy->down[k]);
+		sy->up[k] = sy->down[k] = -1;
+	}
+	if (!waiting)
+		return 0;
+	fs->opnum = m.opnum;
+	if (fsx_exec_cmd(fs, why, sizeof(why))) {
+		fprintf(stderr, "foliofs-fsx: --exec command failed after op %lu (%s): %s\n",
+			fs->opnum, why, fs->exec_cmd);
+		answer = 'S';
+		*worst = FSX_EXIT_USE;
+	}
+	for (unsigned k = 0; k < n; k++)
+		if (stopped[k] && write(sy->down[k], &answer, 1) != 1)
+			fprintf(stderr, "foliofs-fsx: process %u: %s\n", k, strerror(errno));
+	return 1;
+}
+
 static int fsx_multi(struct fsx *fs)
 {
 	pid_t pids[FSX_MAX_PROCS];
+	struct fsx_sync sy;
 	unsigned started;
-	int worst = FSX_EXIT_OK;
+	int worst = FSX_EXIT_OK, up = -1, down = -1;
 
 	if (!fs->quiet)
 		printf("foliofs-fsx: %u processes on %s.0 .. %s.%u, seeds %" PRIu64 " .. %" PRIu64
@@ -449,15 +598,37 @@ static int fsx_multi(struct fsx *fs)
 		       fs->seed + fs->nproc - 1);
 	fflush(stdout);
 	for (started = 0; started < fs->nproc; started++) {
-		pids[started] = fork();
-		if (pids[started] == 0)
-			fsx_child(fs, started);
-		if (pids[started] < 0) {
-			fprintf(stderr, "foliofs-fsx: fork: %s\n", strerror(errno));
+		if (fs->exec_cmd && fsx_sync_pipes(&sy, started, &up, &down)) {
+			fprintf(stderr, "foliofs-fsx: pipe: %s\n", strerror(errno));
 			worst = FSX_EXIT_USE;
 			break;
 		}
+		pids[started] = fork();
+		if (pids[started] == 0) {
+			if (fs->exec_cmd)
+				fsx_sync_child_close(&sy, started);
+			fsx_child(fs, started, up, down);
+		}
+		if (fs->exec_cmd) {
+			close(up);
+			close(down);
+		}
+		if (pids[started] < 0) {
+			fprintf(stderr, "foliofs-fsx: fork: %s\n", strerror(errno));
+			worst = FSX_EXIT_USE;
+			if (fs->exec_cmd) {
+				close(sy.up[started]);
+				close(sy.down[started]);
+			}
+			break;
+		}
 	}
+	/* A child killed while stopped must not take the parent with it. */
+	if (fs->exec_cmd)
+		signal(SIGPIPE, SIG_IGN);
+	if (fs->exec_cmd)
+		while (fsx_sync_round(fs, &sy, started, &worst))
+			;
 	for (unsigned k = 0; k < started; k++) {
 		int st = fsx_reap(fs, pids[k], k);
 
@@ -490,6 +661,8 @@ int main(int argc, char **argv)
 		.prefix = "",
 		.fd = -1,
 		.dio_fd = -1,
+		.sync_up = -1,
+		.sync_down = -1,
 	};
 
 	fsx_parse(&fs, argc, argv);

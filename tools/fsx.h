@@ -21,7 +21,9 @@
  *     map is mapped unless both mapped operations are off.
  *
  * The tester is single-threaded: one process owns its struct fsx. In multi-process
- * mode every child owns its own copy after fork().
+ * mode every child owns its own copy after fork(); with --exec the children stop
+ * at every --exec-every operations, the parent runs the command once when all of
+ * them have stopped (fsx.c), then lets them go on.
  *
  * Exit status: 0 success, 1 a check failed or an operation failed unexpectedly,
  * 2 bad usage, a setup failure, or an --exec command that failed.
@@ -100,6 +102,8 @@ struct fsx {
 	unsigned opt_off;	  /* FSX_BIT(op) of operations turned off by options */
 	int no_keep_size;	  /* -k: zero range never keeps the size either */
 	const char *prefix;	  /* put before every message ("" or "[K] ") */
+	int sync_up, sync_down;	  /* -p with --exec, in a child: pipes to and from
+				   * the parent, which runs the command; else -1 */
 
 	/* Run state. */
 	unsigned run_off;		 /* FSX_BIT(op) of operations the filesystem refused */

@@ -34,6 +34,10 @@ bad "--exec-every 0" --exec true --exec-every 0 "$T/f"
 bad "--exec-every without --exec" --exec-every 5 "$T/f"
 bad "-P not a directory" -P "$T/nonexistent" "$T/f"
 bad "unknown short option" -X "$T/f"
+bad "-x with an unknown operation" -x read,bogus "$T/f"
+bad "-x turning every operation off" \
+	-x read,write,mapread,mapwrite,truncate,falloc,falloc_keep,punch_hole,zero_range \
+	-x copy_range,fsync,fdatasync,reopen,dio_read,dio_write "$T/f"
 bad "unknown long option" --bogus "$T/f"
 bad "-N without a value" "$T/f" -N
 bad "--seed without a value" "$T/f" --seed
@@ -46,7 +50,7 @@ tap_check "the message names the option and the value" grep -q -- "-N: 'abc' is 
 run_fsx "$T/out" "$T/err" --help
 tap_ok $rc "--help exits 0"
 missing=""
-for o in -N -S -l -o -q -d -P -p -R -W -T -F -H -z -k -C -Z -y -c --ops --seed --max-length \
+for o in -N -S -l -o -q -d -P -p -x --off -R -W -T -F -H -z -k -C -Z -y -c --ops --seed --max-length \
 	--max-op-size --quiet --debug --save-dir --processes --no-mapread --no-mapwrite \
 	--no-truncate --no-fallocate --no-punch-hole --no-zero-range --no-keep-size \
 	--no-copy-range --no-direct --no-fsync --no-reopen --exec --exec-every --help; do
@@ -84,6 +88,10 @@ off "--no-mapread --no-mapwrite --no-truncate --no-fallocate --no-copy-range --n
 	mapread mapwrite truncate falloc falloc_keep punch_hole zero_range copy_range dio_read \
 	dio_write fsync fdatasync reopen
 off "--no-punch-hole --no-zero-range --no-keep-size" punch_hole zero_range falloc_keep
+off "-x read,dio_read" read dio_read
+off "--off falloc,fdatasync -x write" falloc fdatasync write
+run_fsx "$T/out" "$T/err" -d -N 1500 -S 21 -x fsync "$T/f"
+tap_check "-x fsync leaves fdatasync on" grep -q "^ *[0-9]* fdatasync " "$T/out"
 run_fsx "$T/out" "$T/err" -d -N 1500 -S 21 -k "$T/f"
 tap_check "-k: no keep_size variant at all" sh -c "! grep -q keep_size '$T/out'"
 tap_check "without -k the keep_size variants run" grep -q keep_size "$T/all"

@@ -109,13 +109,31 @@ grep "^\[1\] .* ops passed" "$T/out" | sed 's/^\[1\] //' >"$T/want"
 run_fsx "$T/alone" "$T/err" -q -N 2000 -S 11 "$T/mp.1"
 tap_check "-p 3: child 1 replays alone with -S 11 on mp.1" cmp -s "$T/want" "$T/alone"
 
-# A failing child is named and fails the parent.
+# --exec with -p: the command runs once a round, in the parent, while every
+# child has its file closed; $FSX_FILE is the base name.
+run_fsx "$T/out" "$T/err" -q -p 3 -N 60 -S 10 --exec-every 20 \
+	--exec 'echo "$FSX_OP $FSX_FILE" >>"$FSX_FILE.rounds"' "$T/mp"
+tap_ok $rc "-p 3 with --exec every 20 of 60 ops: exit 0"
+printf '20 %s\n40 %s\n60 %s\n' "$T/mp" "$T/mp" "$T/mp" >"$T/want"
+tap_check "-p 3 with --exec: the command ran once a round, with FILE" cmp -s "$T/want" "$T/mp.rounds"
+
+# A failing child is named and fails the parent: the command damages child
+# 1's file only, after op 20.
 run_fsx "$T/out" "$T/err" -q -p 3 -N 40 -S 10 --exec-every 20 \
-	--exec 'case $FSX_FILE in *.1) exit 3 ;; esac' "$T/mp"
-tap_ok $([ $rc = 2 ] && echo 0 || echo 1) "-p 3 with child 1 failing: parent exits 2 (got $rc)"
-tap_check "-p 3 with child 1 failing: the parent names process 1" \
-	grep -q "process 1 ($T/mp.1, seed 11) failed: exit status 2" "$T/out"
-tap_check "-p 3 with child 1 failing: processes 0 and 2 are not named" \
+	--exec '[ "$FSX_OP" = 20 ] || exit 0; printf "\377\377" |
+		dd of="$FSX_FILE.1" bs=1 seek=3 count=2 conv=notrunc 2>/dev/null' "$T/mp"
+tap_ok $([ $rc = 1 ] && echo 0 || echo 1) "-p 3 with child 1's file damaged: parent exits 1 (got $rc)"
+tap_check "-p 3 with child 1's file damaged: child 1 reports it after op 20" \
+	grep -q "^\[1\] foliofs-fsx: FAIL after op 20 " "$T/out"
+tap_check "-p 3 with child 1's file damaged: the parent names process 1" \
+	grep -q "process 1 ($T/mp.1, seed 11) failed: exit status 1" "$T/out"
+tap_check "-p 3 with child 1's file damaged: processes 0 and 2 are not named" \
 	sh -c "! grep -q 'process [02] ' '$T/out'"
+
+# A failing command stops every child with status 2.
+run_fsx "$T/out" "$T/err" -q -p 3 -N 40 -S 10 --exec-every 20 --exec 'exit 3' "$T/mp"
+tap_ok $([ $rc = 2 ] && echo 0 || echo 1) "-p 3 with a failing --exec: parent exits 2 (got $rc)"
+tap_check "-p 3 with a failing --exec: one message names the op and status" \
+	test "$(grep -c 'exec command failed after op 20 (exit status 3)' "$T/err")" = 1
 
 tap_done
