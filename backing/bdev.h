@@ -139,7 +139,8 @@ void bdev_get_stats(struct bdev *bdev, struct bdev_stats *out);
  *  - A torn write tears the next write of more than @blocks logical blocks;
  *    smaller writes pass and leave it armed. It fires once.
  *  - Every write that reaches the lower device (torn ones included) is logged
- *    with the old contents of its range, read from the lower device first;
+ *    (unless FAULTY_NO_UNDO) with the old contents of its range, read from the
+ *    lower device first;
  *    a successful flush empties the log. The log therefore grows with the
  *    bytes written between flushes. Writes, flushes and discards are
  *    serialised by the wrapper; reads run in parallel. Discards are not
@@ -156,6 +157,15 @@ struct faulty;
 
 /* Wrap @lower; closing the wrapper closes @lower too. */
 int bdev_faulty_create(struct bdev *lower, struct bdev **out, struct faulty **ctl);
+
+/* Flags for bdev_faulty_wrap(). */
+enum {
+	FAULTY_BORROW = 1 << 0,	 /* closing the wrapper leaves @lower open */
+	FAULTY_NO_UNDO = 1 << 1, /* keep no undo log: writes cost no extra read, and a
+				  * crash point fails later requests but restores nothing */
+};
+/* bdev_faulty_create() with FAULTY_* @flags. */
+int bdev_faulty_wrap(struct bdev *lower, unsigned flags, struct bdev **out, struct faulty **ctl);
 
 enum faulty_op { FAULTY_READ = 1, FAULTY_WRITE = 2, FAULTY_ANY = 3 };
 
@@ -181,5 +191,15 @@ bool faulty_crashed(struct faulty *f);
 void faulty_reset(struct faulty *f);
 /* Number of requests failed by injection so far. */
 uint64_t faulty_injected(struct faulty *f);
+/*
+ * Test-only silent corruption: from now on every @n-th write that reaches the
+ * lower device (counting from this call) lands with one byte changed, the byte
+ * in the middle of the request, XORed with 0xff; the write reports success and
+ * the caller's buffers are left as they were (a bounce copy is written). Torn
+ * writes are not counted. 0 turns it off. faulty_reset() turns it off too.
+ */
+void faulty_corrupt_writes(struct faulty *f, unsigned n);
+/* Number of writes corrupted so far (faulty_reset() does not clear it). */
+uint64_t faulty_corrupted(struct faulty *f);
 
 #endif /* FOLIO_BACKING_BDEV_H */

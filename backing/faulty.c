@@ -7,7 +7,14 @@
  * Injected faults: -EIO on byte ranges per request kind; -EIO after N more
  * successful requests of a kind; a torn write (only its first k logical blocks
  * land); latency before every request; a crash point that rolls the lower
- * device back to its state at the last flush and fails everything afterwards.
+ * device back to its state at the last flush and fails everything afterwards;
+ * silent corruption (test-only: every Nth write lands with one byte flipped,
+ * through a bounce copy, and reports success).
+ *
+ * bdev_faulty_wrap() flags: FAULTY_BORROW leaves the lower device open at
+ * close (the daemon wraps only the file-data path of a device it keeps using
+ * for metadata); FAULTY_NO_UNDO keeps no undo log, so a write costs no extra
+ * read and no memory, at the price of a crash point that restores nothing.
  *
  * The crash rollback keeps an undo log: before a write reaches the lower device
  * the old contents of its range are read from the lower device and appended to
@@ -55,8 +62,10 @@ struct faulty_ticket {
 struct faulty {
 	struct bdev bdev;   /* the wrapper; bdev.priv points back here */
 	struct bdev *lower; /* fixed */
+	unsigned flags;	    /* FAULTY_BORROW, FAULTY_NO_UNDO; fixed */
 	_Atomic unsigned latency_us;
 	_Atomic uint64_t injected;
+	_Atomic uint64_t corrupted; /* writes landed with a flipped byte */
 
 	pthread_mutex_t io_lock; /* protects the undo log below */
 #ifdef FOLIO_DEBUG
@@ -74,6 +83,8 @@ struct faulty {
 	uint32_t tear_blocks; /* torn-write knob; 0 off */
 	long crash_left;      /* writes until the crash; -1 disarmed */
 	bool crashed;
+	unsigned corrupt_every; /* corrupt every Nth write; 0 off */
+	unsigned corrupt_left;	/* writes until the next corrupted one */
 };
 
 static struct faulty *faulty_of(struct bdev *bdev)
@@ -218,6 +229,8 @@ static int __faulty_undo_log(struct faulty *f, uint64_t off, uint64_t len)
 	int ret;
 
 	faulty_assert_io_locked(f);
+	if (f->flags & FAULTY_NO_UNDO)
+		return 0;
 	if (f->nundo == f->undo_cap) {
 		size_t cap = f->undo_cap ? 2 * f->undo_cap : 16;
 
@@ -317,6 +330,43 @@ static int faulty_torn_write(struct faulty *f, uint64_t off, const struct iovec 
 	return ret ?: faulty_inject(f);
 }
 
+/* True when this write is to be corrupted (counts it toward corrupt_every). */
+static bool faulty_take_corrupt(struct faulty *f)
+{
+	bool corrupt = false;
+
+	pthread_mutex_lock(&f->lock);
+	if (f->corrupt_every && --f->corrupt_left == 0) {
+		corrupt = true;
+		f->corrupt_left = f->corrupt_every;
+	}
+	pthread_mutex_unlock(&f->lock);
+	return corrupt;
+}
+
+/* Write a copy of @iov with its middle byte flipped; @iov itself is untouched. */
+static int faulty_corrupt_write(struct faulty *f, uint64_t off, const struct iovec *iov, int iovcnt,
+				uint64_t len)
+{
+	size_t align = f->lower->dio_align > sizeof(void *) ? f->lower->dio_align : sizeof(void *);
+	unsigned char *copy, *p;
+	int ret;
+
+	if (len > SIZE_MAX || posix_memalign((void **)&copy, align, (size_t)len))
+		return -ENOMEM;
+	p = copy;
+	for (int i = 0; i < iovcnt; i++) {
+		memcpy(p, iov[i].iov_base, iov[i].iov_len);
+		p += iov[i].iov_len;
+	}
+	copy[len / 2] ^= 0xff;
+	ret = bdev_write(f->lower, off, copy, (size_t)len);
+	free(copy);
+	if (!ret)
+		atomic_fetch_add_explicit(&f->corrupted, 1, memory_order_relaxed);
+	return ret;
+}
+
 /* The write path once admitted: log, write (or tear), count toward the crash. */
 static int __faulty_write(struct faulty *f, uint64_t off, const struct iovec *iov, int iovcnt,
 			  uint64_t len)
@@ -331,6 +381,8 @@ static int __faulty_write(struct faulty *f, uint64_t off, const struct iovec *io
 	keep = faulty_take_tear(f, len / f->bdev.lbs);
 	if (keep)
 		ret = faulty_torn_write(f, off, iov, iovcnt, (uint64_t)keep * f->bdev.lbs);
+	else if (len && faulty_take_corrupt(f))
+		ret = faulty_corrupt_write(f, off, iov, iovcnt, len);
 	else
 		ret = bdev_writev(f->lower, off, iov, iovcnt);
 	if (faulty_count_write(f))
@@ -402,7 +454,8 @@ static void faulty_close(struct bdev *bdev)
 	free(f->ranges);
 	pthread_mutex_destroy(&f->lock);
 	pthread_mutex_destroy(&f->io_lock);
-	bdev_close(f->lower);
+	if (!(f->flags & FAULTY_BORROW))
+		bdev_close(f->lower);
 	free(f);
 }
 
@@ -439,6 +492,7 @@ static void __faulty_knobs_off(struct faulty *f)
 	f->tear_blocks = 0;
 	f->crash_left = -1;
 	f->crashed = false;
+	f->corrupt_every = 0;
 	atomic_store(&f->latency_us, 0);
 }
 
@@ -454,11 +508,31 @@ static void __faulty_knobs_off(struct faulty *f)
  */
 int bdev_faulty_create(struct bdev *lower, struct bdev **out, struct faulty **ctl)
 {
-	struct faulty *f = calloc(1, sizeof(*f));
+	return bdev_faulty_wrap(lower, 0, out, ctl);
+}
+
+/**
+ * bdev_faulty_wrap - wrap a device in a fault injector, with flags
+ * @lower: the device underneath; owned by the wrapper unless FAULTY_BORROW
+ * @flags: FAULTY_BORROW, FAULTY_NO_UNDO (backing/bdev.h)
+ * @out: receives the wrapper device (same size, lbs and dio_align as @lower)
+ * @ctl: receives the handle the faulty_*() knobs take; may be NULL
+ *
+ * Context: any thread.
+ * Return: 0, -EINVAL for unknown flags, -ENOMEM, or an error from mutex setup.
+ * On failure @lower stays the caller's.
+ */
+int bdev_faulty_wrap(struct bdev *lower, unsigned flags, struct bdev **out, struct faulty **ctl)
+{
+	struct faulty *f;
 	int ret;
 
+	if (flags & ~(unsigned)(FAULTY_BORROW | FAULTY_NO_UNDO))
+		return -EINVAL;
+	f = calloc(1, sizeof(*f));
 	if (!f)
 		return -ENOMEM;
+	f->flags = flags;
 	ret = faulty_mutex_init(&f->io_lock);
 	if (ret)
 		goto fail_free;
@@ -644,4 +718,35 @@ void faulty_reset(struct faulty *f)
 uint64_t faulty_injected(struct faulty *f)
 {
 	return atomic_load_explicit(&f->injected, memory_order_relaxed);
+}
+
+/**
+ * faulty_corrupt_writes - silently corrupt every Nth write (test-only)
+ * @f: the injector
+ * @n: corrupt writes n, 2n, 3n, ... from now on; 0 turns it off
+ *
+ * A corrupted write lands with the byte in the middle of the request XORed
+ * with 0xff and returns 0, as a device that garbles data would; the caller's
+ * buffers are not changed.
+ *
+ * Context: any thread.
+ */
+void faulty_corrupt_writes(struct faulty *f, unsigned n)
+{
+	pthread_mutex_lock(&f->lock);
+	f->corrupt_every = n;
+	f->corrupt_left = n;
+	pthread_mutex_unlock(&f->lock);
+}
+
+/**
+ * faulty_corrupted - count writes corrupted by faulty_corrupt_writes()
+ * @f: the injector
+ *
+ * Context: any thread.
+ * Return: the number since creation.
+ */
+uint64_t faulty_corrupted(struct faulty *f)
+{
+	return atomic_load_explicit(&f->corrupted, memory_order_relaxed);
 }

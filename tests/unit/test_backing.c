@@ -833,6 +833,50 @@ static void test_faulty_threads(void)
 	bdev_close(b);
 }
 
+/* Silent corruption: every Nth write lands with its middle byte flipped, the
+ * caller's buffer untouched; FAULTY_BORROW leaves the lower device open;
+ * FAULTY_NO_UNDO keeps a crash from restoring anything. */
+static void test_faulty_corrupt(void)
+{
+	struct bdev *lower, *b;
+	struct faulty *f;
+	unsigned char *buf = xalloc(2 * BLK), *back = xalloc(2 * BLK);
+
+	if (bdev_mem_create(FBLOCKS * BLK, BLK, &lower))
+		BAIL("corrupt setup");
+	is_int(bdev_faulty_wrap(lower, 0x80, &b, &f), -EINVAL, "corrupt: unknown flag refused");
+	if (bdev_faulty_wrap(lower, FAULTY_BORROW | FAULTY_NO_UNDO, &b, &f))
+		BAIL("corrupt setup");
+	faulty_corrupt_writes(f, 2);
+	memset(buf, 'a', 2 * BLK);
+	is_int(bdev_write(b, 0, buf, 2 * BLK), 0, "corrupt: write 1 succeeds");
+	memset(buf, 'b', 2 * BLK);
+	is_int(bdev_write(b, 4 * BLK, buf, 2 * BLK), 0, "corrupt: write 2 reports success");
+	ok(all_bytes(buf, 2 * BLK, 'b'), "corrupt: the caller's buffer is unchanged");
+	ok(holds(lower, 0, 'a') && holds(lower, 1, 'a'), "corrupt: write 1 landed intact");
+	is_int(bdev_read(lower, 4 * BLK, back, 2 * BLK), 0, "corrupt: read write 2 back");
+	ok(back[BLK] == ('b' ^ 0xff), "corrupt: write 2's middle byte is flipped");
+	back[BLK] = 'b';
+	ok(all_bytes(back, 2 * BLK, 'b'), "corrupt: and no other byte changed");
+	is_u64(faulty_corrupted(f), 1, "corrupt: one write corrupted");
+	is_int(put(b, 8, 1, 'c'), 0, "corrupt: write 3");
+	is_int(put(b, 9, 1, 'd'), 0, "corrupt: write 4");
+	ok(holds(lower, 8, 'c') && !holds(lower, 9, 'd'), "corrupt: write 3 intact, 4 corrupted");
+	faulty_corrupt_writes(f, 0);
+	is_int(put(b, 10, 1, 'e'), 0, "corrupt: turned off");
+	is_int(put(b, 11, 1, 'f'), 0, "corrupt: turned off, second write");
+	ok(holds(lower, 10, 'e') && holds(lower, 11, 'f'), "corrupt: off, both writes intact");
+	is_u64(faulty_corrupted(f), 2, "corrupt: two writes corrupted in all");
+	is_u64(faulty_injected(f), 0, "corrupt: corruption is not a failed request");
+	faulty_crash_after(f, 0);
+	ok(holds(lower, 11, 'f'), "corrupt: without an undo log a crash restores nothing");
+	bdev_close(b);
+	ok(holds(lower, 0, 'a'), "corrupt: FAULTY_BORROW left the lower device open");
+	bdev_close(lower);
+	free(buf);
+	free(back);
+}
+
 int main(void)
 {
 	test_mem();
@@ -847,5 +891,6 @@ int main(void)
 	test_faulty_latency();
 	test_faulty_on_file();
 	test_faulty_threads();
+	test_faulty_corrupt();
 	return done_testing();
 }
