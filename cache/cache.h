@@ -31,14 +31,21 @@
  *                                   nrpages/nrshadows, dirtied_when.
  *           cache->lru_lock         active/inactive lists, PG_lru, PG_active.
  *             cache->pool_lock      the free-page list.
- *             cache->wb_lock        the dirty-mapping list (writeback).
+ *             cache->wb_lock        the flusher's lists (b_dirty =
+ *                                   dirty_mappings, b_io, b_more_io) and
+ *                                   each mapping's wb_users.
  *               wait-queue buckets  hashed page wait queues (leaf).
+ *   flusher->lock                   flusher.c: thread state; a leaf taken
+ *                                   with no other cache lock held.
  *
  * Paths that take pairs: set_page_dirty (page lock -> xa_lock),
  * add_to_page_cache_lru (page lock -> xa_lock, then lru_lock after xa_lock is
  * dropped), reclaim (lru_lock to isolate, dropped; then trylock page ->
  * xa_lock -> pool_lock), truncate (invalidate_lock -> page lock -> xa_lock ->
- * lru_lock). Reclaim never sleeps on a page lock or an fs lock: it uses
+ * lru_lock), the flusher (wb_lock alone to pick a mapping, then writepages
+ * with no lock held; a throttled writer sleeps in balance_dirty_pages with
+ * no page lock, only invalidate_lock shared and its owner's inode locks).
+ * Reclaim never sleeps on a page lock or an fs lock: it uses
  * trylock_page() and MAP_NOWAIT. No lock is held while allocating a page
  * except page locks and invalidate_lock; no cache lock is held across a call
  * into the owner (a_ops) except the page lock (and invalidate_lock).
@@ -231,7 +238,12 @@ typedef uint32_t errseq_t;
  * @dirtied_when: monotonic ms when the mapping last went clean -> dirty
  *             (protected by xa_lock)
  * @wb_err:    last write-back error (errseq; atomic)
- * @wb_link:   on cache->dirty_mappings; protected by cache->wb_lock
+ * @wb_link:   on one of the flusher's lists (b_dirty = cache->dirty_mappings,
+ *             b_io, b_more_io); protected by cache->wb_lock
+ * @wb_listed_when: monotonic ms the flusher's lists order by: when the
+ *             mapping was listed, or redirtied (protected by cache->wb_lock)
+ * @wb_users:  flusher threads writing the mapping now; mapping_destroy()
+ *             waits for 0 (protected by cache->wb_lock)
  * @flags:     AS_* bits (atomic)
  */
 struct address_space {
@@ -251,6 +263,8 @@ struct address_space {
 	uint64_t dirtied_when;
 	_Atomic errseq_t wb_err;
 	struct list_head wb_link;
+	uint64_t wb_listed_when;
+	unsigned wb_users;
 	_Atomic unsigned flags;
 };
 
@@ -320,6 +334,7 @@ void truncate_inode_pages_range(struct address_space *mapping, uint64_t lstart, 
 void truncate_inode_pages(struct address_space *mapping, uint64_t lstart);
 int filemap_truncate(struct address_space *mapping, uint64_t newsize);
 int filemap_zero_range(struct address_space *mapping, uint64_t start, uint64_t len);
+int __filemap_zero_range(struct address_space *mapping, uint64_t start, uint64_t len);
 
 /* readahead.c */
 void page_cache_sync_readahead(struct address_space *mapping, struct file_ra_state *ra,
@@ -434,6 +449,52 @@ errseq_t filemap_sample_wb_err(struct address_space *mapping);
 int file_check_and_advance_wb_err(errseq_t *since, struct address_space *mapping);
 
 /* ------------------------------------------------------------------ */
+/* Flusher threads and dirty limits (flusher.c)                        */
+/* ------------------------------------------------------------------ */
+
+/*
+ * Dirty-memory tunables, named and meant as Linux's vm.dirty_* sysctls.
+ * "Dirty memory" is NR_DIRTY + NR_WRITEBACK; ratios are percent of the
+ * cache's memory limit. Setting a *_bytes value zeroes the matching ratio
+ * and setting a ratio zeroes the *_bytes value (whichever was set last
+ * rules). The background threshold is cut to half the dirty threshold when
+ * it is not below it.
+ *
+ * Throttling (balance_dirty_pages): below the setpoint, halfway between the
+ * background and the dirty threshold, writers run free; between setpoint
+ * and threshold each writer pauses for the pages it dirtied at a rate that
+ * falls linearly from twice the measured write-back rate at the setpoint to
+ * zero at the threshold; at or above the threshold it waits until dirty
+ * memory is below it again. A writer checks after every page it dirties, so
+ * dirty memory stays at most dirty_threshold + DIRTY_SLACK_PAGES per thread
+ * writing at once (the page it just dirtied and metadata pages the write
+ * dirtied, such as bitmaps, descriptors, extent blocks and the inode table).
+ */
+enum wb_tunable {
+	WB_DIRTY_RATIO,		   /* % of the limit: writers throttled above (20) */
+	WB_DIRTY_BACKGROUND_RATIO, /* %: background writeback above (10) */
+	WB_DIRTY_BYTES,		   /* bytes instead of dirty_ratio (0: the ratio) */
+	WB_DIRTY_BACKGROUND_BYTES, /* bytes instead of dirty_background_ratio */
+	WB_DIRTY_EXPIRE_CS,	   /* centisecs a mapping may stay dirty (3000) */
+	WB_DIRTY_WRITEBACK_CS,	   /* centisecs between periodic runs (500; 0 off) */
+	WB_MAX_BYTES,		   /* largest merged device write (1 MiB) */
+	NR_WB_TUNABLES
+};
+
+#define DIRTY_SLACK_PAGES 8 /* per writer thread, see above */
+
+const char *cache_wb_tunable_name(enum wb_tunable t);
+int cache_wb_tunable_lookup(const char *name);
+int cache_wb_check(enum wb_tunable t, uint64_t value);
+int cache_wb_set(struct cache *cache, enum wb_tunable t, uint64_t value);
+uint64_t cache_wb_get(struct cache *cache, enum wb_tunable t);
+void cache_dirty_thresholds(struct cache *cache, unsigned long *thresh, unsigned long *bg_thresh);
+int cache_flusher_start(struct cache *cache, unsigned nr_threads);
+void cache_flusher_stop(struct cache *cache);
+void wakeup_flusher(struct cache *cache);
+void balance_dirty_pages(struct address_space *mapping);
+
+/* ------------------------------------------------------------------ */
 /* The cache: pool, limit, reclaim, tier hook, counters                */
 /* ------------------------------------------------------------------ */
 
@@ -508,6 +569,10 @@ enum cache_stat_item {
 	NR_WRITEBACK,     /* pages under writeback */
 	NR_SHADOWS,       /* shadow entries */
 	NR_BUFFER_HEADS,  /* live buffer heads */
+	DIRTY_THRESHOLD,  /* pages: writers throttled above (computed) */
+	DIRTY_BACKGROUND_THRESHOLD, /* pages: background writeback above (computed) */
+	BDP_PAUSE_MS,     /* total ms writers paused in balance_dirty_pages (computed) */
+	WB_LAST_ERROR,    /* errno of the latest failed write-back, 0 if none (computed) */
 	/* events */
 	NR_DIRTIED,          /* pages that went clean -> dirty */
 	NR_WRITTEN,          /* pages written back */
@@ -531,6 +596,7 @@ enum cache_stat_item {
 	PGWRITE_BACKGROUND,
 	PGWRITE_SYNC,
 	PGWRITE_RECLAIM,
+	BDP_EVENTS,          /* balance_dirty_pages pauses (throttled writers) */
 	WB_ERRORS,           /* failed write-back requests */
 	READ_ERRORS,         /* failed device reads */
 	TIER_STORES,         /* evicted pages the tier took */

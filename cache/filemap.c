@@ -7,7 +7,8 @@
  * delete_from_page_cache, read_cache_page, filemap_invalidate_lock*,
  * filemap_read, filemap_write, write_begin, write_end, set_page_dirty,
  * mark_page_accessed, truncate_inode_pages_range, truncate_inode_pages,
- * filemap_truncate, filemap_zero_range; (internal.h) __remove_mapping,
+ * filemap_truncate, filemap_zero_range, __filemap_zero_range; (internal.h)
+ * __remove_mapping,
  * filemap_read_page.
  *
  * Invariants:
@@ -145,12 +146,7 @@ void mapping_destroy(struct address_space *mapping)
 	filemap_invalidate_lock(mapping);
 	truncate_inode_pages_range(mapping, 0, UINT64_MAX);
 	filemap_invalidate_unlock(mapping);
-	if (atomic_load(&mapping->flags) & AS_DIRTY_LISTED) {
-		pthread_mutex_lock(&cache->wb_lock);
-		if (atomic_fetch_and(&mapping->flags, ~AS_DIRTY_LISTED) & AS_DIRTY_LISTED)
-			list_del_init(&mapping->wb_link);
-		pthread_mutex_unlock(&cache->wb_lock);
-	}
+	flusher_forget_mapping(mapping); /* waits for a flusher writing it */
 	CACHE_BUG_ON(atomic_load(&mapping->nrpages) != 0);
 	CACHE_BUG_ON(atomic_load(&mapping->nrshadows) != 0);
 	xa_destroy(&mapping->i_pages);
@@ -545,19 +541,26 @@ static int filemap_create_page(struct address_space *mapping, uint64_t index, st
 }
 
 /* A cached page that is not uptodate: wait for its read, or read it.
- * -EAGAIN if it was truncated meanwhile. */
+ * -EAGAIN if it was truncated meanwhile. invalidate_lock is held shared,
+ * as for adding a page: a punch or zero range holds it exclusively until its
+ * blocks are freed or unwritten, so the rest of a partly uptodate page at the
+ * edge of the range is never filled from blocks about to go. */
 static int filemap_update_page(struct address_space *mapping, struct page *page)
 {
+	int err = 0;
+
+	filemap_invalidate_lock_shared(mapping);
 	lock_page(page);
 	if (page->mapping != mapping) {
 		unlock_page(page);
-		return -EAGAIN;
-	}
-	if (page_test(page, PG_uptodate)) {
+		err = -EAGAIN;
+	} else if (page_test(page, PG_uptodate)) {
 		unlock_page(page);
-		return 0;
+	} else {
+		err = filemap_read_page(mapping, page);
 	}
-	return filemap_read_page(mapping, page);
+	filemap_invalidate_unlock_shared(mapping);
+	return err;
 }
 
 static void filemap_async_ra(struct address_space *mapping, struct file_ra_state *ra,
@@ -846,6 +849,9 @@ bool set_page_dirty(struct page *page)
  * @len: bytes
  * @pos: file position
  *
+ * After each page the writer may be throttled (balance_dirty_pages) while
+ * dirty memory is past the setpoint.
+ *
  * Context: may sleep; no cache lock held (takes invalidate_lock shared).
  * Return: bytes written (short if a later page failed), or the negative
  * errno of the first page.
@@ -872,6 +878,7 @@ ssize_t filemap_write(struct address_space *mapping, const void *buf, size_t len
 		n = __write_end(mapping, pos, n, n, page, true);
 		written += n;
 		pos += n;
+		balance_dirty_pages(mapping);
 	}
 	filemap_invalidate_unlock_shared(mapping);
 	return written ? (ssize_t)written : err;
@@ -1075,6 +1082,32 @@ static int zero_partial_blocks(struct address_space *mapping, uint64_t start, ui
 }
 
 /**
+ * __filemap_zero_range - filemap_zero_range() with invalidate_lock held
+ * @mapping: the mapping
+ * @start: first byte
+ * @len: bytes
+ *
+ * For an owner that changes its block map for the range before it drops
+ * invalidate_lock (punch, zero range), so no read can bring the old blocks'
+ * data back into the cache in between.
+ *
+ * Context: may sleep; invalidate_lock held exclusively by the caller.
+ * Return: as filemap_zero_range().
+ */
+int __filemap_zero_range(struct address_space *mapping, uint64_t start, uint64_t len)
+{
+	uint64_t end = start + len;
+
+	if (!len)
+		return 0;
+	if (end < start)
+		return -EINVAL;
+	cache_rcu_thread_online();
+	truncate_inode_pages_range(mapping, start, end - 1);
+	return zero_partial_blocks(mapping, start, end);
+}
+
+/**
  * filemap_zero_range - punch [start, start + len) out of the cache
  * @mapping: the mapping
  * @start: first byte
@@ -1082,25 +1115,19 @@ static int zero_partial_blocks(struct address_space *mapping, uint64_t start, ui
  *
  * Partly covered blocks at the edges are zeroed through write_begin/
  * write_end (read-modify-write, dirty); everything wholly inside leaves the
- * cache. The caller deallocates the whole blocks afterwards. i_size is not
- * changed.
+ * cache. The caller deallocates the whole blocks afterwards (holding
+ * invalidate_lock across both is safer: see __filemap_zero_range()). i_size
+ * is not changed.
  *
  * Context: may sleep; takes invalidate_lock exclusively.
  * Return: 0 or a negative errno from the edge writes.
  */
 int filemap_zero_range(struct address_space *mapping, uint64_t start, uint64_t len)
 {
-	uint64_t end = start + len;
 	int err;
 
-	if (!len)
-		return 0;
-	if (end < start)
-		return -EINVAL;
-	cache_rcu_thread_online();
 	filemap_invalidate_lock(mapping);
-	truncate_inode_pages_range(mapping, start, end - 1);
-	err = zero_partial_blocks(mapping, start, end);
+	err = __filemap_zero_range(mapping, start, len);
 	filemap_invalidate_unlock(mapping);
 	return err;
 }

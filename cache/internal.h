@@ -14,6 +14,8 @@
  *                 bread/getblk/brelse, metadata pinning
  *   writeback.c   dirty accounting, tag-then-write writepages, merged device
  *                 writes, waiting, errseq errors
+ *   flusher.c     flusher threads, their dirty/io/more_io lists, dirty
+ *                 thresholds and tunables, balance_dirty_pages
  *   lru.c         active/inactive lists, reclaim to watermarks, direct
  *                 reclaim, the background reclaimer thread, drop-clean
  *   workingset.c  shadow entries and refault distance
@@ -169,10 +171,11 @@ struct cache {
 	bool ra_stopping;
 	_Atomic unsigned ra_max_pages;
 
-	/* writeback: wb_lock protects dirty_mappings */
+	/* writeback: wb_lock protects dirty_mappings (the flusher's b_dirty) */
 	pthread_mutex_t wb_lock;
 	struct list_head dirty_mappings;
-	uint32_t max_io_bytes;
+	uint32_t max_io_bytes; /* wb_max_bytes; read and set atomically */
+	struct flusher *flusher; /* flusher.c: tunables, lists, threads (set at create) */
 
 	/* tier hook: set before use, read without locks */
 	const struct cache_tier_ops *tier_ops;
@@ -293,6 +296,20 @@ int writeback_page_for_reclaim(struct page *page);
 /* Write one dirty, unpinned head of a locked page now (sync_dirty_buffer);
  * the page stays locked. */
 int writeback_buffer(struct buffer_head *bh);
+
+/* ---- flusher.c ---- */
+/* cache_create()/cache_destroy(): the flusher's state (no threads yet). */
+int flusher_init(struct cache *cache);
+void flusher_destroy(struct cache *cache);
+/* mapping_destroy(): wait until no flusher thread writes @mapping, then take
+ * it off the flusher's lists for good. */
+void flusher_forget_mapping(struct address_space *mapping);
+/* A page went clean -> dirty in this thread (account_page_dirtied). */
+void flusher_note_dirtied(struct cache *cache);
+/* A write-back failed with @err (writeback.c). */
+void flusher_note_error(struct cache *cache, int err);
+/* Computed counters of stats.c. */
+uint64_t flusher_stat(struct cache *cache, enum cache_stat_item item);
 
 /* ---- lru.c ---- */
 void lru_add(struct cache *cache, struct page *page);

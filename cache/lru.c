@@ -28,6 +28,10 @@
  * at no less than half of active by demoting from the active tail
  * (referenced pages there get one more round).
  *
+ * The flusher's state (flusher.c) is made and freed with the cache; its
+ * threads are started by the cache's user (cache_flusher_start) and stopped
+ * at the latest by cache_destroy.
+ *
  * Isolation: a scanner takes a reference under lru_lock, clears PG_lru and
  * unlinks the page, then drops lru_lock before touching it. A page isolated
  * this way is never on a list, so the scanner owns page->lru; nr_isolated
@@ -762,6 +766,9 @@ int cache_create(const struct cache_config *cfg, struct cache **out)
 	if (err)
 		goto out_locks;
 	cache_set_defaults(cache, cfg, limit);
+	err = flusher_init(cache);
+	if (err)
+		goto out_pool;
 	readahead_start_workers(cache, cfg->ra_threads ? cfg->ra_threads : 1);
 	if (!cfg->no_reclaimer) {
 		err = reclaim_start(cache);
@@ -773,6 +780,8 @@ int cache_create(const struct cache_config *cfg, struct cache **out)
 
 out_workers:
 	readahead_stop_workers(cache);
+	flusher_destroy(cache);
+out_pool:
 	page_pool_destroy(cache);
 out_locks:
 	cache_destroy_locks(cache);
@@ -792,12 +801,14 @@ void cache_destroy(struct cache *cache)
 {
 	if (!cache)
 		return;
+	cache_flusher_stop(cache);
 	reclaim_stop(cache);
 	readahead_stop_workers(cache);
 	CACHE_BUG_ON(atomic_load(&cache->nr_mappings) != 0);
 	if (atomic_load(&cache->nr_used))
 		fprintf(stderr, "foliofs: cache: destroyed with %lu pages in use\n",
 			(unsigned long)atomic_load(&cache->nr_used));
+	flusher_destroy(cache);
 	page_pool_destroy(cache);
 	cache_destroy_locks(cache);
 	free(cache->stats);

@@ -10,7 +10,8 @@
  * the slots. Gauges (NR_*) are adjusted with +1/-1 in whatever slot the
  * adjusting thread owns; only the sum is meaningful, and it is exact once the
  * adjusting threads are quiet. NR_FREE_PAGES is computed from the limit and
- * the pages in use rather than kept.
+ * the pages in use rather than kept; so are the dirty thresholds, the total
+ * throttle pause and the latest write-back errno (flusher.c).
  */
 #include "config.h"
 
@@ -27,6 +28,10 @@ static const char *const stat_names[NR_CACHE_STATS] = {
 	[NR_WRITEBACK] = "nr_writeback",
 	[NR_SHADOWS] = "nr_shadows",
 	[NR_BUFFER_HEADS] = "nr_buffer_heads",
+	[DIRTY_THRESHOLD] = "dirty_threshold",
+	[DIRTY_BACKGROUND_THRESHOLD] = "dirty_background_threshold",
+	[BDP_PAUSE_MS] = "balance_dirty_pages_pause_ms",
+	[WB_LAST_ERROR] = "wb_last_error",
 	[NR_DIRTIED] = "nr_dirtied",
 	[NR_WRITTEN] = "nr_written",
 	[PGPGIN] = "pgpgin",
@@ -49,6 +54,7 @@ static const char *const stat_names[NR_CACHE_STATS] = {
 	[PGWRITE_BACKGROUND] = "pgwrite_background",
 	[PGWRITE_SYNC] = "pgwrite_sync",
 	[PGWRITE_RECLAIM] = "pgwrite_reclaim",
+	[BDP_EVENTS] = "balance_dirty_pages_events",
 	[WB_ERRORS] = "wb_errors",
 	[READ_ERRORS] = "read_errors",
 	[TIER_STORES] = "tier_stores",
@@ -111,6 +117,8 @@ uint64_t cache_stat(struct cache *cache, enum cache_stat_item item)
 		return 0;
 	if (item == NR_FREE_PAGES)
 		return stat_free_pages(cache);
+	if (item >= DIRTY_THRESHOLD && item <= WB_LAST_ERROR)
+		return flusher_stat(cache, item);
 	v = stat_sum(cache, item);
 	if (item < NR_DIRTIED && (int64_t)v < 0)
 		return 0;

@@ -39,9 +39,11 @@
  *  W2. The DIRTY mark is set under xa_lock after PG_dirty is set, and cleared
  *      under xa_lock only while PG_dirty is clear, so a page dirty again in a
  *      race keeps its mark.
- *  W3. AS_DIRTY_LISTED <=> the mapping is on cache->dirty_mappings (both under
- *      wb_lock). Whoever moves nrdirty from or to 0 then rechecks it under
- *      wb_lock, so the last one leaves "listed <=> nrdirty > 0".
+ *  W3. AS_DIRTY_LISTED <=> the mapping is on one of the flusher's lists
+ *      (cache->dirty_mappings = b_dirty, b_io, b_more_io) or a flusher
+ *      thread is writing it (wb_users > 0, off every list; flusher.c), all
+ *      under wb_lock. Whoever moves nrdirty from or to 0 then rechecks it
+ *      under wb_lock, so the last one leaves "listed <=> nrdirty > 0".
  *  W4. PG_writeback => the writer holds the page lock, the WRITEBACK mark is
  *      set and NR_WRITEBACK counts the page.
  *  W5. A failed write is never silently clean: the page and its heads are
@@ -230,6 +232,7 @@ static void wb_list_mapping(struct address_space *mapping)
 	pthread_mutex_lock(&cache->wb_lock);
 	if (atomic_load(&mapping->nrdirty) && !(atomic_load(&mapping->flags) & AS_DIRTY_LISTED)) {
 		atomic_fetch_or(&mapping->flags, AS_DIRTY_LISTED);
+		mapping->wb_listed_when = wb_now_ms();
 		list_add_tail(&mapping->wb_link, &cache->dirty_mappings);
 	}
 	pthread_mutex_unlock(&cache->wb_lock);
@@ -253,7 +256,8 @@ static void wb_unlist_mapping(struct address_space *mapping)
  * @page: the page; the caller newly set PG_dirty
  * @mapping: the page's mapping
  *
- * Sets the DIRTY mark, counts nrdirty, NR_DIRTY and NR_DIRTIED, stamps
+ * Sets the DIRTY mark, counts nrdirty, NR_DIRTY and NR_DIRTIED (and the
+ * page against the calling thread's dirty budget, balance_dirty_pages), stamps
  * dirtied_when when the mapping was clean, then (no cache lock held) lists
  * the mapping on cache->dirty_mappings and calls a_ops->dirty_notify. A page
  * no longer in @mapping (truncated meanwhile) just loses PG_dirty again.
@@ -279,6 +283,7 @@ void account_page_dirtied(struct page *page, struct address_space *mapping)
 	xa_unlock(xa);
 	stat_inc(mapping->cache, NR_DIRTY);
 	stat_inc(mapping->cache, NR_DIRTIED);
+	flusher_note_dirtied(mapping->cache);
 	if (!first)
 		return;
 	wb_list_mapping(mapping);
@@ -357,7 +362,9 @@ void cancel_dirty_page(struct page *page)
 
 static uint32_t wb_max_io(struct address_space *mapping, const struct writeback_control *wbc)
 {
-	uint32_t max = wbc->max_io_bytes ? wbc->max_io_bytes : mapping->cache->max_io_bytes;
+	uint32_t max = wbc->max_io_bytes
+			       ? wbc->max_io_bytes
+			       : __atomic_load_n(&mapping->cache->max_io_bytes, __ATOMIC_RELAXED);
 
 	return max ? max : WB_DEFAULT_MAX_IO;
 }
@@ -403,6 +410,7 @@ static void wb_ctx_free(struct wb_ctx *ctx)
 static void wb_note_error(struct wb_ctx *ctx, int err)
 {
 	stat_inc(ctx->cache, WB_ERRORS);
+	flusher_note_error(ctx->cache, err);
 	mapping_set_error(ctx->mapping, err);
 	if (!ctx->err)
 		ctx->err = err;

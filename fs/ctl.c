@@ -23,8 +23,14 @@
  *   drop-caches        free every clean, unused page; "dropped_pages N"
  *   sync               write everything dirty and flush the device
  * Keys: cache_size (rw, bytes, 64K..cache_max), readahead (rw, bytes,
- * 0..16M, for files opened afterwards), cache_max, cache, pid, image,
- * mountpoint (read-only).
+ * 0..16M, for files opened afterwards), the writeback tunables (rw:
+ * dirty_ratio, dirty_background_ratio, dirty_bytes, dirty_background_bytes,
+ * dirty_expire_centisecs, dirty_writeback_centisecs, wb_max_bytes; see
+ * cache/cache.h), cache_max, cache, pid, image, mountpoint (read-only).
+ * Test-only: debug_corrupt_writes (set only, a count, on a mount made with
+ * -o debug_corrupt_writes) and its stats line debug_corrupted_writes;
+ * debug_fail_writes (set only, 0 or 1, same mount option): every file-data
+ * write fails with EIO while 1.
  *
  * Permissions (SO_PEERCRED): anyone may read (stats, get); set, drop-caches
  * and sync need root or the user that runs the daemon.
@@ -143,6 +149,9 @@ static void ctl_stats_counters(struct daemon *d, FILE *out)
 		(uint64_t)fs->geom.inodes_count, atomic_load(&fs->free_inodes));
 	fprintf(out, "fs_block_size %u\nfs_read_only %d\n", (unsigned)fs->geom.block_size,
 		atomic_load(&fs->rdonly) ? 1 : 0);
+	if (fs->data_faulty)
+		fprintf(out, "debug_corrupted_writes %" PRIu64 "\n",
+			faulty_corrupted(fs->data_faulty));
 }
 
 static void ctl_stats_daemon(struct daemon *d, FILE *out)
@@ -221,8 +230,60 @@ static int ctl_get(struct daemon *d, const char *key, FILE *out)
 		fprintf(out, "%s\n", d->opts.image);
 	else if (!strcmp(key, "mountpoint"))
 		fprintf(out, "%s\n", d->opts.mountpoint);
+	else if (cache_wb_tunable_lookup(key) >= 0)
+		fprintf(out, "%" PRIu64 "\n", cache_wb_get(c, cache_wb_tunable_lookup(key)));
 	else
 		return -ENOENT;
+	return 0;
+}
+
+/* Test-only: set debug_corrupt_writes=N on a mount made with that option. */
+static int ctl_set_corrupt(struct daemon *d, const char *val, char *err, size_t errlen)
+{
+	char *end;
+	unsigned long v = strtoul(val, &end, 10);
+
+	if (!d->fs->data_faulty) {
+		snprintf(err, errlen, "debug_corrupt_writes needs a mount with that option");
+		return -EINVAL;
+	}
+	if (*val < '0' || *val > '9' || *end || v > UINT32_MAX) {
+		snprintf(err, errlen, "bad count '%.100s' for debug_corrupt_writes", val);
+		return -EINVAL;
+	}
+	faulty_corrupt_writes(d->fs->data_faulty, (unsigned)v);
+	return 0;
+}
+
+/* Test-only: set debug_fail_writes=1 makes every file-data write to the
+ * image fail with EIO (the debug_corrupt_writes wrapper), 0 ends it. */
+static int ctl_set_fail(struct daemon *d, const char *val, char *err, size_t errlen)
+{
+	if (!d->fs->data_faulty) {
+		snprintf(err, errlen, "debug_fail_writes needs a mount with debug_corrupt_writes");
+		return -EINVAL;
+	}
+	if (!strcmp(val, "0")) {
+		faulty_clear_ranges(d->fs->data_faulty);
+		return 0;
+	}
+	if (strcmp(val, "1")) {
+		snprintf(err, errlen, "bad value '%.100s' for debug_fail_writes (0 or 1)", val);
+		return -EINVAL;
+	}
+	return faulty_fail_range(d->fs->data_faulty, FAULTY_WRITE, 0, UINT64_MAX);
+}
+
+/* set of a writeback tunable (dirty_ratio, ...). */
+static int ctl_set_wb(struct daemon *d, int key, const char *name, const char *val, char *err,
+		      size_t errlen)
+{
+	uint64_t v;
+
+	if (daemon_parse_size(val, &v) || cache_wb_set(d->fs->cache, key, v)) {
+		snprintf(err, errlen, "bad value '%.100s' for %s (see foliofs -h)", val, name);
+		return -EINVAL;
+	}
 	return 0;
 }
 
@@ -237,11 +298,20 @@ static int ctl_set(struct daemon *d, char *arg, char *err, size_t errlen)
 		return -EINVAL;
 	}
 	*val++ = '\0';
+	if (!strcmp(arg, "debug_corrupt_writes"))
+		return ctl_set_corrupt(d, val, err, errlen);
+	if (!strcmp(arg, "debug_fail_writes"))
+		return ctl_set_fail(d, val, err, errlen);
+	if (cache_wb_tunable_lookup(arg) >= 0)
+		return ctl_set_wb(d, cache_wb_tunable_lookup(arg), arg, val, err, errlen);
 	if (strcmp(arg, "cache_size") && strcmp(arg, "readahead")) {
 		if (ctl_key_known(arg))
 			snprintf(err, errlen, "%.100s cannot be changed while mounted", arg);
 		else
-			snprintf(err, errlen, "unknown key '%.100s' (cache_size, readahead)", arg);
+			snprintf(err, errlen,
+				 "unknown key '%.100s' (cache_size, readahead, dirty_*, "
+				 "wb_max_bytes)",
+				 arg);
 		return -EINVAL;
 	}
 	if (daemon_parse_size(val, &v)) {

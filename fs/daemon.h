@@ -62,6 +62,8 @@ struct fuse_session;
  * @readahead:   readahead maximum in bytes (also the kernel's max_readahead)
  * @fsname, @subtype: what /proc/mounts shows (default: the image, "foliofs")
  * @max_threads: FUSE worker threads at most
+ * @wb, @nr_wb:  writeback tunables (dirty_ratio=, ...) in the order given,
+ *               applied in that order at mount (a *_bytes zeroes its ratio)
  */
 struct daemon_opts {
 	char *image, *mountpoint;
@@ -70,6 +72,11 @@ struct daemon_opts {
 	uint32_t readahead;
 	char *fsname, *subtype;
 	unsigned max_threads;
+	struct {
+		int key; /* enum wb_tunable */
+		uint64_t value;
+	} wb[32];
+	unsigned nr_wb;
 };
 
 /*

@@ -240,6 +240,20 @@ static int opt_max_threads(struct opt_ctx *c, const char *val)
 	return 0;
 }
 
+/* Test-only: corrupt every Nth file-data write to the image (0: wrapped, off). */
+static int opt_debug_corrupt_writes(struct opt_ctx *c, const char *val)
+{
+	char *end;
+	unsigned long v = val ? strtoul(val, &end, 10) : 0;
+
+	if (!val || *val < '0' || *val > '9' || *end || v > UINT32_MAX)
+		return opt_err(c, "bad value '%s' for debug_corrupt_writes (a count, 0 = off)",
+			       val ? val : "");
+	c->o->fs.debug_corrupt = true;
+	c->o->fs.debug_corrupt_every = (unsigned)v;
+	return 0;
+}
+
 static const struct {
 	const char *name;
 	bool has_value;
@@ -256,7 +270,26 @@ static const struct {
 	{"fsname", true, opt_fsname},
 	{"subtype", true, opt_subtype},
 	{"max_threads", true, opt_max_threads},
+	{"debug_corrupt_writes", true, opt_debug_corrupt_writes},
 };
+
+/* A writeback tunable (dirty_ratio=, ...; cache/flusher.c checks the range). */
+static int opt_wb(struct opt_ctx *c, int key, const char *name, const char *val)
+{
+	struct daemon_opts *o = c->o;
+	uint64_t v;
+
+	if (!val || !*val || daemon_parse_size(val, &v))
+		return opt_err(c, "bad value '%s' for %s (a number; sizes may take K, M or G)",
+			       val ? val : "", name);
+	if (cache_wb_check(key, v))
+		return opt_err(c, "%s=%s is out of range (see foliofs -h)", name, val);
+	if (o->nr_wb == sizeof(o->wb) / sizeof(o->wb[0]))
+		return opt_err(c, "too many writeback options");
+	o->wb[o->nr_wb].key = key;
+	o->wb[o->nr_wb++].value = v;
+	return 0;
+}
 
 static bool opt_is_ignored(const char *name, const char *val)
 {
@@ -284,6 +317,8 @@ static int opt_one(struct opt_ctx *c, char *opt)
 			return opt_err(c, "option %s takes no value", opt);
 		return opt_table[i].fn(c, val);
 	}
+	if (cache_wb_tunable_lookup(opt) >= 0)
+		return opt_wb(c, cache_wb_tunable_lookup(opt), opt, val);
 	if (opt_is_ignored(opt, val))
 		return 0;
 	return opt_err(c, "unknown option '%s'", opt);
@@ -461,6 +496,19 @@ void daemon_usage(FILE *f)
 	      "  -o fsname=NAME     source shown in /proc/mounts (default: the image)\n"
 	      "  -o subtype=NAME    type shown as fuse.NAME (default foliofs)\n"
 	      "  -o max_threads=N   FUSE worker threads at most (default 16)\n"
+	      "Writeback (also foliofs-ctl get/set keys; a *_bytes value zeroes its ratio\n"
+	      "and a ratio its *_bytes value):\n"
+	      "  -o dirty_ratio=N   writers are throttled above N% of cache_size dirty\n"
+	      "                     (default 20, 1 to 100)\n"
+	      "  -o dirty_background_ratio=N  background writeback above N% (default 10)\n"
+	      "  -o dirty_bytes=SIZE, dirty_background_bytes=SIZE  the same in bytes\n"
+	      "  -o dirty_expire_centisecs=N  data dirty longer is written (default 3000)\n"
+	      "  -o dirty_writeback_centisecs=N  periodic writeback interval (default 500,\n"
+	      "                     0 turns it off)\n"
+	      "  -o wb_max_bytes=SIZE  largest merged write to the image (default 1M, at\n"
+	      "                     most 64M)\n"
+	      "  -o debug_corrupt_writes=N  TEST ONLY: flip one byte in every Nth file-data\n"
+	      "                     write to the image (0: off until foliofs-ctl sets it)\n"
 	      "Generic mount options (rw, dev, suid, exec, atime, auto, user, _netdev, ...)\n"
 	      "are accepted and ignored.\n",
 	      f);

@@ -22,9 +22,17 @@
  *  - SEEK_DATA/SEEK_HOLE look at the extent tree: unwritten (preallocated)
  *    extents count as data; dirty data always has blocks (allocated at
  *    write time), so nothing written is missed.
- *  - fsync writes the file's pages, then every dirty metadata block (not only
- *    this inode's), then flushes the device, for datasync too. Write-back
- *    errors are reported once per fs_file (errseq sampled at open).
+ *  - fsync writes and waits for the file's pages, writes the inode and (when
+ *    they changed) the superblock's counts into their blocks, writes every
+ *    dirty metadata block (not only this inode's: bitmaps, descriptors,
+ *    extent and directory blocks, so whatever reaching the data needs is
+ *    among them), then flushes the device. fdatasync skips the metadata
+ *    unless the inode's datasync_dirty says the size or the block mapping
+ *    changed since the last sync (a write past the end or into a hole or an
+ *    unwritten extent, truncate, fallocate): a pure overwrite leaves only
+ *    times behind.
+ *    Write-back errors are reported once per fs_file (errseq sampled at
+ *    open), whichever thread's write-back met them.
  */
 #include "config.h"
 
@@ -77,6 +85,36 @@ static uint64_t file_size(struct inode *inode)
 	return atomic_load(&inode->mapping.i_size);
 }
 
+/* A change fdatasync must carry to the device: note it before making it. */
+static void file_datasync_dirty(struct inode *inode)
+{
+	if (!atomic_load(&inode->datasync_dirty))
+		atomic_store(&inode->datasync_dirty, true);
+}
+
+/* Would writing [off, off + len) change the size or the block mapping (a
+ * hole or unwritten block in the range)? Errors answer yes. */
+static bool file_write_changes_map(struct inode *inode, uint64_t off, uint64_t len)
+{
+	unsigned bits = inode->fs->geom.block_shift;
+	uint64_t lblk = off >> bits, end = (off + len + (1ULL << bits) - 1) >> bits;
+
+	if (off + len > file_size(inode))
+		return true;
+	while (lblk < end) {
+		uint64_t left = end - lblk, pblk;
+		unsigned flags = 0;
+		int n = fs_map_blocks(&inode->mapping, lblk,
+				      left > UINT32_MAX ? UINT32_MAX : (uint32_t)left, &pblk,
+				      &flags);
+
+		if (n <= 0 || !(flags & MAP_MAPPED))
+			return true;
+		lblk += (uint64_t)n;
+	}
+	return false;
+}
+
 /* ---- size ---- */
 
 /* Set the size with i_rwsem held exclusively (no timestamps). */
@@ -86,6 +124,7 @@ static int __fs_setsize(struct inode *inode, uint64_t size)
 	uint64_t old = file_size(inode), mask = fs->geom.block_size - 1;
 	int err;
 
+	file_datasync_dirty(inode);
 	err = filemap_truncate(&inode->mapping, size);
 	if (err || size > old)
 		return err;
@@ -208,6 +247,8 @@ static ssize_t __fs_write(struct inode *inode, const void *buf, size_t size, uin
 		return -EFBIG;
 	if (size > max - off)
 		size = max - off;
+	if (!atomic_load(&inode->datasync_dirty) && file_write_changes_map(inode, off, size))
+		file_datasync_dirty(inode);
 	n = filemap_write(&inode->mapping, buf, size, off);
 	if (n > 0)
 		fs_inode_touch(inode, FS_MTIME | FS_CTIME);
@@ -258,27 +299,39 @@ static void file_whole_blocks(struct fs *fs, uint64_t off, uint64_t end, uint64_
 	*last = end >> fs->geom.block_shift;
 }
 
+/*
+ * Punch and zero range drop the cached pages and change the block map under
+ * one hold of invalidate_lock: a read in between (an asynchronous readahead
+ * worker, say) would otherwise cache the old blocks' data again, and it
+ * would stay cached over the hole or unwritten blocks.
+ */
 static int file_punch(struct inode *inode, uint64_t off, uint64_t end)
 {
 	uint64_t first, last;
-	int err = filemap_zero_range(&inode->mapping, off, end - off);
+	int err;
 
+	filemap_invalidate_lock(&inode->mapping);
+	err = __filemap_zero_range(&inode->mapping, off, end - off);
 	file_whole_blocks(inode->fs, off, end, &first, &last);
 	if (!err && last > first)
 		err = fs_extent_punch(inode, first, last - first);
+	filemap_invalidate_unlock(&inode->mapping);
 	return err;
 }
 
 static int file_zero_range(struct inode *inode, uint64_t off, uint64_t end)
 {
 	uint64_t first, last;
-	int err = filemap_zero_range(&inode->mapping, off, end - off);
+	int err;
 
+	filemap_invalidate_lock(&inode->mapping);
+	err = __filemap_zero_range(&inode->mapping, off, end - off);
 	file_whole_blocks(inode->fs, off, end, &first, &last);
 	if (!err && last > first)
 		err = fs_extent_mark_unwritten(inode, first, last - first);
 	if (!err && last > first)
 		err = fs_extent_prealloc(inode, first, last - first);
+	filemap_invalidate_unlock(&inode->mapping);
 	return err;
 }
 
@@ -345,6 +398,7 @@ int fs_fallocate(struct inode *inode, int mode, uint64_t off, uint64_t len)
 		return -EFBIG;
 	pthread_rwlock_wrlock(&inode->i_rwsem);
 	old = file_size(inode);
+	file_datasync_dirty(inode);
 	err = __fs_fallocate(inode, mode, off, end);
 	if (mode & (FALLOC_FL_PUNCH_HOLE | FALLOC_FL_ZERO_RANGE) || file_size(inode) != old)
 		fs_inode_touch(inode, FS_MTIME | FS_CTIME);
@@ -474,13 +528,27 @@ ssize_t fs_copy_range(struct fs_file *in, uint64_t off_in, struct fs_file *out, 
 
 /* ---- fsync ---- */
 
+/* The metadata part of fsync: the inode, the superblock's counts, every
+ * dirty metadata block. */
+static int file_sync_meta(struct inode *inode)
+{
+	struct fs *fs = inode->fs;
+	int err = fs_inode_write(inode);
+
+	err = file_first_err(err, fs_write_super_counts(fs));
+	return file_first_err(err, filemap_write_and_wait(&fs->meta));
+}
+
 /**
  * fs_fsync_inode - make an inode's data and the metadata durable
- * @inode: any inode
- * @datasync: fdatasync (treated as fsync: metadata is always written)
+ * @inode: any inode (a directory: its entries, for fsyncdir)
+ * @datasync: fdatasync: skip the metadata unless the size or the block
+ *	mapping changed since the last sync (inode->datasync_dirty)
  *
- * Writes and waits for the file's pages, writes the inode, writes every
- * dirty metadata block and flushes the device. Nothing on a read-only mount.
+ * Writes and waits for the file's pages, then (see the top of this file)
+ * the inode, the superblock's counts and every dirty metadata block, then
+ * flushes the device. Nothing on a read-only mount. A failed metadata
+ * write leaves datasync_dirty set for the next fdatasync.
  *
  * Context: may sleep; no fs lock held.
  * Return: 0 or the first error (this call's write-back errors included).
@@ -488,15 +556,20 @@ ssize_t fs_copy_range(struct fs_file *in, uint64_t off_in, struct fs_file *out, 
 int fs_fsync_inode(struct inode *inode, bool datasync)
 {
 	struct fs *fs = inode->fs;
-	int err = 0;
+	bool meta;
+	int err = 0, merr;
 
-	(void)datasync;
 	if (fs->opts.rdonly)
 		return 0;
 	if (inode->has_mapping)
 		err = filemap_write_and_wait(&inode->mapping);
-	err = file_first_err(err, fs_inode_write(inode));
-	err = file_first_err(err, filemap_write_and_wait(&fs->meta));
+	meta = atomic_exchange(&inode->datasync_dirty, false);
+	if (!datasync || meta) {
+		merr = file_sync_meta(inode);
+		if (merr && meta)
+			atomic_store(&inode->datasync_dirty, true);
+		err = file_first_err(err, merr);
+	}
 	return file_first_err(err, bdev_flush(fs->bdev));
 }
 

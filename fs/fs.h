@@ -77,6 +77,11 @@ struct fs_options {
 	bool rdonly;                /* -o ro */
 	bool allow_other;           /* -o allow_other */
 	bool foreground, debug;     /* -f, -d */
+	/* Test-only (-o debug_corrupt_writes=N): put a backing/faulty.c wrapper in
+	 * the file-data path (fs->data_bdev) that flips a byte in every Nth write
+	 * (N = 0: wrapped, off until foliofs-ctl sets it). Default: no wrapper. */
+	bool debug_corrupt;
+	unsigned debug_corrupt_every;
 };
 
 /* ------------------------------------------------------------------ */
@@ -87,11 +92,13 @@ struct inode;
 
 /*
  * struct fs - one mounted foliofs.
- * Immutable after fs_mount(): bdev, cache, geom, csum_seed, hash_seed,
- * group_lock array, opts.
+ * Immutable after fs_mount(): bdev, data_bdev, data_faulty, cache, geom,
+ * csum_seed, hash_seed, group_lock array, opts.
  */
 struct fs {
 	struct bdev *bdev;
+	struct bdev *data_bdev;      /* regular files' data: bdev, or a test-only wrapper of it */
+	struct faulty *data_faulty;  /* that wrapper's knobs, or NULL */
 	struct cache *cache;
 	struct address_space meta; /* the device's mapping: all metadata */
 	struct folio_geom geom;
@@ -120,7 +127,7 @@ struct fs {
 	uint32_t ihash_mask;
 	uint64_t nr_inodes;
 
-	/* Added for inode.c: protected by icache_lock */
+	/* inode.c: protected by icache_lock */
 	pthread_cond_t icache_wait; /* broadcast when an inode's i_state clears or it leaves */
 	/* i_generation of the next new inode (per-mount random start, atomic) */
 	_Atomic uint32_t next_generation;
@@ -143,7 +150,7 @@ struct inode {
 
 	pthread_rwlock_t i_rwsem;  /* see the lock order */
 	pthread_rwlock_t ext_lock; /* the extent tree in di->i_extents and nodes */
-	/* Added for extent.c: serialises tree changes (held across allocations,
+	/* extent.c: serialises tree changes (held across allocations,
 	 * so that ext_lock never is: reclaim's MAP_NOWAIT lookups trylock it) */
 	pthread_mutex_t ext_mutex;
 
@@ -157,10 +164,15 @@ struct inode {
 	struct address_space mapping;
 	bool has_mapping;          /* immutable after load */
 
-	/* Added for inode.c: protected by fs->icache_lock. FS_I_NEW while
+	/* inode.c: protected by fs->icache_lock. FS_I_NEW while
 	 * fs_iget loads it, FS_I_FREEING while it is evicted; whoever finds an
 	 * inode in either state waits on fs->icache_wait. */
 	unsigned i_state;
+
+	/* fdatasync (file.c): set before a change that reading the
+	 * data needs on the device (size, block mapping); cleared by the fsync
+	 * that writes the metadata. Atomic. */
+	_Atomic bool datasync_dirty;
 };
 
 enum { FS_I_NEW = 1, FS_I_FREEING = 2 };
@@ -179,6 +191,8 @@ int fs_unmount(struct fs *fs);
 int fs_sync(struct fs *fs);
 /* Copy the in-core superblock (free counts folded in) to block 0. */
 int fs_write_super(struct fs *fs);
+/* fsync: fs_write_super() only when a free count changed. */
+int fs_write_super_counts(struct fs *fs);
 struct statvfs;
 void fs_statfs(struct fs *fs, struct statvfs *st);
 /* Log corruption with location and inode, go read-only; returns -EUCLEAN. */

@@ -199,7 +199,8 @@ static bool di_wants_mapping(const struct folio_inode *di)
 static int inode_setup_mapping(struct inode *inode)
 {
 	struct fs *fs = inode->fs;
-	int err = mapping_init(&inode->mapping, fs->cache, fs->bdev, fs->geom.block_shift,
+	struct bdev *bdev = S_ISREG(di_mode(inode->di)) ? fs->data_bdev : fs->bdev;
+	int err = mapping_init(&inode->mapping, fs->cache, bdev, fs->geom.block_shift,
 			       &fs_file_aops, inode);
 
 	if (err)

@@ -14,7 +14,9 @@
  *      exits. The child detaches from the terminal (stdio to /dev/null,
  *      cwd /) only when it reports success (daemon_ready()).
  *   3. fs_mount() with a pool of cache_max bytes, then the memory limit set
- *      to cache_size and the readahead maximum. A bad image: one line, exit
+ *      to cache_size, the readahead maximum, the writeback tunables (in the
+ *      order given) and, unless read-only, the flusher threads (stopped
+ *      again before fs_unmount()). A bad image: one line, exit
  *      1, nothing written (fs_mount's promise). The root inode stays
  *      referenced until shutdown.
  *   4. The FUSE session: fuse_session_new() with fsname, subtype,
@@ -135,7 +137,23 @@ static int check_mountpoint(struct daemon_opts *o)
 	return 0;
 }
 
-/* fs_mount with the pool at cache_max, then the limit and readahead. */
+#define DAEMON_FLUSHERS 2 /* flusher threads: two device writes in flight */
+
+/* The writeback tunables in the order given, then the flusher threads. */
+static int daemon_start_writeback(struct daemon *d)
+{
+	struct cache *cache = d->fs->cache;
+	int err = 0;
+
+	for (unsigned i = 0; i < d->opts.nr_wb && !err; i++)
+		err = cache_wb_set(cache, d->opts.wb[i].key, d->opts.wb[i].value);
+	if (!err && !d->opts.fs.rdonly)
+		err = cache_flusher_start(cache, DAEMON_FLUSHERS);
+	return err;
+}
+
+/* fs_mount with the pool at cache_max, then the limit, readahead and
+ * writeback (flusher threads). */
 static int daemon_mount_fs(struct daemon *d)
 {
 	struct fs_options fo = d->opts.fs;
@@ -151,6 +169,8 @@ static int daemon_mount_fs(struct daemon *d)
 	err = cache_set_limit(d->fs->cache, d->opts.fs.cache_size);
 	if (!err)
 		err = cache_set_ra_max(d->fs->cache, d->opts.fs.ra_max_pages);
+	if (!err)
+		err = daemon_start_writeback(d);
 	if (!err)
 		err = fs_iget(d->fs, FOLIO_ROOT_INO, &d->root);
 	if (err) {
@@ -284,6 +304,7 @@ static int daemon_unmount_fs(struct daemon *d)
 {
 	int err;
 
+	cache_flusher_stop(d->fs->cache);
 	fs_iput(d->root);
 	err = fs_unmount(d->fs);
 	d->fs = NULL;

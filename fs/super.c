@@ -3,9 +3,9 @@
  * handling; the metadata block helpers every fs file uses.
  *
  * Interface (fs/fs.h, "super.c"): fs_mount, fs_unmount, fs_sync,
- * fs_write_super, fs_statfs, __fs_corrupt, fs_check_writable, fs_bread,
- * fs_bread_fresh, fs_bread_checked, fs_new_block, fs_block_dirty,
- * fs_bforget, fs_mutex_init.
+ * fs_write_super, fs_write_super_counts, fs_statfs, __fs_corrupt,
+ * fs_check_writable, fs_bread, fs_bread_fresh, fs_bread_checked,
+ * fs_new_block, fs_block_dirty, fs_bforget, fs_mutex_init.
  *
  * Checksums of headed blocks, bitmaps and descriptors are verified when the
  * block comes from the device (fs_bread_fresh() says so), not on every use
@@ -333,6 +333,28 @@ int fs_write_super(struct fs *fs)
 	return 0;
 }
 
+/**
+ * fs_write_super_counts - fold changed free counts into block 0
+ * @fs: the filesystem
+ *
+ * fs_write_super() when the free block or inode count differs from the
+ * in-core superblock's, else nothing (fsync calls it: an overwrite changes
+ * no count and should not cost a superblock write).
+ *
+ * Context: as fs_write_super().
+ * Return: 0 or a negative errno from reading block 0.
+ */
+int fs_write_super_counts(struct fs *fs)
+{
+	bool same;
+
+	pthread_mutex_lock(&fs->sb_lock);
+	same = le64_to_cpu(fs->sb.s_free_blocks) == atomic_load(&fs->free_blocks) &&
+	       le32_to_cpu(fs->sb.s_free_inodes) == atomic_load(&fs->free_inodes);
+	pthread_mutex_unlock(&fs->sb_lock);
+	return same ? 0 : fs_write_super(fs);
+}
+
 /* Write the superblock to the device now and flush it. */
 static int fs_commit_super(struct fs *fs)
 {
@@ -416,6 +438,27 @@ static void fs_destroy_locks(struct fs *fs)
 	pthread_mutex_destroy(&fs->rename_lock);
 }
 
+/* Regular files' data goes to data_bdev: the device itself, or (test-only,
+ * -o debug_corrupt_writes) a corrupting wrapper that borrows it. */
+static int fs_open_data_bdev(struct fs *fs, const char *image, char *msg, size_t msglen)
+{
+	int err;
+
+	fs->data_bdev = fs->bdev;
+	if (!fs->opts.debug_corrupt)
+		return 0;
+	err = bdev_faulty_wrap(fs->bdev, FAULTY_BORROW | FAULTY_NO_UNDO, &fs->data_bdev,
+			       &fs->data_faulty);
+	if (err) {
+		fs->data_bdev = fs->bdev;
+		fs_msg(msg, msglen, image, "cannot set up debug_corrupt_writes: %s",
+		       strerror(-err));
+		return err;
+	}
+	faulty_corrupt_writes(fs->data_faulty, fs->opts.debug_corrupt_every);
+	return 0;
+}
+
 static int fs_open_bdev(struct fs *fs, const char *image, char *msg, size_t msglen)
 {
 	unsigned flags = BDEV_EXCL | (fs->opts.rdonly ? BDEV_RDONLY : 0);
@@ -423,7 +466,7 @@ static int fs_open_bdev(struct fs *fs, const char *image, char *msg, size_t msgl
 
 	switch (err) {
 	case 0:
-		return 0;
+		return fs_open_data_bdev(fs, image, msg, msglen);
 	case -ENOENT:
 		fs_msg(msg, msglen, image, "no such file or device");
 		break;
@@ -541,6 +584,8 @@ static void fs_teardown(struct fs *fs, bool meta)
 		mapping_destroy(&fs->meta);
 	if (fs->cache)
 		cache_destroy(fs->cache);
+	if (fs->data_bdev && fs->data_bdev != fs->bdev)
+		bdev_close(fs->data_bdev);
 	if (fs->bdev)
 		bdev_close(fs->bdev);
 	fs_destroy_locks(fs);

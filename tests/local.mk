@@ -5,6 +5,7 @@ include tests/unit/backing.mk
 include tests/unit/xarray.mk
 include tests/unit/cache.mk
 include tests/unit/cache_wb.mk
+include tests/unit/flusher.mk
 include tests/unit/stress.mk
 include tests/unit/fs_core.mk
 include tests/unit/fs_dir.mk

@@ -9,6 +9,8 @@ tests_mount_mmap_helper_SOURCES = tests/mount/mmap_helper.c
 MOUNT_TESTS = \
 	tests/mount/bigdir.sh \
 	tests/mount/fio.sh \
+	tests/mount/durability.sh \
+	tests/mount/writeback.sh \
 	tests/mount/mmap.sh \
 	tests/mount/ops.sh \
 	tests/mount/enospc.sh \

@@ -1,0 +1,4 @@
+#!/bin/bash
+# tests/fsx/fsx-foliofs-2k.sh - the short consistency suite (fsx-foliofs.sh)
+# with 2048-byte blocks; one script per block size so make -j runs them side by side.
+exec bash "$(dirname "$0")/fsx-foliofs.sh" 2048
