@@ -45,7 +45,7 @@ struct fuse_session;
 /* Defaults (documented in README.md, "Mount options"). */
 #define DAEMON_CACHE_SIZE    (256ULL << 20) /* cache_size */
 #define DAEMON_CACHE_MIN     (64ULL << 10)  /* smallest cache_size / cache_max */
-#define DAEMON_RA_DEFAULT    (128U << 10)   /* readahead */
+#define DAEMON_RA_DEFAULT    (1U << 20)     /* readahead */
 #define DAEMON_RA_MAX	     (16U << 20)    /* largest readahead (4096 pages) */
 #define DAEMON_MAX_WRITE     (1U << 20)	    /* FUSE max_write */
 #define DAEMON_THREADS	     16		    /* max_threads */

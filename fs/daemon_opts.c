@@ -490,7 +490,7 @@ void daemon_usage(FILE *f)
 	      "  -o cache=MODE      daemon (default: every read and write reaches foliofs's\n"
 	      "                     cache, mmap stays coherent) or kernel (the kernel's page\n"
 	      "                     cache in front)\n"
-	      "  -o readahead=SIZE  readahead maximum (default 128K, 0 disables, at most 16M)\n"
+	      "  -o readahead=SIZE  readahead maximum (default 1M, 0 disables, at most 16M)\n"
 	      "  -o ro              read-only\n"
 	      "  -o allow_other     let other users use the mount\n"
 	      "  -o fsname=NAME     source shown in /proc/mounts (default: the image)\n"
