@@ -108,6 +108,8 @@ enum pageflags {
 			  * write_begin skips map_blocks (cleared when freed) */
 	PG_fresh,	 /* added and not used yet: the first mark_page_accessed()
 			  * clears it instead of setting PG_referenced */
+	PG_trimmed,	 /* free, and its data given back to the system
+			  * (MADV_DONTNEED): only on the free list */
 	NR_PAGEFLAGS
 };
 
@@ -551,6 +553,7 @@ void cache_set_tier(struct cache *cache, const struct cache_tier_ops *ops, void 
 /* lru.c */
 unsigned long cache_reclaim(struct cache *cache, unsigned long nr_to_reclaim);
 unsigned long cache_drop_clean(struct cache *cache);
+unsigned long cache_trim_pool(struct cache *cache);
 /* A page with refcount 1, no flags and no mapping; may reclaim or wait for the
  * reclaimer; -ENOMEM after CACHE_ALLOC_TIMEOUT_MS with nothing freed. */
 int page_cache_alloc(struct cache *cache, struct page **pagep);
@@ -601,6 +604,7 @@ enum cache_stat_item {
 	READ_ERRORS,         /* failed device reads */
 	TIER_STORES,         /* evicted pages the tier took */
 	TIER_LOADS,          /* misses the tier answered */
+	POOL_TRIMMED,        /* free pages whose memory went back to the system */
 	NR_CACHE_STATS
 };
 

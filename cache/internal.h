@@ -131,7 +131,9 @@ struct cache {
 
 	/* protects everything below here up to "lru" */
 	pthread_mutex_t pool_lock;
-	struct page *free_list;   /* singly linked through page->private */
+	struct page *free_list;   /* singly linked through page->private; pages
+				   * still resident first, PG_trimmed ones last */
+	struct page *free_tail;   /* last page of free_list, NULL when empty */
 	unsigned long nr_free_list; /* pages on free_list */
 	pthread_cond_t free_wait; /* signalled when pages are freed */
 	unsigned long free_waiters; /* allocators sleeping on free_wait */
@@ -161,6 +163,8 @@ struct cache {
 	pthread_cond_t reclaim_cond;
 	bool reclaim_wake;
 	bool stopping;
+	_Atomic bool trim_pending; /* the limit was lowered: give free memory back
+				    * after the next round (atomic) */
 
 	/* readahead workers: ra_lock protects ra_queue, ra_stopping */
 	pthread_t *ra_workers;

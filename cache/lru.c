@@ -423,7 +423,9 @@ static unsigned long drop_list(struct cache *cache, struct list_head *list, bool
  *
  * Dirty, locked, under write-back, referenced-by-a-user and pinned pages stay.
  * No shadow entries are left and nothing goes to the tier. Pages another
- * reclaimer holds isolated are waited for (briefly) and dropped too.
+ * reclaimer holds isolated are waited for (briefly) and dropped too. Then
+ * the memory of every free pool page goes back to the system
+ * (cache_trim_pool), so the process's RSS falls as the kernel's does.
  *
  * Context: any thread holding no cache lock and no page lock.
  * Return: pages freed.
@@ -440,6 +442,7 @@ unsigned long cache_drop_clean(struct cache *cache)
 			break;
 		usleep(500);
 	}
+	cache_trim_pool(cache);
 	return freed;
 }
 
@@ -609,6 +612,8 @@ static void *reclaimer_main(void *arg)
 		__atomic_store_n(&cache->reclaim_wake, false, __ATOMIC_RELAXED);
 		pthread_mutex_unlock(&cache->reclaim_lock);
 		bool progress = kswapd_balance(cache);
+		if (atomic_exchange(&cache->trim_pending, false))
+			cache_trim_pool(cache);
 		pthread_mutex_lock(&cache->reclaim_lock);
 		if (progress)
 			backoff_ms = RECLAIM_BACKOFF_MS;
@@ -821,18 +826,20 @@ void cache_destroy(struct cache *cache)
  * @limit_bytes: new limit, 16 pages .. the configured pool size
  *
  * Lowering it below the pages in use reclaims clean pages at once and leaves
- * the rest to the background reclaimer; allocations wait meanwhile.
+ * the rest to the background reclaimer; allocations wait meanwhile. Lowering
+ * it also gives the memory of free pages back to the system
+ * (cache_trim_pool), now and after the reclaimer's next round.
  *
  * Context: any thread holding no cache lock.
  * Return: 0 or -EINVAL.
  */
 int cache_set_limit(struct cache *cache, uint64_t limit_bytes)
 {
-	unsigned long pages = limit_bytes / PAGE_SIZE, used;
+	unsigned long pages = limit_bytes / PAGE_SIZE, used, old;
 
 	if (pages < CACHE_MIN_PAGES || pages > cache->nr_pool - cache->reserve)
 		return -EINVAL;
-	atomic_store(&cache->limit, pages);
+	old = atomic_exchange(&cache->limit, pages);
 	cache_update_watermarks(cache);
 	pthread_mutex_lock(&cache->pool_lock);
 	pthread_cond_broadcast(&cache->free_wait);
@@ -842,6 +849,13 @@ int cache_set_limit(struct cache *cache, uint64_t limit_bytes)
 		wakeup_reclaimer(cache);
 		if (used > pages)
 			cache_reclaim(cache, used - pages);
+	}
+	if (pages < old) {
+		/* what reclaim freed leaves the RSS, now and after the
+		 * background reclaimer's next round */
+		cache_trim_pool(cache);
+		atomic_store(&cache->trim_pending, true);
+		wakeup_reclaimer(cache);
 	}
 	return 0;
 }

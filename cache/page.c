@@ -218,7 +218,10 @@ int page_pool_init(struct cache *cache, unsigned long nr_pages)
 		INIT_LIST_HEAD(&page->lru);
 		page->private = cache->free_list;
 		cache->free_list = page;
+		/* never touched yet: nothing resident to give back */
+		page_set(page, PG_trimmed);
 	}
+	cache->free_tail = &cache->pages[nr_pages - 1];
 	cache->nr_free_list = nr_pages;
 	atomic_store(&cache->nr_used, 0);
 	wait_buckets_init(cache);
@@ -278,6 +281,8 @@ struct page *page_pool_get_below(struct cache *cache, unsigned long max_used)
 	if (cache->free_list && atomic_load(&cache->nr_used) < max_used) {
 		page = cache->free_list;
 		cache->free_list = page->private;
+		if (!cache->free_list)
+			cache->free_tail = NULL;
 		cache->nr_free_list--;
 		atomic_fetch_add(&cache->nr_used, 1);
 	}
@@ -340,6 +345,8 @@ void page_pool_put(struct cache *cache, struct page *page)
 	pthread_mutex_lock(&cache->pool_lock);
 	page->private = cache->free_list;
 	cache->free_list = page;
+	if (!cache->free_tail)
+		cache->free_tail = page;
 	cache->nr_free_list++;
 	atomic_fetch_sub(&cache->nr_used, 1);
 	atomic_fetch_add_explicit(&cache->nr_frees, 1, memory_order_relaxed);
@@ -358,6 +365,107 @@ void page_pool_put(struct cache *cache, struct page *page)
 struct cache *page_cache_of(struct page *page)
 {
 	return cache_table[page->cache_id];
+}
+
+/* ---- giving free memory back ---- */
+
+#define TRIM_BATCH 256
+
+/* Take up to TRIM_BATCH resident pages off the head of the free list (the
+ * PG_trimmed ones are all at its tail). pool_lock held. */
+static unsigned trim_take(struct cache *cache, struct page **batch)
+{
+	unsigned n = 0;
+
+	while (n < TRIM_BATCH && cache->free_list && !page_test(cache->free_list, PG_trimmed)) {
+		struct page *page = cache->free_list;
+
+		cache->free_list = page->private;
+		if (!cache->free_list)
+			cache->free_tail = NULL;
+		cache->nr_free_list--;
+		batch[n++] = page;
+	}
+	return n;
+}
+
+/* Put trimmed pages back at the tail, so allocations take resident ones
+ * first. pool_lock held. */
+static void trim_give_back(struct cache *cache, struct page **batch, unsigned n)
+{
+	for (unsigned i = 0; i < n; i++) {
+		batch[i]->private = NULL;
+		if (cache->free_tail)
+			cache->free_tail->private = batch[i];
+		else
+			cache->free_list = batch[i];
+		cache->free_tail = batch[i];
+	}
+	cache->nr_free_list += n;
+	if (n && cache->free_waiters)
+		pthread_cond_broadcast(&cache->free_wait);
+}
+
+static int page_addr_cmp(const void *a, const void *b)
+{
+	const struct page *x = *(struct page *const *)a, *y = *(struct page *const *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* MADV_DONTNEED the pages' data, one call per run of neighbours. */
+static void trim_release(struct page **batch, unsigned n)
+{
+	qsort(batch, n, sizeof(*batch), page_addr_cmp);
+	for (unsigned i = 0; i < n;) {
+		unsigned j = i + 1;
+
+		while (j < n && batch[j] == batch[j - 1] + 1)
+			j++;
+		/* Only fails for a bad range, which a pool page is not; the page
+		 * then simply stays resident. */
+		(void)madvise(batch[i]->virtual, (size_t)(j - i) * PAGE_SIZE, MADV_DONTNEED);
+		for (unsigned k = i; k < j; k++)
+			page_set(batch[k], PG_trimmed);
+		i = j;
+	}
+}
+
+/**
+ * cache_trim_pool - give the memory of free pool pages back to the system
+ * @cache: the cache
+ *
+ * Free pages that were used keep their memory resident; after a drop of the
+ * cache or a lower limit that memory would stay counted in the process's
+ * RSS. This releases it (MADV_DONTNEED), a batch at a time: a batch is off
+ * the free list while its memory is released, so an allocation may wait a
+ * moment for it. A released page reads as zeros when used again, which is
+ * fine for a free page.
+ *
+ * Context: any thread holding no cache lock; may sleep.
+ * Return: the number of pages released.
+ */
+unsigned long cache_trim_pool(struct cache *cache)
+{
+	struct page *batch[TRIM_BATCH];
+	unsigned long total = 0;
+
+	while (total < cache->nr_pool) {
+		unsigned n;
+
+		pthread_mutex_lock(&cache->pool_lock);
+		n = trim_take(cache, batch);
+		pthread_mutex_unlock(&cache->pool_lock);
+		if (!n)
+			break;
+		trim_release(batch, n);
+		pthread_mutex_lock(&cache->pool_lock);
+		trim_give_back(cache, batch, n);
+		pthread_mutex_unlock(&cache->pool_lock);
+		total += n;
+	}
+	stat_add(cache, POOL_TRIMMED, total);
+	return total;
 }
 
 /* ---- references ---- */

@@ -59,6 +59,7 @@ static const char *const stat_names[NR_CACHE_STATS] = {
 	[READ_ERRORS] = "read_errors",
 	[TIER_STORES] = "tier_stores",
 	[TIER_LOADS] = "tier_loads",
+	[POOL_TRIMMED] = "pool_trimmed",
 };
 
 static _Atomic unsigned stat_next_slot;

@@ -11,6 +11,7 @@ MOUNT_TESTS = \
 	tests/mount/fio.sh \
 	tests/mount/durability.sh \
 	tests/mount/writeback.sh \
+	tests/mount/memory.sh \
 	tests/mount/mmap.sh \
 	tests/mount/ops.sh \
 	tests/mount/enospc.sh \

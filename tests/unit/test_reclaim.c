@@ -34,6 +34,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <time.h>
 #include <unistd.h>
 #include <urcu.h>
@@ -319,6 +320,53 @@ static void test_drop_clean(void)
 	is_u64(atomic_load(&f.mapping.nrshadows), 0, "drop_clean leaves no shadow");
 	testfile_destroy(&f);
 	destroy_cache(c, "drop_clean");
+}
+
+/* ---- giving free memory back ---- */
+
+/* Pool pages whose data is resident in the process (mincore). */
+static unsigned long pool_resident(struct cache *c)
+{
+	size_t n = c->nr_pool;
+	unsigned char *vec = malloc(n);
+	unsigned long r = 0;
+
+	if (!vec || mincore(c->data, n * PAGE_SIZE, vec))
+		BAIL("mincore");
+	for (size_t i = 0; i < n; i++)
+		r += vec[i] & 1;
+	free(vec);
+	return r;
+}
+
+static void test_trim(void)
+{
+	struct cache *c = make_cache(512, 256, false);
+	struct testfile f;
+	unsigned long before;
+
+	/* no readahead: no asynchronous reader may add pages behind the checks */
+	is_int(cache_set_ra_max(c, 0), 0, "trim: readahead off");
+	file_over_region(&f, c, REGION_DROP);
+	is_u64(pool_resident(c), 0, "trim: a new pool holds no resident page");
+	ok(read_pages_range(&f, 0, 200), "trim: read 200 pages");
+	before = pool_resident(c);
+	ok(before >= 200, "trim: at least 200 pool pages resident (%lu)", before);
+	is_u64(cache_stat(c, POOL_TRIMMED), 0, "trim: nothing given back yet");
+	is_int(cache_drop_clean(c), 200, "trim: drop_clean frees the 200 pages");
+	is_u64(pool_resident(c), 0, "trim: after drop_clean no pool page is resident");
+	is_u64(cache_stat(c, POOL_TRIMMED), before, "trim: pool_trimmed counts the pages released");
+	ok(read_pages_range(&f, 0, 200), "trim: released pages are used again, bytes right");
+	is_int(cache_set_limit(c, 64 * PAGE_SIZE), 0, "trim: lower the limit to 64 pages");
+	ok(atomic_load(&c->nr_used) <= 64, "trim: clean pages reclaimed down to the limit");
+	ok(pool_resident(c) <= 64 + CACHE_RESERVE_PAGES,
+	   "trim: resident pool pages follow the lower limit (%lu)", pool_resident(c));
+	ok(read_pages_range(&f, 0, 200), "trim: reads under the lower limit, bytes right");
+	ok(pool_resident(c) <= 64 + CACHE_RESERVE_PAGES + 1,
+	   "trim: and stay near it (%lu)", pool_resident(c));
+	is_int(cache_set_limit(c, 256 * PAGE_SIZE), 0, "trim: limit back to 256 pages");
+	testfile_destroy(&f);
+	destroy_cache(c, "trim");
 }
 
 /* ---- the tier hook ---- */
@@ -667,6 +715,7 @@ int main(void)
 	test_refault_activate();
 	test_shadow_bound();
 	test_drop_clean();
+	test_trim();
 	test_tier();
 	test_alloc_wait();
 	test_limits();
