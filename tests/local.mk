@@ -1,6 +1,6 @@
 # tests/: unit tests (TAP programs), mount scenarios, fsx suite. Each part keeps
 # its rules in its own fragment.
-EXTRA_DIST += tests/lib/tap.h
+EXTRA_DIST += tests/lib/tap.h tests/lib/tap.sh
 include tests/unit/backing.mk
 include tests/unit/xarray.mk
 include tests/unit/cache.mk

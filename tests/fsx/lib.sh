@@ -21,8 +21,8 @@ if [ ! -x "$FSX" ]; then
 	exit 1
 fi
 
-tap_n=0
-tap_failed=0
+# shellcheck source=tests/lib/tap.sh
+. "${top_srcdir:-$(cd "$(dirname "$0")/../.." && pwd)}/tests/lib/tap.sh"
 tap_cleanups=""
 tap_mounts=""
 
@@ -55,42 +55,13 @@ tap_tmpdir() {
 
 tap_tmpdir T /tmp
 
-tap_ok() {
-	tap_n=$((tap_n + 1))
-	if [ "$1" = 0 ]; then
-		echo "ok $tap_n - $2"
-	else
-		echo "not ok $tap_n - $2"
-		tap_failed=$((tap_failed + 1))
-	fi
-}
-
-# tap_check DESC COMMAND...: a test that passes when COMMAND succeeds.
-tap_check() {
-	desc=$1
-	shift
-	if "$@"; then tap_ok 0 "$desc"; else tap_ok 1 "$desc"; fi
-}
-
-tap_skip() {
-	tap_n=$((tap_n + 1))
-	echo "ok $tap_n # SKIP $1"
-}
-
-tap_diag() {
-	echo "# $*"
-}
-
-# Show a file's contents as TAP comments (for failures).
-tap_show() {
-	sed 's/^/#   /' "$1" | head -n "${2:-40}"
-}
-
-tap_done() {
-	echo "1..$tap_n"
-	[ "$tap_failed" = 0 ]
-	exit $?
-}
+# The fsx tests' names for tests/lib/tap.sh's functions.
+tap_ok() { ok "$@"; }
+tap_check() { check "$@"; }
+tap_skip() { skip "$@"; }
+tap_diag() { diag "$@"; }
+tap_show() { show_file "$1" "${2:-40}"; }
+tap_done() { done_testing; }
 
 fs_type() {
 	stat -f -c %T "$1" 2>/dev/null || echo unknown

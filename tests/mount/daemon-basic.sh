@@ -16,8 +16,9 @@ CTL=$builddir/tools/foliofs-ctl
 MKFS=$builddir/tools/mkfs.foliofs
 FSCK=$builddir/tools/fsck.foliofs
 MMAP=$builddir/tests/mount/daemon_mmap
-tap_n=0
-tap_failed=0
+srcdir=${top_srcdir:-$(cd "$(dirname "$0")/../.." && pwd)}
+# shellcheck source=tests/lib/tap.sh
+. "$srcdir/tests/lib/tap.sh"
 
 if [ "$(id -u)" != 0 ] || [ ! -w /dev/fuse ] || ! command -v fusermount3 >/dev/null 2>&1; then
 	echo "1..0 # SKIP needs root, /dev/fuse and fusermount3"
@@ -52,35 +53,6 @@ cleanup() {
 }
 trap cleanup EXIT
 trap 'exit 1' INT TERM HUP
-
-ok() {
-	tap_n=$((tap_n + 1))
-	if [ "$1" -eq 0 ]; then
-		echo "ok $tap_n - $2"
-	else
-		echo "not ok $tap_n - $2"
-		tap_failed=$((tap_failed + 1))
-	fi
-}
-
-is() {
-	if [ "$1" = "$2" ]; then
-		ok 0 "$3"
-	else
-		ok 1 "$3"
-		echo "#   got '$1', want '$2'"
-	fi
-}
-
-like() {
-	if printf '%s\n' "$1" | grep -Eq -- "$2"; then
-		ok 0 "$3"
-	else
-		ok 1 "$3"
-		printf '%s\n' "$1" | sed 's/^/#   /'
-		echo "#   does not match /$2/"
-	fi
-}
 
 # run CMD...: sets $out (stdout and stderr) and $rc.
 run() {

@@ -53,72 +53,12 @@ PY=/usr/bin/python3
 export PYTHONDONTWRITEBYTECODE=1 LC_ALL=C
 umask 022
 
-tap_n=0
-tap_failed=0
+# shellcheck source=tests/lib/tap.sh
+. "$srcdir/tests/lib/tap.sh"
 mt_pids=""   # daemons started here: "pid:mountpoint" words
-mt_helpers="" # other processes started here, killed on exit
 MT_LOG=""
 MT_STATUS=""
 MT_UMOUNT_TIMEOUT=${MT_UMOUNT_TIMEOUT:-120}
-
-ok() {
-	tap_n=$((tap_n + 1))
-	if [ "$1" = 0 ]; then
-		echo "ok $tap_n - $2"
-	else
-		echo "not ok $tap_n - $2"
-		tap_failed=$((tap_failed + 1))
-	fi
-}
-
-is() {
-	if [ "$1" = "$2" ]; then
-		ok 0 "$3"
-	else
-		ok 1 "$3"
-		echo "#   got '$1', want '$2'"
-	fi
-}
-
-like() {
-	if printf '%s\n' "$1" | grep -Eiq -- "$2"; then
-		ok 0 "$3"
-	else
-		ok 1 "$3"
-		printf '%s\n' "$1" | head -n 20 | sed 's/^/#   /'
-		echo "#   does not match /$2/"
-	fi
-}
-
-check() {
-	local desc=$1
-	shift
-	if "$@"; then ok 0 "$desc"; else ok 1 "$desc"; fi
-}
-
-skip() {
-	tap_n=$((tap_n + 1))
-	echo "ok $tap_n # SKIP $1"
-}
-
-diag() {
-	echo "# $*"
-}
-
-bail() {
-	echo "Bail out! $*"
-	exit 1
-}
-
-show_file() {
-	[ -f "$1" ] && head -n "${2:-30}" "$1" | sed 's/^/#   /'
-}
-
-done_testing() {
-	echo "1..$tap_n"
-	[ "$tap_failed" = 0 ]
-	exit $?
-}
 
 # --- preconditions ---------------------------------------------------------
 

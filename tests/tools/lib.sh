@@ -7,8 +7,9 @@
 builddir=${top_builddir:-$(cd "$(dirname "$0")/../.." && pwd)}
 MKFS=$builddir/tools/mkfs.foliofs
 FSCK=$builddir/tools/fsck.foliofs
-tap_n=0
-tap_failed=0
+srcdir=${top_srcdir:-$(cd "$(dirname "$0")/../.." && pwd)}
+# shellcheck source=tests/lib/tap.sh
+. "$srcdir/tests/lib/tap.sh"
 
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/foliofs-tools.XXXXXX") || exit 1
 trap 'rm -rf "$TMP"' EXIT
@@ -18,48 +19,6 @@ if [ ! -x "$MKFS" ] || [ ! -x "$FSCK" ]; then
 	echo "Bail out! $MKFS or $FSCK is not built"
 	exit 1
 fi
-
-# ok COND-STATUS DESCRIPTION: one TAP line from an exit status (0 = pass).
-ok() {
-	tap_n=$((tap_n + 1))
-	if [ "$1" -eq 0 ]; then
-		echo "ok $tap_n - $2"
-	else
-		echo "not ok $tap_n - $2"
-		tap_failed=$((tap_failed + 1))
-	fi
-}
-
-# is GOT WANT DESCRIPTION
-is() {
-	if [ "$1" = "$2" ]; then
-		ok 0 "$3"
-	else
-		ok 1 "$3"
-		echo "#   got '$1', want '$2'"
-	fi
-}
-
-# like TEXT REGEX DESCRIPTION (extended regex, grep -E)
-like() {
-	if printf '%s\n' "$1" | grep -Eq -- "$2"; then
-		ok 0 "$3"
-	else
-		ok 1 "$3"
-		printf '%s\n' "$1" | sed 's/^/#   /'
-		echo "#   does not match /$2/"
-	fi
-}
-
-diag() {
-	echo "# $*"
-}
-
-done_testing() {
-	echo "1..$tap_n"
-	[ "$tap_failed" -eq 0 ]
-	exit $?
-}
 
 # run CMD...: sets $out (stdout+stderr) and $rc.
 run() {
