@@ -554,6 +554,7 @@ void cache_set_tier(struct cache *cache, const struct cache_tier_ops *ops, void 
 unsigned long cache_reclaim(struct cache *cache, unsigned long nr_to_reclaim);
 unsigned long cache_drop_clean(struct cache *cache);
 unsigned long cache_trim_pool(struct cache *cache);
+unsigned long cache_pool_resident(struct cache *cache);
 /* A page with refcount 1, no flags and no mapping; may reclaim or wait for the
  * reclaimer; -ENOMEM after CACHE_ALLOC_TIMEOUT_MS with nothing freed. */
 int page_cache_alloc(struct cache *cache, struct page **pagep);

@@ -432,6 +432,32 @@ static void trim_release(struct page **batch, unsigned n)
 }
 
 /**
+ * cache_pool_resident - pool pages whose memory is resident in the process
+ * @cache: the cache
+ *
+ * Asks the kernel (mincore), so it counts what the RSS counts for the pool,
+ * whatever state the pages are in.
+ *
+ * Context: any thread.
+ * Return: resident pages, or 0 when mincore fails.
+ */
+unsigned long cache_pool_resident(struct cache *cache)
+{
+	unsigned char vec[4096];
+	unsigned long resident = 0;
+
+	for (unsigned long i = 0; i < cache->nr_pool; i += sizeof(vec)) {
+		unsigned long n = cache->nr_pool - i < sizeof(vec) ? cache->nr_pool - i : sizeof(vec);
+
+		if (mincore(cache->data + i * PAGE_SIZE, n * PAGE_SIZE, vec))
+			return 0;
+		for (unsigned long k = 0; k < n; k++)
+			resident += vec[k] & 1;
+	}
+	return resident;
+}
+
+/**
  * cache_trim_pool - give the memory of free pool pages back to the system
  * @cache: the cache
  *

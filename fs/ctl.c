@@ -184,6 +184,7 @@ static void ctl_stats_meminfo(struct daemon *d, FILE *out)
 	cache_mem_info(c, &mem);
 	ctl_kb(out, "MemLimit", cache_get_limit(c));
 	ctl_kb(out, "MemPool", d->opts.cache_max);
+	ctl_kb(out, "PoolResident", (uint64_t)cache_pool_resident(c) * PAGE_SIZE);
 	ctl_kb(out, "MemFree", cache_stat(c, NR_FREE_PAGES) * PAGE_SIZE);
 	ctl_kb(out, "Buffers", meta * PAGE_SIZE);
 	ctl_kb(out, "Cached", (file > meta ? file - meta : 0) * PAGE_SIZE);
