@@ -11,7 +11,8 @@
  *     prev_pos, not at the end of the current window) reads only the pages
  *     asked for: random access does no readahead and counts no PGREADAHEAD;
  *   - a miss at index 0 or continuing the previous read opens a window of
- *     roundup_pow2(req) * 4 or * 2 pages (capped at ra_pages), async_size =
+ *     roundup_pow2(req) * 4 or * 2 pages (capped at ra_pages and at 1/16 of
+ *     the cache limit, RA_LIMIT_DIV), async_size =
  *     size / 2, and marks page start + size - async_size PG_readahead;
  *   - hitting the marked page (or missing at the window's end) moves the
  *     window on: start += size, size = min(2 * size, ra_pages), async_size =
@@ -47,8 +48,12 @@
 /* Pages added per synchronous batch, and pages per merged device read. */
 #define RA_BATCH      64
 #define RIO_MAX_PAGES 256
-/* Largest window honoured, whatever ra_pages says. */
+/* Largest window honoured, whatever ra_pages says; and at most this part of
+ * the cache limit, so that a window's locked pages (up to two per reader:
+ * the one read now and the one read ahead) never fill a small cache and
+ * leave none for the metadata its own reads need. */
 #define CACHE_RA_WINDOW_MAX 4096
+#define RA_LIMIT_DIV	    16
 
 /* One asynchronous window, queued on cache->ra_queue. */
 struct ra_work {
@@ -477,6 +482,15 @@ static bool ra_sequential(const struct file_ra_state *ra, uint64_t index)
 	return index == last || index == last + 1;
 }
 
+/* The window limit for @ra now (0: no readahead). */
+static unsigned ra_window_max(struct address_space *mapping, const struct file_ra_state *ra)
+{
+	unsigned long part = atomic_load(&mapping->cache->limit) / RA_LIMIT_DIV;
+	unsigned max = ra ? MIN(ra->ra_pages, (unsigned)CACHE_RA_WINDOW_MAX) : 0;
+
+	return MIN(max, (unsigned)MAX(part, 1UL));
+}
+
 /**
  * page_cache_sync_readahead - a reader missed: read the page(s) it needs and,
  * on a sequential stream, a window ahead
@@ -494,7 +508,7 @@ void page_cache_sync_readahead(struct address_space *mapping, struct file_ra_sta
 				   .nr = req_pages ? req_pages : 1,
 				   .mark = UINT64_MAX,
 				   .req_start = index};
-	unsigned max = ra ? MIN(ra->ra_pages, (unsigned)CACHE_RA_WINDOW_MAX) : 0;
+	unsigned max = ra_window_max(mapping, ra);
 
 	plain.req_end = index + plain.nr;
 	if (!max) {
@@ -536,7 +550,7 @@ void page_cache_sync_readahead(struct address_space *mapping, struct file_ra_sta
 void page_cache_async_readahead(struct address_space *mapping, struct file_ra_state *ra,
 				struct page *page, uint64_t index, unsigned req_pages)
 {
-	unsigned max = ra ? MIN(ra->ra_pages, (unsigned)CACHE_RA_WINDOW_MAX) : 0;
+	unsigned max = ra_window_max(mapping, ra);
 
 	(void)page;
 	if (!max)

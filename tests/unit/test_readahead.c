@@ -332,11 +332,39 @@ static void teardown(void)
 	is_int(xa_nodes_live(), 0, "no xarray node alive after destroy and rcu_barrier");
 }
 
+/* A window never takes more than 1/16 of the cache limit: a 1 MiB window in
+ * a 2 MiB cache kept its pages locked while its own extent lookups waited
+ * for memory that nothing could free. */
+static void test_small_cache_window(void)
+{
+	struct testfile *f = &files[1];
+	struct file_ra_state ra;
+	unsigned char buf[PAGE_SIZE];
+	unsigned max_seen = 0;
+	bool bytes_ok = true;
+
+	cache_drop_clean(cache);
+	is_int(cache_set_limit(cache, 512 * PAGE_SIZE), 0, "limit 512 pages");
+	is_int(cache_set_ra_max(cache, 256), 0, "ra_max 256 pages");
+	file_ra_state_init(&ra, &f->mapping);
+	for (uint64_t pos = 0; pos < FILE_BYTES; pos += PAGE_SIZE) {
+		if (filemap_read(&f->mapping, &ra, buf, PAGE_SIZE, pos) != PAGE_SIZE ||
+		    !check_bytes(buf, pos, PAGE_SIZE, 1))
+			bytes_ok = false;
+		max_seen = MAX(max_seen, ra.size);
+	}
+	ok(bytes_ok, "small cache: sequential reads return the file's bytes");
+	is_int(max_seen, 32, "small cache: the window stops at limit / 16 (32 pages)");
+	is_int(cache_set_limit(cache, 4096 * PAGE_SIZE), 0, "limit back to 4096 pages");
+	is_int(cache_set_ra_max(cache, 32), 0, "ra_max back to 32");
+}
+
 int main(void)
 {
 	setup();
 	test_sequential(32);
 	test_sequential(64);
+	test_small_cache_window();
 	test_random();
 	test_ra_disabled();
 	test_eof();
