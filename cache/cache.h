@@ -480,10 +480,12 @@ enum wb_tunable {
 	WB_DIRTY_EXPIRE_CS,	   /* centisecs a mapping may stay dirty (3000) */
 	WB_DIRTY_WRITEBACK_CS,	   /* centisecs between periodic runs (500; 0 off) */
 	WB_MAX_BYTES,		   /* largest merged device write (1 MiB) */
+	WB_FILL_BYTES,		   /* largest clean gap written to join two runs (32 KiB) */
 	NR_WB_TUNABLES
 };
 
 #define DIRTY_SLACK_PAGES 8 /* per writer thread, see above */
+#define WB_FILL_MAX_BYTES (1U << 20) /* wb_fill_bytes at most */
 
 const char *cache_wb_tunable_name(enum wb_tunable t);
 int cache_wb_tunable_lookup(const char *name);
@@ -600,6 +602,7 @@ enum cache_stat_item {
 	PGWRITE_BACKGROUND,
 	PGWRITE_SYNC,
 	PGWRITE_RECLAIM,
+	PGWRITE_FILL,        /* clean pages written to join two dirty runs */
 	BDP_EVENTS,          /* balance_dirty_pages pauses (throttled writers) */
 	WB_ERRORS,           /* failed write-back requests */
 	READ_ERRORS,         /* failed device reads */

@@ -106,6 +106,7 @@ static const char *const tunable_names[NR_WB_TUNABLES] = {
 	[WB_DIRTY_EXPIRE_CS] = "dirty_expire_centisecs",
 	[WB_DIRTY_WRITEBACK_CS] = "dirty_writeback_centisecs",
 	[WB_MAX_BYTES] = "wb_max_bytes",
+	[WB_FILL_BYTES] = "wb_fill_bytes",
 };
 
 static uint64_t fl_now_us(void)
@@ -191,6 +192,7 @@ int cache_wb_check(enum wb_tunable t, uint64_t value)
 		[WB_DIRTY_EXPIRE_CS] = CS_MAX,
 		[WB_DIRTY_WRITEBACK_CS] = CS_MAX,
 		[WB_MAX_BYTES] = WB_MAX_BYTES_LIMIT,
+		[WB_FILL_BYTES] = WB_FILL_MAX_BYTES,
 	};
 
 	if ((unsigned)t >= NR_WB_TUNABLES || value < lo[t] || value > hi[t])
@@ -234,7 +236,8 @@ static void fl_set_bytes(_Atomic unsigned *ratio, _Atomic uint64_t *bytes, uint6
  * @value: dirty_ratio 1..100; dirty_background_ratio 0..100; dirty_bytes at
  *	least 2 pages; dirty_background_bytes at least 1 page; the centisecs
  *	up to a day (expire at least 1; writeback 0 turns periodic runs off);
- *	wb_max_bytes 4 KiB..64 MiB (rounded down to pages)
+ *	wb_max_bytes 4 KiB..64 MiB, wb_fill_bytes 0..1 MiB (both rounded down
+ *	to pages)
  *
  * A *_bytes value zeroes the matching ratio, a ratio the *_bytes value.
  * Flusher threads and throttled writers see the change at once.
@@ -266,6 +269,10 @@ int cache_wb_set(struct cache *cache, enum wb_tunable t, uint64_t value)
 		break;
 	case WB_DIRTY_WRITEBACK_CS:
 		fl_set_interval(fl, (unsigned)value);
+		break;
+	case WB_FILL_BYTES:
+		__atomic_store_n(&cache->fill_bytes, (uint32_t)(value & PAGE_MASK),
+				 __ATOMIC_RELAXED);
 		break;
 	default: /* WB_MAX_BYTES */
 		__atomic_store_n(&cache->max_io_bytes, (uint32_t)(value & PAGE_MASK),
@@ -303,6 +310,8 @@ uint64_t cache_wb_get(struct cache *cache, enum wb_tunable t)
 		return atomic_load(&fl->interval_cs);
 	case WB_MAX_BYTES:
 		return __atomic_load_n(&cache->max_io_bytes, __ATOMIC_RELAXED);
+	case WB_FILL_BYTES:
+		return __atomic_load_n(&cache->fill_bytes, __ATOMIC_RELAXED);
 	default:
 		return 0;
 	}

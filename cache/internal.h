@@ -179,6 +179,7 @@ struct cache {
 	pthread_mutex_t wb_lock;
 	struct list_head dirty_mappings;
 	uint32_t max_io_bytes; /* wb_max_bytes; read and set atomically */
+	uint32_t fill_bytes;   /* wb_fill_bytes; read and set atomically */
 	struct flusher *flusher; /* flusher.c: tunables, lists, threads (set at create) */
 
 	/* tier hook: set before use, read without locks */

@@ -56,6 +56,7 @@
 #define RECLAIM_BATCH	       32
 #define CACHE_MIN_PAGES	       16
 #define CACHE_RA_MAX_PAGES     4096
+#define CACHE_WB_FILL_DEFAULT  (32U << 10) /* wb_fill_bytes: 8 pages */
 #define ALLOC_WAIT_SLICE_MS    50
 #define RECLAIM_BACKOFF_MS     10
 #define RECLAIM_BACKOFF_MAX_MS 640
@@ -729,6 +730,7 @@ static void cache_set_defaults(struct cache *cache, const struct cache_config *c
 	cache->max_shadows = 2 * cache->nr_pool;
 	atomic_store(&cache->ra_max_pages, cfg->ra_max_pages ? cfg->ra_max_pages : 32);
 	cache->max_io_bytes = io < PAGE_SIZE ? (uint32_t)PAGE_SIZE : io & (uint32_t)PAGE_MASK;
+	cache->fill_bytes = CACHE_WB_FILL_DEFAULT;
 	atomic_store(&cache->next_mapping_id, 1);
 }
 

@@ -54,6 +54,7 @@ static const char *const stat_names[NR_CACHE_STATS] = {
 	[PGWRITE_BACKGROUND] = "pgwrite_background",
 	[PGWRITE_SYNC] = "pgwrite_sync",
 	[PGWRITE_RECLAIM] = "pgwrite_reclaim",
+	[PGWRITE_FILL] = "pgwrite_fill",
 	[BDP_EVENTS] = "balance_dirty_pages_events",
 	[WB_ERRORS] = "wb_errors",
 	[READ_ERRORS] = "read_errors",

@@ -31,6 +31,13 @@
  *     on failure its heads get BH_Dirty|BH_Write_EIO back, the page PG_error
  *     and PG_dirty again; then the WRITEBACK mark and PG_writeback are cleared
  *     (end_page_writeback wakes the waiters) and the page is unlocked.
+ *  7. Write clustering (filemap_writepages on file mappings): when the next
+ *     dirty page is at most wb_fill_bytes after the open run and its blocks
+ *     follow the run's with exactly the pages between, those clean cached
+ *     pages go into the run too (locked, PG_writeback, counted PGWRITE_FILL),
+ *     so scattered dirty pages over cached data leave in large writes. A
+ *     clean uptodate page holds what its blocks hold, so rewriting it changes
+ *     nothing on the device; a fill page whose write fails becomes dirty (W5).
  *
  * Invariants:
  *  W1. mapping->nrdirty counts the mapping's PG_dirty pages: it moves with
@@ -75,6 +82,7 @@
 #define WB_SMALL_RUN	  16 /* run size when the big arrays cannot be had */
 #define WB_BATCH	  16 /* pages looked up at once */
 #define WB_MAX_HEADS	  (PAGE_SIZE >> 10)
+#define WB_FILL_MAX_PAGES (WB_FILL_MAX_BYTES >> PAGE_SHIFT)
 
 #define ERRSEQ_MAX_ERRNO 0xfffU
 #define ERRSEQ_SEEN	 (1U << 12)
@@ -103,6 +111,7 @@ enum { WB_PLAN_WRITE = 1, WB_PLAN_CLEAN = 2, WB_PLAN_SKIP = 3 };
 struct wb_entry {
 	struct page *page;
 	unsigned mask;
+	bool fill; /* a clean page written to join two runs (step 7) */
 };
 
 /* One writeback call's state; owned by the calling thread. */
@@ -112,7 +121,9 @@ struct wb_ctx {
 	struct writeback_control *wbc;
 	unsigned map_flags; /* added to map_blocks flags (MAP_NOWAIT) */
 	uint32_t max_io;
+	uint64_t fill_max; /* largest clean gap to fill, in pages (0: none) */
 	struct page *cur;  /* page being gathered: a submit does not finish it */
+	bool cur_fill;	   /* cur is a fill page */
 	struct page *held; /* locked by our caller: finished but never unlocked */
 	int err;	   /* first error */
 	/* the open run */
@@ -377,7 +388,9 @@ static void wb_ctx_init(struct wb_ctx *ctx, struct address_space *mapping,
 	ctx->wbc = wbc;
 	ctx->map_flags = wbc->reason == WB_REASON_RECLAIM ? MAP_NOWAIT : 0;
 	ctx->max_io = wb_max_io(mapping, wbc);
+	ctx->fill_max = 0;
 	ctx->cur = NULL;
+	ctx->cur_fill = false;
 	ctx->held = held;
 	ctx->err = 0;
 	ctx->off = ctx->len = 0;
@@ -455,14 +468,16 @@ static void wb_start_page(struct wb_ctx *ctx, struct page *page)
 }
 
 /* All of a page's segments are done: end its writeback (step 6). */
-static void wb_finish_page(struct wb_ctx *ctx, struct page *page)
+static void wb_finish_page(struct wb_ctx *ctx, struct page *page, bool fill)
 {
 	bool failed = page_test(page, PG_error);
 
 	if (failed)
 		set_page_dirty(page); /* W5: never silently clean */
 	end_page_writeback(page);     /* WRITEBACK mark, NR_WRITEBACK, waiters */
-	if (!failed) {
+	if (!failed && fill) {
+		stat_inc(ctx->cache, PGWRITE_FILL);
+	} else if (!failed) {
 		stat_inc(ctx->cache, NR_WRITTEN);
 		stat_inc(ctx->cache, wb_reason_stat[ctx->wbc->reason]);
 		ctx->wbc->nr_written++;
@@ -511,7 +526,7 @@ static void wb_submit(struct wb_ctx *ctx)
 		wb_entry_result(&ctx->ent[i], err);
 	for (unsigned i = 0; i < ctx->nent; i++)
 		if (ctx->ent[i].page != ctx->cur)
-			wb_finish_page(ctx, ctx->ent[i].page);
+			wb_finish_page(ctx, ctx->ent[i].page, ctx->ent[i].fill);
 	ctx->off = ctx->len = 0;
 	ctx->niov = ctx->nent = 0;
 }
@@ -540,7 +555,8 @@ static void wb_add_seg(struct wb_ctx *ctx, struct page *page, const struct wb_se
 		ctx->iov[ctx->niov++].iov_len = seg->len;
 	}
 	if (new_ent)
-		ctx->ent[ctx->nent++] = (struct wb_entry){.page = page, .mask = seg->mask};
+		ctx->ent[ctx->nent++] =
+			(struct wb_entry){.page = page, .mask = seg->mask, .fill = ctx->cur_fill};
 	else
 		ctx->ent[ctx->nent - 1].mask |= seg->mask;
 	ctx->len += seg->len;
@@ -705,7 +721,138 @@ static void wb_commit_page(struct wb_ctx *ctx, struct page *page, const struct w
 		wb_add_seg(ctx, page, &plan->seg[i]);
 	ctx->cur = NULL;
 	if (!ctx->nent || ctx->ent[ctx->nent - 1].page != page)
-		wb_finish_page(ctx, page);
+		wb_finish_page(ctx, page, false);
+}
+
+/* ---- write clustering: clean pages that join two runs (step 7) ---- */
+
+/* The index of the open run's last page, when the run ends at its end. */
+static bool wb_run_tail(const struct wb_ctx *ctx, uint64_t *index)
+{
+	const struct wb_entry *e;
+	const struct iovec *v;
+
+	if (!ctx->nent)
+		return false;
+	e = &ctx->ent[ctx->nent - 1];
+	v = &ctx->iov[ctx->niov - 1];
+	*index = e->page->index;
+	return (char *)v->iov_base + v->iov_len == (char *)page_address(e->page) + PAGE_SIZE;
+}
+
+/* Heads mask covering all of a page of @mapping (1 without heads). */
+static unsigned wb_all_heads(struct address_space *mapping, struct page *page)
+{
+	if (!page_test(page, PG_private))
+		return 1;
+	return (1U << (PAGE_SIZE >> mapping->blkbits)) - 1;
+}
+
+/* Can locked @page fill a gap at device byte @off: cached, uptodate, clean,
+ * inside i_size, and all of it mapped there? Never waits (MAP_NOWAIT). */
+static bool wb_fill_ok(struct wb_ctx *ctx, struct page *page, uint64_t off)
+{
+	struct address_space *mapping = ctx->mapping;
+	unsigned flags = ctx->map_flags | MAP_NOWAIT, all = wb_all_heads(mapping, page);
+	struct wb_plan plan;
+	uint64_t pblk;
+
+	if (page->mapping != mapping || !page_test(page, PG_uptodate) ||
+	    page_test(page, PG_dirty) || page_test(page, PG_writeback) ||
+	    ((page->index + 1) << PAGE_SHIFT) > atomic_load(&mapping->i_size))
+		return false;
+	if (page_test(page, PG_private)) {
+		if ((wb_heads_with(page, BH_Mapped) & wb_heads_with(page, BH_Uptodate)) != all ||
+		    wb_heads_with(page, BH_Dirty) || wb_heads_with(page, BH_Pinned))
+			return false;
+		plan.write = all;
+		wb_plan_segments(mapping, page, &plan);
+		return plan.nseg == 1 && plan.seg[0].off == off && plan.seg[0].len == PAGE_SIZE;
+	}
+	if (mapping->blkbits != PAGE_SHIFT ||
+	    mapping->a_ops->map_blocks(mapping, page->index, 1, &pblk, &flags) < 1)
+		return false;
+	return (flags & (MAP_MAPPED | MAP_HOLE | MAP_UNWRITTEN)) == MAP_MAPPED &&
+	       pblk << PAGE_SHIFT == off;
+}
+
+/* Start writeback of a locked clean fill page at device byte @off. */
+static void wb_fill_commit(struct wb_ctx *ctx, struct page *page, uint64_t off)
+{
+	struct wb_seg seg = {.off = off,
+			     .data = page_address(page),
+			     .len = PAGE_SIZE,
+			     .mask = wb_all_heads(ctx->mapping, page)};
+
+	wb_start_page(ctx, page);
+	ctx->cur = page;
+	ctx->cur_fill = true;
+	wb_add_seg(ctx, page, &seg);
+	ctx->cur = NULL;
+	ctx->cur_fill = false;
+}
+
+/* Lock up to @gap clean pages after @last that continue the run at @off;
+ * returns how many in a row could be had (all of them locked in @fill). */
+static unsigned wb_fill_lock(struct wb_ctx *ctx, uint64_t last, uint64_t gap, uint64_t off,
+			     struct page **fill)
+{
+	unsigned n;
+
+	for (n = 0; n < gap; n++) {
+		struct page *p = find_get_page(ctx->mapping, last + 1 + n);
+
+		if (!p)
+			break;
+		if (!trylock_page(p)) {
+			put_page(p);
+			break;
+		}
+		if (!wb_fill_ok(ctx, p, off + (uint64_t)n * PAGE_SIZE)) {
+			unlock_page(p);
+			put_page(p);
+			break;
+		}
+		fill[n] = p;
+	}
+	return n;
+}
+
+/*
+ * Step 7: before locked dirty @page (planned in @plan) starts a device write
+ * of its own, write the clean pages between the open run's last page and it
+ * when they close the gap exactly: at most fill_max pages, each cached,
+ * uptodate, clean, not under writeback, inside i_size, mapped to the blocks
+ * between, and lockable without waiting. One device write then replaces two
+ * (random writes over cached data are retired at sequential speed). Anything
+ * less leaves the gap alone.
+ */
+static void wb_fill_gap(struct wb_ctx *ctx, struct page *page, const struct wb_plan *plan)
+{
+	struct page *fill[WB_FILL_MAX_PAGES];
+	uint64_t last, gap, off, bytes = 0;
+	unsigned n;
+
+	if (!ctx->fill_max || !plan->nseg || plan->seg[0].data != page_address(page) ||
+	    !wb_run_tail(ctx, &last) || page->index <= last + 1 ||
+	    page->index - last - 1 > ctx->fill_max)
+		return;
+	gap = page->index - last - 1;
+	off = ctx->off + ctx->len;
+	for (unsigned i = 0; i < plan->nseg; i++)
+		bytes += plan->seg[i].len;
+	if (plan->seg[0].off != off + gap * PAGE_SIZE ||
+	    ctx->len + gap * PAGE_SIZE + bytes > ctx->max_io)
+		return;
+	n = wb_fill_lock(ctx, last, gap, off, fill);
+	for (unsigned i = 0; i < n; i++) {
+		if (n == gap) {
+			wb_fill_commit(ctx, fill[i], off + (uint64_t)i * PAGE_SIZE);
+		} else {
+			unlock_page(fill[i]);
+			put_page(fill[i]);
+		}
+	}
 }
 
 /*
@@ -726,6 +873,7 @@ static int wb_write_locked(struct wb_ctx *ctx, struct page *page, unsigned only)
 	}
 	ret = wb_plan_page(ctx, page, only, &plan);
 	if (ret == WB_PLAN_WRITE) {
+		wb_fill_gap(ctx, page, &plan);
 		wb_commit_page(ctx, page, &plan);
 		return 0;
 	}
@@ -848,6 +996,10 @@ int filemap_writepages(struct address_space *mapping, struct writeback_control *
 		return 0;
 	cache_rcu_thread_online();
 	wb_ctx_init(&ctx, mapping, wbc, NULL, false);
+	if (!mapping->is_bdev)
+		ctx.fill_max =
+			MIN(__atomic_load_n(&ctx.cache->fill_bytes, __ATOMIC_RELAXED) >> PAGE_SHIFT,
+			    (uint64_t)WB_FILL_MAX_PAGES);
 	wb_tag_range(mapping, index, last);
 	while (index <= last && !wb_done(&ctx)) {
 		unsigned n = wb_lookup(mapping, &index, last, XA_MARK_TOWRITE, pages, WB_BATCH);

@@ -25,8 +25,8 @@
  * Keys: cache_size (rw, bytes, 64K..cache_max), readahead (rw, bytes,
  * 0..16M, for files opened afterwards), the writeback tunables (rw:
  * dirty_ratio, dirty_background_ratio, dirty_bytes, dirty_background_bytes,
- * dirty_expire_centisecs, dirty_writeback_centisecs, wb_max_bytes; see
- * cache/cache.h), cache_max, cache, pid, image, mountpoint (read-only).
+ * dirty_expire_centisecs, dirty_writeback_centisecs, wb_max_bytes,
+ * wb_fill_bytes; see cache/cache.h), cache_max, cache, pid, image, mountpoint (read-only).
  * Test-only: debug_corrupt_writes (set only, a count, on a mount made with
  * -o debug_corrupt_writes) and its stats line debug_corrupted_writes;
  * debug_fail_writes (set only, 0 or 1, same mount option): every file-data
@@ -311,7 +311,7 @@ static int ctl_set(struct daemon *d, char *arg, char *err, size_t errlen)
 		else
 			snprintf(err, errlen,
 				 "unknown key '%.100s' (cache_size, readahead, dirty_*, "
-				 "wb_max_bytes)",
+				 "wb_max_bytes, wb_fill_bytes)",
 				 arg);
 		return -EINVAL;
 	}

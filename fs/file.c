@@ -236,9 +236,45 @@ ssize_t fs_read(struct fs_file *file, void *buf, size_t size, uint64_t off)
 
 /* Write with i_rwsem held exclusively: clamp to the largest file, write
  * through the cache, set mtime/ctime and write the inode. */
+/*
+ * Allocate the blocks under the whole pages of a write [off, off + size)
+ * that lie past the end of the file, a run per map_blocks call (one bitmap
+ * update, one extent insert), instead of one call per page as the pages are
+ * prepared. Only past the end: no read can reach those blocks before the
+ * pages over them hold the write's data, and whole pages are never read
+ * from them. Returns true when something was allocated; running out of
+ * space only stops early (the page-by-page path reports -ENOSPC where it
+ * belongs).
+ */
+static bool file_alloc_ahead(struct inode *inode, uint64_t off, uint64_t size)
+{
+	unsigned shift = inode->fs->geom.block_shift;
+	uint64_t eof = file_size(inode);
+	uint64_t first = ((off > eof ? off : eof) + PAGE_SIZE - 1) & PAGE_MASK;
+	uint64_t end = (off + size) & PAGE_MASK, lblk, last;
+	bool got = false;
+
+	if (end <= first || end - first < 2 * PAGE_SIZE)
+		return false;
+	for (lblk = first >> shift, last = end >> shift; lblk < last;) {
+		uint64_t left = last - lblk, pblk;
+		unsigned flags = MAP_CREATE;
+		int n = fs_map_blocks(&inode->mapping, lblk,
+				      left > UINT32_MAX ? UINT32_MAX : (uint32_t)left, &pblk,
+				      &flags);
+
+		if (n <= 0)
+			break;
+		got |= (flags & MAP_NEW) != 0;
+		lblk += (uint64_t)n;
+	}
+	return got;
+}
+
 static ssize_t __fs_write(struct inode *inode, const void *buf, size_t size, uint64_t off)
 {
 	uint64_t max = fs_max_size(inode->fs);
+	bool ahead;
 	ssize_t n;
 
 	if (!size)
@@ -249,7 +285,10 @@ static ssize_t __fs_write(struct inode *inode, const void *buf, size_t size, uin
 		size = max - off;
 	if (!atomic_load(&inode->datasync_dirty) && file_write_changes_map(inode, off, size))
 		file_datasync_dirty(inode);
+	ahead = file_alloc_ahead(inode, off, size);
 	n = filemap_write(&inode->mapping, buf, size, off);
+	if (ahead && n < (ssize_t)size)
+		(void)__fs_setsize(inode, file_size(inode)); /* free what is left past the end */
 	if (n > 0)
 		fs_inode_touch(inode, FS_MTIME | FS_CTIME);
 	return n;

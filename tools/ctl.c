@@ -32,7 +32,8 @@ static void usage(FILE *f)
 	fputs("usage: foliofs-ctl MOUNTPOINT stats | get KEY | set KEY=VALUE | drop-caches | sync\n"
 	      "keys: cache_size, readahead, dirty_ratio, dirty_background_ratio, dirty_bytes,\n"
 	      "      dirty_background_bytes, dirty_expire_centisecs, dirty_writeback_centisecs,\n"
-	      "      wb_max_bytes (settable); cache_max, cache, pid, image, mountpoint\n",
+	      "      wb_max_bytes, wb_fill_bytes (settable); cache_max, cache, pid, image,\n"
+	      "      mountpoint\n",
 	      f);
 }
 

@@ -13,6 +13,9 @@
 #     throttled (balance_dirty_pages_events moves) and nr_dirty sampled
 #     during the run never passes dirty_threshold + 8 pages per worker
 #     thread (DIRTY_SLACK_PAGES); the bytes read back right.
+#  4. Write clustering: rewriting every other cached page of a MiB and
+#     fsyncing writes the clean pages between too (pgwrite_fill moves by at
+#     least 100); with wb_fill_bytes=0 it does not; the bytes are right.
 # Then unmount, fsck clean, mount again and the data is still right.
 . "$(dirname "$0")/lib.sh"
 
@@ -109,6 +112,35 @@ bdp1=$(stat_of balance_dirty_pages_events)
 check "writers were throttled (balance_dirty_pages_events $bdp0 -> $bdp1)" test "$bdp1" -gt "$bdp0"
 diag "balance_dirty_pages_pause_ms $(stat_of balance_dirty_pages_pause_ms)"
 check "the bytes read back right" cmp -s "$T/src" "$mp/big"
+
+# --- 4. write clustering ----------------------------------------------------
+is "$("$CTL" "$mp" get wb_fill_bytes)" 32768 "get wb_fill_bytes (default)"
+check "set dirty_ratio=20 again" "$CTL" "$mp" set dirty_ratio=20
+check "set dirty_background_ratio=10 again" "$CTL" "$mp" set dirty_background_ratio=10
+scatter() { # scatter FILE...: rewrite every other 4 KiB page of the first MiB, fsync
+	python3 - "$@" <<'PY'
+import os, sys
+data = os.urandom(4096 * 128)
+for path in sys.argv[1:]:
+    fd = os.open(path, os.O_WRONLY)
+    for i in range(128):
+        os.pwrite(fd, data[i * 4096:(i + 1) * 4096], 2 * i * 4096)
+    os.fsync(fd)
+    os.close(fd)
+PY
+}
+fill0=$(stat_of pgwrite_fill)
+scatter "$T/src" "$mp/big"
+fill1=$(stat_of pgwrite_fill)
+check "clean pages filled the gaps (pgwrite_fill $fill0 -> $fill1)" test "$((fill1 - fill0))" -ge 100
+check "the scattered rewrite reads back right" cmp -s "$T/src" "$mp/big"
+check "set wb_fill_bytes=0" "$CTL" "$mp" set wb_fill_bytes=0
+is "$("$CTL" "$mp" get wb_fill_bytes)" 0 "get wb_fill_bytes 0"
+scatter "$T/src" "$mp/big"
+is "$(stat_of pgwrite_fill)" "$fill1" "wb_fill_bytes=0: no page filled"
+check "that rewrite reads back right too" cmp -s "$T/src" "$mp/big"
+"$CTL" "$mp" set wb_fill_bytes=2M >/dev/null 2>&1
+is "$?" 1 "wb_fill_bytes=2M refused"
 
 mt_cycle "$img" "$mp" "after writeback" || bail "remount"
 check "records survive the remount" test "$(grep -a -o -E "$tag-[0-9]{6}-" "$mp/records" | sort -u | wc -l)" = 256

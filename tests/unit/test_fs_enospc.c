@@ -101,6 +101,13 @@ static void test_fill(unsigned bs)
 	   "bs %u: statfs shows the filesystem full (%llu)", bs, (unsigned long long)st.f_bfree);
 	ok(check_pattern(fa, 3, written), "bs %u: everything written reads back", bs);
 	is_u64(free0 - fct_free_blocks(&t), fct_iblocks(a), "bs %u: free count agrees", bs);
+	{
+		uint64_t pblk, eof = (written + bs - 1) / bs;
+		unsigned flags = 0;
+
+		fs_map_blocks(&a->mapping, eof, 1, &pblk, &flags);
+		is_int((int)flags, MAP_HOLE, "bs %u: no block left allocated past the end", bs);
+	}
 
 	/* a second file of scattered blocks: tree splits at ENOSPC */
 	b = fct_create(&t, "frag");

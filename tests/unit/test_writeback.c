@@ -2,8 +2,9 @@
  * tests/unit/test_writeback.c - writeback, for 1, 2 and 4 KiB blocks.
  *
  * Merging (64 contiguous dirty pages are one device write; max_io_bytes
- * splits it; a gap splits it), WB_SYNC_NONE budgets and busy pages,
- * tag-then-write (a WB_SYNC_ALL pass writes only what was dirty when it
+ * splits it; a gap splits it), write clustering (clean cached pages fill
+ * short gaps: PGWRITE_FILL; missing or locked pages and wb_fill_bytes stop it), WB_SYNC_NONE
+ * budgets and busy pages, tag-then-write (a WB_SYNC_ALL pass writes only what was dirty when it
  * started and finishes while another thread keeps dirtying the range),
  * writeback for reclaim, waiting for other threads' writeback, dirty
  * accounting (NR_DIRTY, NR_DIRTIED, NR_WRITEBACK, NR_WRITTEN, PGPGOUT,
@@ -251,6 +252,7 @@ static void test_merge(unsigned blkbits)
 	is_u64(stat_since(&fx, s, PGWRITE_SYNC), 0, "bs %u: not counted as sync", bs);
 	ok(dev_matches(&fx, 0, NPAGES * PAGE_SIZE), "bs %u: device holds the data", bs);
 
+	is_int(cache_wb_set(fx.cache, WB_FILL_BYTES, 0), 0, "bs %u: wb_fill_bytes 0", bs);
 	fx_write(&fx, 0, 4 * PAGE_SIZE, 3);
 	fx_write(&fx, 10 * PAGE_SIZE, 4 * PAGE_SIZE, 3);
 	io0 = io_now(fx.dev);
@@ -670,6 +672,93 @@ static void test_truncate_dirty(unsigned blkbits)
 	fx_teardown(&fx);
 }
 
+/* Rewrite whole pages @idx[0..n) of the file (seed @seed). */
+static void dirty_pages(struct fx *fx, const unsigned *idx, unsigned n, unsigned seed)
+{
+	for (unsigned i = 0; i < n; i++)
+		fx_write(fx, (uint64_t)idx[i] * PAGE_SIZE, PAGE_SIZE, seed);
+}
+
+/* Write clustering: clean cached pages between dirty ones join the writes. */
+static void test_fill(unsigned blkbits)
+{
+	static const unsigned scattered[] = {0, 2, 5, 13, 14, 30};
+	uint64_t s[NR_CACHE_STATS];
+	struct bdev_stats io0, io1;
+	unsigned bs = 1U << blkbits;
+	long written = 0;
+	struct fx fx;
+
+	fx_setup(&fx, blkbits, false);
+	is_u64(cache_wb_get(fx.cache, WB_FILL_BYTES), 32768, "bs %u: wb_fill_bytes 32K default",
+	       bs);
+	fx_write(&fx, 0, NPAGES * PAGE_SIZE, 1);
+	is_int(filemap_write_and_wait(&fx.f.mapping), 0, "bs %u: cached and clean", bs);
+
+	/* gaps of 1, 2, 7 (filled), 0 and 15 pages (too long: a second write) */
+	stats_snap(&fx, s);
+	dirty_pages(&fx, scattered, ARRAY_SIZE(scattered), 2);
+	io0 = io_now(fx.dev);
+	is_int(writepages(&fx, WB_SYNC_NONE, LONG_MAX, WB_REASON_BACKGROUND, 0, &written), 0,
+	       "bs %u: writepages", bs);
+	io1 = io_now(fx.dev);
+	is_u64(io1.writes - io0.writes, 2, "bs %u: 6 scattered pages in 2 device writes", bs);
+	is_u64(io1.write_bytes - io0.write_bytes, 16 * PAGE_SIZE, "bs %u: 15 + 1 pages written",
+	       bs);
+	is_int(written, 6, "bs %u: nr_written counts the dirty pages only", bs);
+	is_u64(stat_since(&fx, s, PGWRITE_FILL), 10, "bs %u: PGWRITE_FILL +10", bs);
+	is_u64(stat_since(&fx, s, PGWRITE_BACKGROUND), 6, "bs %u: PGWRITE_BACKGROUND +6", bs);
+	is_u64(cache_stat(fx.cache, NR_WRITEBACK), 0, "bs %u: NR_WRITEBACK 0", bs);
+	is_u64(count_dirty(&fx, 0, NPAGES - 1), 0, "bs %u: nothing dirty", bs);
+	ok(!page_flag(&fx, 3, PG_writeback) && !page_flag(&fx, 3, PG_locked),
+	   "bs %u: fill page unlocked, writeback ended", bs);
+	ok(dev_matches(&fx, 0, NPAGES * PAGE_SIZE), "bs %u: device holds the data", bs);
+
+	/* a page missing from the cache keeps the gap open */
+	{
+		struct page *page = find_lock_page(&fx.f.mapping, 1);
+
+		ok(page != NULL, "bs %u: page 1 cached", bs);
+		if (page) {
+			delete_from_page_cache(page);
+			unlock_page(page);
+			put_page(page);
+		}
+	}
+	dirty_pages(&fx, scattered, 2, 3);
+	io0 = io_now(fx.dev);
+	is_int(filemap_write_and_wait(&fx.f.mapping), 0, "bs %u: write_and_wait", bs);
+	io1 = io_now(fx.dev);
+	is_u64(io1.writes - io0.writes, 2, "bs %u: uncached gap page: two writes", bs);
+
+	/* a locked page keeps it open too, and so does wb_fill_bytes below the gap */
+	{
+		struct page *page = find_lock_page(&fx.f.mapping, 3);
+
+		dirty_pages(&fx, scattered + 1, 2, 4);
+		io0 = io_now(fx.dev);
+		is_int(writepages(&fx, WB_SYNC_NONE, LONG_MAX, WB_REASON_BACKGROUND, 0, NULL), 0,
+		       "bs %u: writepages", bs);
+		io1 = io_now(fx.dev);
+		is_u64(io1.writes - io0.writes, 2, "bs %u: locked gap page: two writes", bs);
+		if (page) {
+			unlock_page(page);
+			put_page(page);
+		}
+	}
+	is_int(cache_wb_set(fx.cache, WB_FILL_BYTES, PAGE_SIZE), 0, "bs %u: wb_fill_bytes 4K", bs);
+	dirty_pages(&fx, scattered + 1, 2, 5);
+	io0 = io_now(fx.dev);
+	is_int(filemap_write_and_wait(&fx.f.mapping), 0, "bs %u: write_and_wait", bs);
+	io1 = io_now(fx.dev);
+	is_u64(io1.writes - io0.writes, 2, "bs %u: a 2-page gap over a 1-page limit: two writes",
+	       bs);
+	ok(dev_matches(&fx, 0, NPAGES * PAGE_SIZE), "bs %u: device holds the data", bs);
+	is_int(cache_wb_set(fx.cache, WB_FILL_BYTES, (1U << 20) + PAGE_SIZE), -EINVAL,
+	       "bs %u: wb_fill_bytes above 1M refused", bs);
+	fx_teardown(&fx);
+}
+
 int main(void)
 {
 	static const unsigned sizes[] = {10, 11, 12};
@@ -678,6 +767,7 @@ int main(void)
 	for (unsigned i = 0; i < ARRAY_SIZE(sizes); i++) {
 		diag("block size %u", 1U << sizes[i]);
 		test_merge(sizes[i]);
+		test_fill(sizes[i]);
 		test_sync_none(sizes[i]);
 		test_tag_snapshot(sizes[i]);
 		test_tag_livelock(sizes[i]);
