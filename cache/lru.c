@@ -412,6 +412,8 @@ static unsigned long drop_list(struct cache *cache, struct list_head *list, bool
 	while (budget > 0) {
 		unsigned n = isolate_pages(cache, list, &sc, batch, RECLAIM_BATCH, &budget);
 
+		if (!n)
+			break; /* the list emptied under us (truncation, the reclaimer) */
 		for (unsigned i = 0; i < n; i++)
 			sc.nr_reclaimed += shrink_page(cache, batch[i], &sc);
 	}
