@@ -271,6 +271,123 @@ static bool file_alloc_ahead(struct inode *inode, uint64_t off, uint64_t size)
 	return got;
 }
 
+/* Pages pinned at most by one writer over unwritten blocks (256 KiB): a
+ * longer write goes to the cache in pieces of this size. */
+#define FILE_PIN_MAX 64
+
+struct file_ahead {
+	struct page *pages[FILE_PIN_MAX];
+	uint64_t first; /* index of pages[0] */
+	unsigned n;
+};
+
+/* Cache, pin (a reference: reclaim leaves the page) and make uptodate the
+ * pages [first, end); a page not uptodate gets zeros, what its unwritten
+ * block reads as. Returns how many in a row. */
+static unsigned file_pin_zero_pages(struct inode *inode, uint64_t first, uint64_t end,
+				    struct page **pages)
+{
+	unsigned n;
+
+	for (n = 0; first + n < end; n++) {
+		struct page *page;
+
+		if (find_or_create_page(&inode->mapping, first + n, &page))
+			break;
+		if (!page_test(page, PG_uptodate)) {
+			memset(page_address(page), 0, PAGE_SIZE);
+			page_set(page, PG_uptodate);
+		}
+		unlock_page(page);
+		pages[n] = page;
+	}
+	return n;
+}
+
+/*
+ * A write over whole pages whose blocks are unwritten (fallocated) inside
+ * the file converts them with one map_blocks call per run instead of one
+ * per page. A read must never find those blocks written before the pages
+ * over them hold the data, so every page of the range is first cached,
+ * pinned and uptodate (zeros where it was not cached): reads are answered
+ * from those pages, never from the blocks. file_unpin_ahead() dirties the
+ * pages the write did not reach, so their zeros reach the blocks.
+ * 4 KiB blocks only (a page is a block).
+ */
+static void file_convert_ahead(struct inode *inode, uint64_t off, uint64_t size,
+			       struct file_ahead *fa)
+{
+	uint64_t eof = file_size(inode), end = off + size < eof ? off + size : eof;
+	uint64_t first = (off + PAGE_SIZE - 1) >> PAGE_SHIFT, last = end >> PAGE_SHIFT, pblk;
+	unsigned flags = 0;
+	int n;
+
+	fa->n = 0;
+	if (inode->fs->geom.block_shift != PAGE_SHIFT || last < first + 2)
+		return;
+	if (last > first + FILE_PIN_MAX)
+		last = first + FILE_PIN_MAX;
+	n = fs_map_blocks(&inode->mapping, first, (uint32_t)(last - first), &pblk, &flags);
+	if (n < 2 || flags != MAP_UNWRITTEN)
+		return;
+	fa->first = first;
+	fa->n = file_pin_zero_pages(inode, first, first + (uint64_t)n, fa->pages);
+	for (uint64_t lblk = first; lblk < first + fa->n;) {
+		uint32_t left = (uint32_t)(first + fa->n - lblk);
+
+		flags = MAP_CREATE;
+		n = fs_map_blocks(&inode->mapping, lblk, left, &pblk, &flags);
+		if (n <= 0)
+			break; /* the page-by-page path meets the error again */
+		lblk += (uint64_t)n;
+	}
+}
+
+/* Drop the pins of file_convert_ahead(); pages past @done (the end of what
+ * the write wrote) are dirtied, so their blocks get the zeros they read as. */
+static void file_unpin_ahead(struct file_ahead *fa, uint64_t done)
+{
+	for (unsigned i = 0; i < fa->n; i++) {
+		struct page *page = fa->pages[i];
+
+		if (((fa->first + i + 1) << PAGE_SHIFT) > done) {
+			lock_page(page);
+			if (page->mapping)
+				set_page_dirty(page);
+			unlock_page(page);
+		}
+		put_page(page);
+	}
+	fa->n = 0;
+}
+
+/* filemap_write in pieces of at most FILE_PIN_MAX pages, each over
+ * unwritten blocks converted ahead (file_convert_ahead). Returns what
+ * filemap_write would: bytes written, or an error when none were. */
+static ssize_t file_write_pieces(struct inode *inode, const void *buf, size_t size, uint64_t off)
+{
+	size_t done = 0;
+
+	while (done < size) {
+		uint64_t pos = off + done;
+		size_t piece = FILE_PIN_MAX * PAGE_SIZE - (pos & ~PAGE_MASK);
+		struct file_ahead fa;
+		ssize_t n;
+
+		if (piece > size - done)
+			piece = size - done;
+		file_convert_ahead(inode, pos, piece, &fa);
+		n = filemap_write(&inode->mapping, (const char *)buf + done, piece, pos);
+		file_unpin_ahead(&fa, pos + (n > 0 ? (uint64_t)n : 0));
+		if (n <= 0)
+			return done ? (ssize_t)done : n;
+		done += (size_t)n;
+		if ((size_t)n < piece)
+			break;
+	}
+	return (ssize_t)done;
+}
+
 static ssize_t __fs_write(struct inode *inode, const void *buf, size_t size, uint64_t off)
 {
 	uint64_t max = fs_max_size(inode->fs);
@@ -286,7 +403,7 @@ static ssize_t __fs_write(struct inode *inode, const void *buf, size_t size, uin
 	if (!atomic_load(&inode->datasync_dirty) && file_write_changes_map(inode, off, size))
 		file_datasync_dirty(inode);
 	ahead = file_alloc_ahead(inode, off, size);
-	n = filemap_write(&inode->mapping, buf, size, off);
+	n = file_write_pieces(inode, buf, size, off);
 	if (ahead && n < (ssize_t)size)
 		(void)__fs_setsize(inode, file_size(inode)); /* free what is left past the end */
 	if (n > 0)

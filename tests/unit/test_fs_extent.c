@@ -5,7 +5,9 @@
  * truncates, checked after every phase against a per-block model, against
  * i_blocks, the free-block count and fsck.foliofs. A small cache makes
  * reclaim write pages back (map_blocks with MAP_NOWAIT) while the tree is
- * deep. Block sizes 1, 2 and 4 KiB.
+ * deep. Block sizes 1, 2 and 4 KiB. And one write over fallocated blocks
+ * (converted ahead of the copy with 4 KiB blocks): bytes, zeros around
+ * them and block states, cached and after a remount.
  */
 #include "config.h"
 
@@ -374,6 +376,145 @@ static void test_threads(unsigned bs)
 	fct_cleanup(&t);
 }
 
+/* The state map_blocks reports for file block @lblk. */
+static unsigned block_state(struct inode *inode, uint64_t lblk)
+{
+	unsigned flags = 0;
+	uint64_t pblk;
+
+	fs_map_blocks(&inode->mapping, lblk, 1, &pblk, &flags);
+	return flags;
+}
+
+/* One write over fallocated (unwritten) blocks: whole pages are converted
+ * ahead of the copy (4 KiB blocks) - the bytes, the zeros around them, the
+ * blocks' states, and all of it again after a remount. */
+static void check_prealloc_file(struct fs_file *f, const uint8_t *expect, const char *when,
+				unsigned bs)
+{
+	ok(fct_file_zero(f, 0, 4196), "bs %u: %s: zeros before the write", bs, when);
+	ok(fct_file_equals(f, expect, 4196, 600 << 10), "bs %u: %s: the bytes written", bs, when);
+	ok(fct_file_zero(f, 4196 + (600 << 10), (1 << 20) - 4196 - (600 << 10)),
+	   "bs %u: %s: zeros after the write", bs, when);
+}
+
+static void test_prealloc_write(unsigned bs)
+{
+	uint8_t *expect = malloc(600 << 10);
+	struct inode *inode;
+	struct fs_file *f;
+	struct fct t;
+
+	if (!expect)
+		BAIL("out of memory");
+	fct_fill(expect, 600 << 10, 7, 4196);
+	fct_mkfs(&t, bs, "16M", NULL);
+	fct_mount(&t);
+	inode = fct_create(&t, "pre");
+	f = fct_open(inode, O_RDWR);
+	is_int(fs_fallocate(inode, 0, 0, 1 << 20), 0, "bs %u: fallocate 1 MiB", bs);
+	is_int((int)block_state(inode, 100), MAP_UNWRITTEN, "bs %u: blocks unwritten", bs);
+	ok(fct_file_zero(f, 0, 1 << 20), "bs %u: the file reads as zeros", bs);
+	fct_write_pattern(f, 7, 4196, 600 << 10);
+	is_int((int)block_state(inode, (300 << 10) / bs), MAP_MAPPED,
+	       "bs %u: blocks under the write are written", bs);
+	is_int((int)block_state(inode, (900 << 10) / bs), MAP_UNWRITTEN,
+	       "bs %u: blocks past it stay unwritten", bs);
+	check_prealloc_file(f, expect, "cached", bs);
+	fs_release(f);
+	fct_put(inode);
+	is_int(fct_umount(&t), 0, "bs %u: unmount", bs);
+	is_int(fct_fsck(&t), 0, "bs %u: fsck clean", bs);
+	fct_mount(&t);
+	inode = fct_lookup(&t, "pre");
+	f = fct_open(inode, O_RDONLY);
+	check_prealloc_file(f, expect, "after a remount", bs);
+	fs_release(f);
+	fct_put(inode);
+	fct_umount(&t);
+	fct_cleanup(&t);
+	free(expect);
+}
+
+#define RACE_BYTES (2U << 20)
+
+struct race_reader {
+	struct fs_file *f;
+	_Atomic bool stop;
+	_Atomic unsigned long bad, reads;
+};
+
+/* Read the file over and over: every byte must be 0 or the new pattern. */
+static void *race_read(void *arg)
+{
+	struct race_reader *r = arg;
+	static __thread uint8_t buf[64 << 10];
+
+	while (!atomic_load(&r->stop)) {
+		for (uint64_t off = 0; off < RACE_BYTES; off += sizeof(buf)) {
+			ssize_t n = fs_read(r->f, buf, sizeof(buf), off);
+
+			for (ssize_t i = 0; i < n; i++)
+				if (buf[i] && buf[i] != fct_byte(11, off + (uint64_t)i))
+					atomic_fetch_add(&r->bad, 1);
+			atomic_fetch_add(&r->reads, 1);
+		}
+	}
+	return NULL;
+}
+
+/* Writes over fallocated blocks that held another file's data, with a
+ * reader racing them: it must never see the old data (the conversion ahead
+ * of the copy must not expose the blocks before the pages hold the bytes). */
+static void test_prealloc_race(unsigned bs)
+{
+	struct race_reader r = {0};
+	struct inode *old, *inode;
+	struct fs_file *f, *of;
+	pthread_t tid;
+	struct fct t;
+
+	fct_mkfs(&t, bs, "16M", NULL);
+	fct_mount(&t);
+	old = fct_create(&t, "old");
+	of = fct_open(old, O_RDWR);
+	fct_write_pattern(of, 9, 0, RACE_BYTES);
+	is_int(fs_fsync(of, false), 0, "bs %u: old data on the device", bs);
+	fs_release(of);
+	fct_put(old);
+	is_int(fs_unlink(t.root, "old"), 0, "bs %u: old file unlinked", bs);
+	inode = fct_create(&t, "new");
+	f = fct_open(inode, O_RDWR);
+	r.f = fct_open(inode, O_RDONLY);
+	pthread_create(&tid, NULL, race_read, &r);
+	for (unsigned round = 0; round < 24; round++) {
+		uint8_t *buf = malloc((256 << 10) + 100);
+
+		if (!buf || fs_fallocate(inode, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, 0,
+					 RACE_BYTES) ||
+		    fs_fallocate(inode, 0, 0, RACE_BYTES))
+			BAIL("fallocate");
+		cache_drop_clean(t.fs->cache);
+		for (uint64_t off = 100 * round; off + (256 << 10) + 100 <= RACE_BYTES;
+		     off += (256 << 10) + 100) {
+			fct_fill(buf, (256 << 10) + 100, 11, off);
+			if (fs_write(f, buf, (256 << 10) + 100, off) != (256 << 10) + 100)
+				BAIL("fs_write");
+		}
+		free(buf);
+	}
+	atomic_store(&r.stop, true);
+	pthread_join(tid, NULL);
+	diag("bs %u: %lu reads of 64 KiB raced with the writes", bs, atomic_load(&r.reads));
+	is_u64(atomic_load(&r.bad), 0, "bs %u: a racing reader never saw the old file's bytes", bs);
+	fs_release(r.f);
+	fs_release(f);
+	fct_put(inode);
+	is_int(fct_umount(&t), 0, "bs %u: unmount", bs);
+	is_int(fct_fsck(&t), 0, "bs %u: fsck clean", bs);
+	fct_cleanup(&t);
+}
+
 int main(void)
 {
 	test_tree(1024, 6000, 3);
@@ -382,5 +523,8 @@ int main(void)
 	test_threads(1024);
 	test_threads(2048);
 	test_threads(4096);
+	test_prealloc_write(1024);
+	test_prealloc_write(4096);
+	test_prealloc_race(4096);
 	return done_testing();
 }
