@@ -490,8 +490,9 @@ static void test_prealloc_race(unsigned bs)
 	for (unsigned round = 0; round < 24; round++) {
 		uint8_t *buf = malloc((256 << 10) + 100);
 
-		if (!buf || fs_fallocate(inode, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, 0,
-					 RACE_BYTES) ||
+		if (!buf ||
+		    fs_fallocate(inode, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, 0,
+				 RACE_BYTES) ||
 		    fs_fallocate(inode, 0, 0, RACE_BYTES))
 			BAIL("fallocate");
 		cache_drop_clean(t.fs->cache);
