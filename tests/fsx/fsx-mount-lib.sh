@@ -106,12 +106,15 @@ fm_sum() {
 # The daemon now serving FM_MP: the first one (ours, a child of this shell)
 # or one the remount command started (only its pid is known).
 fm_adopt_current() {
-	local pid
+	local pid rc
 	pid=$(cat "$FM_STATE/pid")
 	[ "$pid" = "$fm_first_pid" ] && return 0
 	if [ -n "$fm_first_pid" ]; then
 		wait "$fm_first_pid" 2>/dev/null
-		is "$?" 0 "the first daemon exited 0 at the remount"
+		rc=$?
+		is "$rc" 0 "the first daemon exited 0 at the remount"
+		# its log (an assertion's message, say) before the name moves on
+		[ "$rc" = 0 ] || show_file "$(eval echo "\$mt_log_$(mt_key "$FM_MP")")" 20
 		mt_forget_pid "$fm_first_pid"
 		fm_first_pid=""
 	fi
