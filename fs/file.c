@@ -362,12 +362,15 @@ static void file_unpin_ahead(struct file_ahead *fa, uint64_t done)
 }
 
 /* filemap_write in pieces of at most FILE_PIN_MAX pages, each over
- * unwritten blocks converted ahead (file_convert_ahead). Returns what
+ * unwritten blocks converted ahead (file_convert_ahead; 4 KiB blocks only,
+ * other sizes write in one piece). Returns what
  * filemap_write would: bytes written, or an error when none were. */
 static ssize_t file_write_pieces(struct inode *inode, const void *buf, size_t size, uint64_t off)
 {
 	size_t done = 0;
 
+	if (inode->fs->geom.block_shift != PAGE_SHIFT) /* nothing is converted ahead */
+		return filemap_write(&inode->mapping, buf, size, off);
 	while (done < size) {
 		uint64_t pos = off + done;
 		size_t piece = FILE_PIN_MAX * PAGE_SIZE - (pos & ~PAGE_MASK);
