@@ -158,6 +158,7 @@ step() {
 		want seqread-warm && run_warm "$t" "$mp" seqread-warm seqread.fio
 		;;
 	randread)
+		want randread-cold || want randread-warm || return 0
 		fio --directory="$mp" --create_only=1 "$FIO/randread.fio" >/dev/null
 		bt_drop "$mp" "$t"
 		want randread-cold && run_fio "$t" "$mp" randread-cold randread.fio
