@@ -62,18 +62,6 @@ static int bdev_account(struct bdev *bdev, _Atomic uint64_t *ops, _Atomic uint64
 	return 0;
 }
 
-/* Hand checked, non-empty requests to the backend's batch path, or write
- * them one after the other. */
-static void bdev_batch_pass(struct bdev *bdev, struct bdev_wreq *reqs, int n)
-{
-	if (n > 1 && bdev->ops->writev_batch) {
-		bdev->ops->writev_batch(bdev, reqs, n);
-		return;
-	}
-	for (int i = 0; i < n; i++)
-		reqs[i].result = bdev->ops->writev(bdev, reqs[i].off, reqs[i].iov, reqs[i].iovcnt);
-}
-
 /**
  * bdev_readv - read into several buffers from a device
  * @bdev: the device
@@ -112,54 +100,6 @@ int bdev_writev(struct bdev *bdev, uint64_t off, const struct iovec *iov, int io
 	if (!ret && len)
 		ret = bdev->ops->writev(bdev, off, iov, iovcnt);
 	return bdev_account(bdev, &bdev->st_writes, &bdev->st_write_bytes, len, ret);
-}
-
-/**
- * bdev_writev_batch - write several requests, at once where the device can
- * @bdev: the device
- * @reqs: the requests (off, iov, iovcnt as for bdev_writev()); each one's
- *	result is set to 0 or a negative errno
- * @n: number of requests (0 is fine)
- *
- * The requests may reach the device in any order and overlap in time, so
- * they must not overlap on the device. Each counts as one write (or one
- * error), as if written with bdev_writev(). A backend without a batch path
- * writes them one after the other.
- *
- * Context: any thread; may sleep in the backend.
- * Return: 0 when every request was written, else the first failed one's errno.
- */
-int bdev_writev_batch(struct bdev *bdev, struct bdev_wreq *reqs, int n)
-{
-	struct bdev_wreq *pass[BDEV_BATCH_MAX];
-	struct bdev_wreq sub[BDEV_BATCH_MAX];
-	int first = 0;
-
-	for (int base = 0; base < n; base += BDEV_BATCH_MAX) {
-		int m = 0, k = n - base < BDEV_BATCH_MAX ? n - base : BDEV_BATCH_MAX;
-
-		for (int i = base; i < base + k; i++) {
-			uint64_t len = 0;
-
-			reqs[i].result = bdev_iov_len(reqs[i].iov, reqs[i].iovcnt, &len);
-			if (!reqs[i].result && len) {
-				pass[m] = &reqs[i];
-				sub[m++] = reqs[i];
-			}
-		}
-		bdev_batch_pass(bdev, sub, m);
-		for (int j = 0; j < m; j++) {
-			uint64_t len = 0;
-
-			(void)bdev_iov_len(sub[j].iov, sub[j].iovcnt, &len);
-			pass[j]->result = bdev_account(bdev, &bdev->st_writes,
-						       &bdev->st_write_bytes, len, sub[j].result);
-		}
-		for (int i = base; i < base + k; i++)
-			if (!first && reqs[i].result)
-				first = reqs[i].result;
-	}
-	return first;
 }
 
 /**
@@ -255,5 +195,4 @@ void bdev_get_stats(struct bdev *bdev, struct bdev_stats *out)
 	out->flushes = atomic_load_explicit(&bdev->st_flushes, memory_order_relaxed);
 	out->discards = atomic_load_explicit(&bdev->st_discards, memory_order_relaxed);
 	out->errors = atomic_load_explicit(&bdev->st_errors, memory_order_relaxed);
-	out->batched = atomic_load_explicit(&bdev->st_batched, memory_order_relaxed);
 }

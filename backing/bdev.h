@@ -22,10 +22,6 @@
  *    request succeeds without touching the device.
  *  - The buffer alignment in dio_align is what the fast path wants; the file
  *    backend still accepts any address (see bdev_file_open()).
- *  - bdev_writev_batch() writes several requests in one go where a backend
- *    can (the file backend with O_DIRECT: Linux AIO, one submission for the
- *    batch); a short or failed batched write is written again alone, so the
- *    results mean what bdev_writev()'s do.
  */
 #ifndef FOLIO_BACKING_BDEV_H
 #define FOLIO_BACKING_BDEV_H
@@ -37,27 +33,12 @@
 
 struct bdev;
 
-/* Requests a backend's batch path gets at once, at most. */
-#define BDEV_BATCH_MAX 64
-
-/* One write of a batch (bdev_writev_batch()). */
-struct bdev_wreq {
-	uint64_t off;		 /* device byte offset */
-	const struct iovec *iov; /* the buffers, written in order */
-	int iovcnt;
-	int result; /* set by the call: 0 or a negative errno */
-};
-
 /* The one interface every device implements. */
 struct bdev_ops {
 	/* Read @iovcnt buffers starting at byte @off. */
 	int (*readv)(struct bdev *bdev, uint64_t off, const struct iovec *iov, int iovcnt);
 	/* Write @iovcnt buffers starting at byte @off. */
 	int (*writev)(struct bdev *bdev, uint64_t off, const struct iovec *iov, int iovcnt);
-	/* Optional: write @n requests, at once where the device can (requests
-	 * checked by bdev_writev_batch(); each gets its own result). NULL: one
-	 * writev after the other. */
-	void (*writev_batch)(struct bdev *bdev, struct bdev_wreq *reqs, int n);
 	/* Make every completed write durable. */
 	int (*flush)(struct bdev *bdev);
 	/* Tell the device @len bytes at @off are unused (may be a no-op). */
@@ -69,7 +50,6 @@ struct bdev_ops {
 /* Counters every backend keeps (relaxed atomics, read with bdev_stats()). */
 struct bdev_stats {
 	uint64_t reads, writes, read_bytes, write_bytes, flushes, discards, errors;
-	uint64_t batched; /* of the writes, those a backend sent in one batch */
 };
 
 struct bdev {
@@ -81,7 +61,6 @@ struct bdev {
 	void *priv;            /* backend state */
 	_Atomic uint64_t st_reads, st_writes, st_read_bytes, st_write_bytes;
 	_Atomic uint64_t st_flushes, st_discards, st_errors;
-	_Atomic uint64_t st_batched; /* kept by the backend's writev_batch */
 };
 
 /* Flags for bdev_file_open(). */
@@ -138,8 +117,6 @@ int bdev_mem_create(uint64_t size, uint32_t lbs, struct bdev **out);
 /* Helpers that call through the ops table and keep the counters. */
 int bdev_readv(struct bdev *bdev, uint64_t off, const struct iovec *iov, int iovcnt);
 int bdev_writev(struct bdev *bdev, uint64_t off, const struct iovec *iov, int iovcnt);
-/* Several writes at once (in no particular order); 0 or the first error. */
-int bdev_writev_batch(struct bdev *bdev, struct bdev_wreq *reqs, int n);
 int bdev_read(struct bdev *bdev, uint64_t off, void *buf, size_t len);
 int bdev_write(struct bdev *bdev, uint64_t off, const void *buf, size_t len);
 int bdev_flush(struct bdev *bdev);

@@ -15,17 +15,8 @@
  * with read-modify-write. Where O_DIRECT is refused, fd and bfd are the same
  * buffered descriptor.
  *
- * Batches (bdev_writev_batch()): the O_DIRECT requests of a batch go to the
- * kernel in one io_submit() on the calling thread's own Linux AIO context
- * (made on first use, freed when the thread exits), so the device gets them
- * together - one doorbell, several in flight - instead of one pwritev each
- * waiting for the last. Requests the direct descriptor cannot take, and any
- * that fails or comes back short, are written again alone the usual way.
- * Without a context (io_setup refused) a batch is written one by one.
- *
  * Invariants: every field of struct file_dev is fixed once bdev_file_open()
- * returns, so requests need no lock (each is a positioned preadv/pwritev, or
- * an iocb on the caller's own AIO context).
+ * returns, so requests need no lock (each is a positioned preadv/pwritev).
  */
 #include "config.h"
 
@@ -36,16 +27,13 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <linux/falloc.h>
-#include <linux/aio_abi.h>
 #include <linux/fs.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 /* Segments copied on the stack before a transfer; more are allocated. */
@@ -285,125 +273,6 @@ static int file_writev(struct bdev *bdev, uint64_t off, const struct iovec *iov,
 	return file_xfer(bdev, off, iov, iovcnt, true);
 }
 
-/* ---- batches: Linux AIO ---- */
-
-static pthread_key_t file_aio_key;
-static pthread_once_t file_aio_once = PTHREAD_ONCE_INIT;
-static bool file_aio_keyed;
-
-static void file_aio_release(void *p)
-{
-	syscall(SYS_io_destroy, (aio_context_t)(uintptr_t)p);
-}
-
-static void file_aio_key_init(void)
-{
-	file_aio_keyed = pthread_key_create(&file_aio_key, file_aio_release) == 0;
-}
-
-/* The calling thread's AIO context; 0 when it cannot have one. */
-static aio_context_t file_aio_ctx(void)
-{
-	static __thread aio_context_t ctx;
-	static __thread bool tried;
-
-	if (ctx || tried)
-		return ctx;
-	tried = true;
-	pthread_once(&file_aio_once, file_aio_key_init);
-	if (!file_aio_keyed || syscall(SYS_io_setup, BDEV_BATCH_MAX, &ctx)) {
-		ctx = 0;
-		return 0;
-	}
-	if (pthread_setspecific(file_aio_key, (void *)(uintptr_t)ctx)) {
-		syscall(SYS_io_destroy, ctx);
-		ctx = 0;
-	}
-	return ctx;
-}
-
-/* Submit @n iocbs; returns how many the kernel took. */
-static int file_aio_submit(aio_context_t ctx, struct iocb **cbs, int n)
-{
-	int done = 0;
-
-	while (done < n) {
-		long r = syscall(SYS_io_submit, ctx, (long)(n - done), cbs + done);
-
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0)
-			break;
-		done += (int)r;
-	}
-	return done;
-}
-
-/* Wait for @n submitted iocbs; a request whose write did not complete whole
- * is left at 1 in @res (its index is the iocb's aio_data). */
-static void file_aio_reap(aio_context_t ctx, int n, const struct bdev_wreq *reqs, int *res)
-{
-	struct io_event ev[BDEV_BATCH_MAX];
-	int got = 0;
-
-	while (got < n) {
-		long k = syscall(SYS_io_getevents, ctx, (long)(n - got), (long)(n - got), ev, NULL);
-
-		if (k < 0 && errno == EINTR)
-			continue;
-		if (k <= 0) /* cannot happen on a valid context; never leave I/O behind */
-			abort();
-		for (long e = 0; e < k; e++) {
-			int i = (int)ev[e].data;
-			uint64_t len = 0;
-
-			(void)bdev_iov_len(reqs[i].iov, reqs[i].iovcnt, &len);
-			res[i] = ev[e].res == (int64_t)len ? 0 : 1;
-		}
-		got += (int)k;
-	}
-}
-
-/*
- * Write a batch: the requests the direct descriptor takes go in one
- * submission and are waited for together; the rest, and any write that did
- * not complete whole, are written alone (file_writev()).
- */
-static void file_writev_batch(struct bdev *bdev, struct bdev_wreq *reqs, int n)
-{
-	struct file_dev *d = file_dev(bdev);
-	aio_context_t ctx = d->direct && !d->rdonly ? file_aio_ctx() : 0;
-	struct iocb cb[BDEV_BATCH_MAX], *cbs[BDEV_BATCH_MAX];
-	int res[BDEV_BATCH_MAX], m = 0, sent;
-
-	for (int i = 0; i < n; i++) {
-		uint64_t off = reqs[i].off, len = 0;
-
-		res[i] = 1; /* not written yet */
-		(void)bdev_iov_len(reqs[i].iov, reqs[i].iovcnt, &len);
-		if (!ctx || off % bdev->lbs || len % bdev->lbs || off > bdev->size ||
-		    len > bdev->size - off || !file_aligned(d, off, reqs[i].iov, reqs[i].iovcnt))
-			continue;
-		cb[m] = (struct iocb){.aio_data = (uint64_t)i,
-				      .aio_lio_opcode = IOCB_CMD_PWRITEV,
-				      .aio_fildes = (uint32_t)d->fd,
-				      .aio_buf = (uint64_t)(uintptr_t)reqs[i].iov,
-				      .aio_nbytes = (uint64_t)reqs[i].iovcnt,
-				      .aio_offset = (int64_t)off};
-		cbs[m] = &cb[m];
-		m++;
-	}
-	sent = m ? file_aio_submit(ctx, cbs, m) : 0;
-	if (sent)
-		file_aio_reap(ctx, sent, reqs, res);
-	for (int i = 0; i < n; i++) {
-		if (!res[i])
-			atomic_fetch_add_explicit(&bdev->st_batched, 1, memory_order_relaxed);
-		reqs[i].result =
-			res[i] ? file_writev(bdev, reqs[i].off, reqs[i].iov, reqs[i].iovcnt) : 0;
-	}
-}
-
 static int file_flush(struct bdev *bdev)
 {
 	/* fdatasync works on the inode: it also covers writes made through bfd. */
@@ -450,7 +319,6 @@ static void file_close(struct bdev *bdev)
 static const struct bdev_ops file_ops = {
 	.readv = file_readv,
 	.writev = file_writev,
-	.writev_batch = file_writev_batch,
 	.flush = file_flush,
 	.discard = file_discard,
 	.close = file_close,

@@ -24,16 +24,10 @@
  *     dirty), clear the written heads' BH_Dirty, set PG_writeback and the
  *     WRITEBACK mark (clearing TOWRITE), and add the page's segments to the
  *     open run.
- *  5. A run is one device write of device-contiguous segments, at most max_io
- *     bytes; a segment that does not continue it closes it. Closed runs wait
- *     in a batch (at most WB_BATCH_RUNS runs and IOV_MAX segments and pages
- *     in all) written by one bdev_writev_batch(), so scattered small runs
- *     reach the device together (one submission, several in flight); a run
- *     of WB_BATCH_BIG or more, a full batch, the end of the pass and a sleep
- *     on a page lock write the batch at once. A batch of one run is a plain
- *     bdev_writev().
- *  6. After a batch's I/O every page whose segments are all written is
- *     finished once (a page whose heads lie apart has an entry in two runs):
+ *  5. A run is one bdev_writev of device-contiguous segments, at most max_io
+ *     bytes and IOV_MAX segments; a segment that does not continue it submits
+ *     it first.
+ *  6. After a run's I/O every page whose segments are all written is finished:
  *     on failure its heads get BH_Dirty|BH_Write_EIO back, the page PG_error
  *     and PG_dirty again; then the WRITEBACK mark and PG_writeback are cleared
  *     (end_page_writeback wakes the waiters) and the page is unlocked.
@@ -89,8 +83,6 @@
 #define WB_BATCH	  16 /* pages looked up at once */
 #define WB_MAX_HEADS	  (PAGE_SIZE >> 10)
 #define WB_FILL_MAX_PAGES (WB_FILL_MAX_BYTES >> PAGE_SHIFT)
-#define WB_BATCH_RUNS	  16 /* runs written in one batch, at most */
-#define WB_BATCH_BIG	  (256U << 10) /* a run this long is written at once */
 
 #define ERRSEQ_MAX_ERRNO 0xfffU
 #define ERRSEQ_SEEN	 (1U << 12)
@@ -134,19 +126,11 @@ struct wb_ctx {
 	bool cur_fill;	   /* cur is a fill page */
 	struct page *held; /* locked by our caller: finished but never unlocked */
 	int err;	   /* first error */
-	/* the open run: off, len; it starts at iov[run_iov0] and ent[run_ent0] */
+	/* the open run */
 	uint64_t off, len;
-	unsigned run_iov0, run_ent0;
-	/* the batch: closed runs not yet written, then the open run, in
-	 * iov[0..niov) and ent[0..nent) */
 	unsigned niov, nent, cap;
 	struct iovec *iov;
 	struct wb_entry *ent;
-	unsigned nruns;
-	struct wb_run {
-		uint64_t off, len;
-		unsigned iov0, niov, ent0, nent;
-	} runs[WB_BATCH_RUNS];
 	bool heap;
 	struct iovec small_iov[WB_SMALL_RUN];
 	struct wb_entry small_ent[WB_SMALL_RUN];
@@ -410,9 +394,7 @@ static void wb_ctx_init(struct wb_ctx *ctx, struct address_space *mapping,
 	ctx->held = held;
 	ctx->err = 0;
 	ctx->off = ctx->len = 0;
-	ctx->run_iov0 = ctx->run_ent0 = 0;
 	ctx->niov = ctx->nent = 0;
-	ctx->nruns = 0;
 	ctx->heap = false;
 	if (!small) {
 		ctx->iov = malloc(IOV_MAX * sizeof(*ctx->iov));
@@ -528,63 +510,24 @@ static void wb_entry_result(struct wb_entry *e, int err)
 	}
 }
 
-/* A run's write is over: record @err in the run and its pages' heads. */
-static void wb_run_result(struct wb_ctx *ctx, const struct wb_run *run, int err)
+/* Write the open run to the device and finish the pages it completes. */
+static void wb_submit(struct wb_ctx *ctx)
 {
+	int err;
+
+	if (!ctx->len)
+		return;
+	err = bdev_writev(ctx->mapping->bdev, ctx->off, ctx->iov, (int)ctx->niov);
 	if (err)
 		wb_note_error(ctx, err);
 	else
-		stat_add(ctx->cache, PGPGOUT, run->len >> 10);
-	for (unsigned i = 0; i < run->nent; i++)
-		wb_entry_result(&ctx->ent[run->ent0 + i], err);
-}
-
-/* Close the open run: it joins the batch. */
-static void wb_close_run(struct wb_ctx *ctx)
-{
-	if (!ctx->len)
-		return;
-	ctx->runs[ctx->nruns++] = (struct wb_run){.off = ctx->off,
-						  .len = ctx->len,
-						  .iov0 = ctx->run_iov0,
-						  .niov = ctx->niov - ctx->run_iov0,
-						  .ent0 = ctx->run_ent0,
-						  .nent = ctx->nent - ctx->run_ent0};
-	ctx->run_iov0 = ctx->niov;
-	ctx->run_ent0 = ctx->nent;
+		stat_add(ctx->cache, PGPGOUT, ctx->len >> 10);
+	for (unsigned i = 0; i < ctx->nent; i++)
+		wb_entry_result(&ctx->ent[i], err);
+	for (unsigned i = 0; i < ctx->nent; i++)
+		if (ctx->ent[i].page != ctx->cur)
+			wb_finish_page(ctx, ctx->ent[i].page, ctx->ent[i].fill);
 	ctx->off = ctx->len = 0;
-}
-
-/* Write the batch (the open run too) and finish the pages it completes.
- * Several runs go to the device in one bdev_writev_batch(). */
-static void wb_submit(struct wb_ctx *ctx)
-{
-	struct bdev_wreq req[WB_BATCH_RUNS];
-
-	wb_close_run(ctx);
-	if (!ctx->nruns)
-		return;
-	for (unsigned i = 0; i < ctx->nruns; i++)
-		req[i] = (struct bdev_wreq){.off = ctx->runs[i].off,
-					    .iov = ctx->iov + ctx->runs[i].iov0,
-					    .iovcnt = (int)ctx->runs[i].niov};
-	if (ctx->nruns == 1)
-		req[0].result =
-			bdev_writev(ctx->mapping->bdev, req[0].off, req[0].iov, req[0].iovcnt);
-	else
-		(void)bdev_writev_batch(ctx->mapping->bdev, req, (int)ctx->nruns);
-	for (unsigned i = 0; i < ctx->nruns; i++)
-		wb_run_result(ctx, &ctx->runs[i], req[i].result);
-	/* Finish each page once, after its last entry (a page in two runs has
-	 * two entries in a row), but not ctx->cur: it may have parts to come. */
-	for (unsigned i = 0; i < ctx->nent; i++) {
-		struct wb_entry *e = &ctx->ent[i];
-
-		if (e->page != ctx->cur && (i + 1 == ctx->nent || ctx->ent[i + 1].page != e->page))
-			wb_finish_page(ctx, e->page, e->fill);
-	}
-	ctx->nruns = 0;
-	ctx->run_iov0 = ctx->run_ent0 = 0;
 	ctx->niov = ctx->nent = 0;
 }
 
@@ -592,21 +535,14 @@ static void wb_submit(struct wb_ctx *ctx)
  * segment does not continue it. */
 static void wb_add_seg(struct wb_ctx *ctx, struct page *page, const struct wb_seg *seg)
 {
-	bool new_ent, join;
+	bool new_ent = !ctx->nent || ctx->ent[ctx->nent - 1].page != page;
+	bool join = ctx->niov &&
+		    (char *)ctx->iov[ctx->niov - 1].iov_base + ctx->iov[ctx->niov - 1].iov_len ==
+			    seg->data;
 
-	if (ctx->len && (ctx->off + ctx->len != seg->off || ctx->len + seg->len > ctx->max_io)) {
-		bool big = ctx->len >= WB_BATCH_BIG;
-
-		wb_close_run(ctx);
-		if (big || ctx->nruns == WB_BATCH_RUNS)
-			wb_submit(ctx);
-	}
-	new_ent = ctx->nent == ctx->run_ent0 || ctx->ent[ctx->nent - 1].page != page;
-	join = ctx->len &&
-	       (char *)ctx->iov[ctx->niov - 1].iov_base + ctx->iov[ctx->niov - 1].iov_len ==
-		       seg->data;
-	if ((!join && ctx->niov == ctx->cap) || (new_ent && ctx->nent == ctx->cap)) {
-		wb_submit(ctx); /* the arrays are full */
+	if (ctx->len && (ctx->off + ctx->len != seg->off || ctx->len + seg->len > ctx->max_io ||
+			 (!join && ctx->niov == ctx->cap) || (new_ent && ctx->nent == ctx->cap))) {
+		wb_submit(ctx);
 		new_ent = true;
 		join = false;
 	}
@@ -796,7 +732,7 @@ static bool wb_run_tail(const struct wb_ctx *ctx, uint64_t *index)
 	const struct wb_entry *e;
 	const struct iovec *v;
 
-	if (!ctx->len)
+	if (!ctx->nent)
 		return false;
 	e = &ctx->ent[ctx->nent - 1];
 	v = &ctx->iov[ctx->niov - 1];

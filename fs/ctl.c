@@ -139,7 +139,6 @@ static void ctl_stats_counters(struct daemon *d, FILE *out)
 	fprintf(out,
 		"bdev_flushes %" PRIu64 "\nbdev_discards %" PRIu64 "\nbdev_errors %" PRIu64 "\n",
 		b.flushes, b.discards, b.errors);
-	fprintf(out, "bdev_batched_writes %" PRIu64 "\n", b.batched);
 	pthread_mutex_lock(&fs->icache_lock);
 	nr_inodes = fs->nr_inodes;
 	pthread_mutex_unlock(&fs->icache_lock);

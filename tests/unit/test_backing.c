@@ -86,16 +86,6 @@ static bool stats_are(struct bdev *b, struct bdev_stats want)
 	return false;
 }
 
-/* True when @b holds @len bytes equal to @want at @off. */
-static bool holds_pattern(struct bdev *b, uint64_t off, const void *want, size_t len)
-{
-	unsigned char *got = xalloc(len);
-	bool same = !bdev_read(b, off, got, len) && !memcmp(got, want, len);
-
-	free(got);
-	return same;
-}
-
 /* ---- RAM device ---- */
 
 static void test_mem_create(void)
@@ -887,133 +877,6 @@ static void test_faulty_corrupt(void)
 	free(back);
 }
 
-/* ---- batches (bdev_writev_batch) ---- */
-
-#define NBATCH 12
-
-/* Write NBATCH requests of 1 - 3 segments at every other 16 KiB slot of @b
- * in one batch; check results, bytes (through @rawfd when >= 0, else
- * through @b) and the write counters. */
-static void batch_roundtrip(struct bdev *b, int rawfd, const char *what, bool want_batched)
-{
-	unsigned char *buf = xalloc(NBATCH * 4 * BLK);
-	struct iovec v[NBATCH][3];
-	struct bdev_wreq req[NBATCH];
-	struct bdev_stats s0, s1;
-	uint64_t bytes = 0;
-	bool same = true;
-
-	pattern(buf, NBATCH * 4 * BLK, 77);
-	for (int i = 0; i < NBATCH; i++) {
-		unsigned char *p = buf + (size_t)i * 4 * BLK;
-		int nseg = 1 + i % 3;
-
-		for (int k = 0; k < nseg; k++)
-			v[i][k] = (struct iovec){p + (size_t)k * BLK, BLK};
-		req[i] = (struct bdev_wreq){
-			.off = (uint64_t)i * 8 * BLK, .iov = v[i], .iovcnt = nseg};
-		bytes += (uint64_t)nseg * BLK;
-	}
-	bdev_get_stats(b, &s0);
-	is_int(bdev_writev_batch(b, req, NBATCH), 0, "%s: a batch of %d writes", what, NBATCH);
-	bdev_get_stats(b, &s1);
-	for (int i = 0; i < NBATCH; i++) {
-		unsigned char *p = buf + (size_t)i * 4 * BLK, *got = xalloc(3 * BLK);
-		size_t len = (size_t)(1 + i % 3) * BLK;
-
-		same = same && !req[i].result &&
-		       (rawfd >= 0 ? file_has(rawfd, (off_t)req[i].off, p, len)
-				   : !bdev_read(b, req[i].off, got, len) && !memcmp(got, p, len));
-		free(got);
-	}
-	ok(same, "%s: every request 0 and its bytes on the device", what);
-	is_u64(s1.writes - s0.writes, NBATCH, "%s: %d writes counted", what, NBATCH);
-	is_u64(s1.write_bytes - s0.write_bytes, bytes, "%s: their bytes counted", what);
-	if (want_batched)
-		is_u64(s1.batched - s0.batched, NBATCH, "%s: all of them sent as one batch", what);
-	else
-		is_u64(s1.batched - s0.batched, 0, "%s: none sent as a batch", what);
-	free(buf);
-}
-
-/* Bad requests in a batch fail alone; the rest are written. */
-static void batch_errors(struct bdev *b, const char *what)
-{
-	unsigned char *buf = xalloc(4 * BLK + 1);
-	struct iovec good = {buf, BLK}, odd = {buf + 1, BLK}, short_len = {buf, 100};
-	struct bdev_wreq req[4] = {
-		{.off = 0, .iov = &good, .iovcnt = 1},
-		{.off = b->size, .iov = &good, .iovcnt = 1},	  /* past the end */
-		{.off = 2 * BLK, .iov = &short_len, .iovcnt = 1}, /* not a multiple of lbs */
-		{.off = 4 * BLK, .iov = &odd, .iovcnt = 1},	  /* misaligned buffer */
-	};
-	struct bdev_stats s0, s1;
-	/* what this backend answers each bad request alone */
-	int past = bdev_writev(b, req[1].off, req[1].iov, 1);
-	int partial = bdev_writev(b, req[2].off, req[2].iov, 1);
-
-	pattern(buf, 4 * BLK + 1, 78);
-	bdev_get_stats(b, &s0);
-	is_int(bdev_writev_batch(b, req, 4), past, "%s: a batch with bad requests: the first error",
-	       what);
-	bdev_get_stats(b, &s1);
-	ok(past < 0 && partial < 0 && req[0].result == 0 && req[1].result == past &&
-		   req[2].result == partial && req[3].result == 0,
-	   "%s: each request has its own result (%d %d %d %d)", what, req[0].result, req[1].result,
-	   req[2].result, req[3].result);
-	is_u64(s1.writes - s0.writes, 2, "%s: two writes counted", what);
-	is_u64(s1.errors - s0.errors, 2, "%s: two errors counted", what);
-	ok(holds_pattern(b, 4 * BLK, buf + 1, BLK), "%s: the misaligned buffer's bytes are there",
-	   what);
-	is_int(bdev_writev_batch(b, req, 0), 0, "%s: an empty batch", what);
-	free(buf);
-}
-
-static void test_batch(void)
-{
-	struct bdev *mem, *b, *lower;
-	struct faulty *f;
-	char path[64];
-	int rawfd = make_image("/tmp", path, sizeof(path), FILE_SIZE);
-
-	if (bdev_mem_create(FILE_SIZE, 512, &mem))
-		BAIL("bdev_mem_create");
-	batch_roundtrip(mem, -1, "batch mem", false);
-	batch_errors(mem, "batch mem");
-	bdev_close(mem);
-
-	if (rawfd < 0)
-		BAIL("cannot create a file in /tmp: %s", strerror(-rawfd));
-	if (bdev_file_open(path, BDEV_QUIET, &b))
-		BAIL("bdev_file_open");
-	batch_roundtrip(b, rawfd, "batch file", bdev_file_is_direct(b));
-	batch_errors(b, "batch file");
-	bdev_close(b);
-	if (bdev_file_open(path, BDEV_QUIET | BDEV_BUFFERED, &b))
-		BAIL("bdev_file_open buffered");
-	batch_roundtrip(b, rawfd, "batch buffered file", false);
-	bdev_close(b);
-	close(rawfd);
-	unlink(path);
-
-	b = faulty_setup(&lower, &f);
-	{
-		unsigned char *buf = xalloc(2 * BLK);
-		struct iovec a = {buf, BLK}, c = {buf + BLK, BLK};
-		struct bdev_wreq req[2] = {{.off = 0, .iov = &a, .iovcnt = 1},
-					   {.off = 8 * BLK, .iov = &c, .iovcnt = 1}};
-
-		memset(buf, 0x5a, 2 * BLK);
-		faulty_fail_range(f, FAULTY_WRITE, 8 * BLK, BLK);
-		is_int(bdev_writev_batch(b, req, 2), -EIO,
-		       "batch faulty: the failing request fails");
-		ok(req[0].result == 0 && holds(b, 0, 0x5a) && !holds(b, 8, 0x5a),
-		   "batch faulty: the other one is written, the failed one is not");
-		free(buf);
-	}
-	bdev_close(b);
-}
-
 int main(void)
 {
 	test_mem();
@@ -1029,6 +892,5 @@ int main(void)
 	test_faulty_on_file();
 	test_faulty_threads();
 	test_faulty_corrupt();
-	test_batch();
 	return done_testing();
 }

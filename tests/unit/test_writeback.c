@@ -759,44 +759,6 @@ static void test_fill(unsigned blkbits)
 	fx_teardown(&fx);
 }
 
-/* A page whose dirty heads lie apart goes in two runs; with other pages'
- * runs they are written in one batch, and the page is finished once, after
- * both of its runs (1 KiB blocks: heads 0 and 2 of page 0). */
-static void test_batch_split(unsigned blkbits)
-{
-	unsigned bs = 1U << blkbits;
-	struct bdev_stats io0, io1;
-	long written = 0;
-	struct page *page;
-	struct fx fx;
-
-	if (PAGE_SIZE / bs < 3)
-		return;
-	fx_setup(&fx, blkbits, false);
-	is_int(cache_wb_set(fx.cache, WB_FILL_BYTES, 0), 0, "bs %u: split: no fill", bs);
-	fx_write(&fx, 0, bs, 31);
-	fx_write(&fx, 2 * bs, bs, 31);
-	fx_write(&fx, 5 * PAGE_SIZE, PAGE_SIZE, 31);
-	fx_write(&fx, 9 * PAGE_SIZE, PAGE_SIZE, 31);
-	io0 = io_now(fx.dev);
-	is_int(writepages(&fx, WB_SYNC_ALL, LONG_MAX, WB_REASON_SYNC, 0, &written), 0,
-	       "bs %u: split: writepages", bs);
-	io1 = io_now(fx.dev);
-	is_u64(io1.writes - io0.writes, 4, "bs %u: split: heads 0 and 2, pages 5 and 9: 4 writes",
-	       bs);
-	is_int(written, 3, "bs %u: split: 3 pages written", bs);
-	is_int(count_dirty(&fx, 0, 15), 0, "bs %u: split: nothing dirty", bs);
-	is_u64(cache_stat(fx.cache, NR_WRITEBACK), 0, "bs %u: split: NR_WRITEBACK 0", bs);
-	page = find_get_page(&fx.f.mapping, 0);
-	ok(page && !page_test(page, PG_locked) && !page_test(page, PG_writeback) &&
-		   !heads_have(&fx, 0, BH_Dirty),
-	   "bs %u: split: page 0 finished: unlocked, writeback ended, heads clean", bs);
-	if (page)
-		put_page(page);
-	ok(dev_matches(&fx, 0, 10 * PAGE_SIZE), "bs %u: split: device holds the data", bs);
-	fx_teardown(&fx);
-}
-
 int main(void)
 {
 	static const unsigned sizes[] = {10, 11, 12};
@@ -806,7 +768,6 @@ int main(void)
 		diag("block size %u", 1U << sizes[i]);
 		test_merge(sizes[i]);
 		test_fill(sizes[i]);
-		test_batch_split(sizes[i]);
 		test_sync_none(sizes[i]);
 		test_tag_snapshot(sizes[i]);
 		test_tag_livelock(sizes[i]);
