@@ -480,7 +480,7 @@ enum wb_tunable {
 	WB_DIRTY_EXPIRE_CS,	   /* centisecs a mapping may stay dirty (3000) */
 	WB_DIRTY_WRITEBACK_CS,	   /* centisecs between periodic runs (500; 0 off) */
 	WB_MAX_BYTES,		   /* largest merged device write (1 MiB) */
-	WB_FILL_BYTES,		   /* largest clean gap written to join two runs (32 KiB) */
+	WB_FILL_BYTES,		   /* largest clean gap written to join two runs (64 KiB) */
 	NR_WB_TUNABLES
 };
 

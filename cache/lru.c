@@ -56,7 +56,7 @@
 #define RECLAIM_BATCH	       32
 #define CACHE_MIN_PAGES	       16
 #define CACHE_RA_MAX_PAGES     4096
-#define CACHE_WB_FILL_DEFAULT  (32U << 10) /* wb_fill_bytes: 8 pages */
+#define CACHE_WB_FILL_DEFAULT  (64U << 10) /* wb_fill_bytes: 16 pages */
 #define ALLOC_WAIT_SLICE_MS    50
 #define RECLAIM_BACKOFF_MS     10
 #define RECLAIM_BACKOFF_MAX_MS 640

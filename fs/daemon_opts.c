@@ -508,7 +508,7 @@ void daemon_usage(FILE *f)
 	      "  -o wb_max_bytes=SIZE  largest merged write to the image (default 1M, at\n"
 	      "                     most 64M)\n"
 	      "  -o wb_fill_bytes=SIZE  clean cached data written to join two dirty runs\n"
-	      "                     into one image write (default 32K, at most 1M, 0 off)\n"
+	      "                     into one image write (default 64K, at most 1M, 0 off)\n"
 	      "  -o debug_corrupt_writes=N  TEST ONLY: flip one byte in every Nth file-data\n"
 	      "                     write to the image (0: off until foliofs-ctl sets it)\n"
 	      "Generic mount options (rw, dev, suid, exec, atime, auto, user, _netdev, ...)\n"

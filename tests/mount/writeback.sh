@@ -114,7 +114,7 @@ diag "balance_dirty_pages_pause_ms $(stat_of balance_dirty_pages_pause_ms)"
 check "the bytes read back right" cmp -s "$T/src" "$mp/big"
 
 # --- 4. write clustering ----------------------------------------------------
-is "$("$CTL" "$mp" get wb_fill_bytes)" 32768 "get wb_fill_bytes (default)"
+is "$("$CTL" "$mp" get wb_fill_bytes)" 65536 "get wb_fill_bytes (default)"
 check "set dirty_ratio=20 again" "$CTL" "$mp" set dirty_ratio=20
 check "set dirty_background_ratio=10 again" "$CTL" "$mp" set dirty_background_ratio=10
 scatter() { # scatter FILE...: rewrite every other 4 KiB page of the first MiB, fsync

@@ -682,7 +682,7 @@ static void dirty_pages(struct fx *fx, const unsigned *idx, unsigned n, unsigned
 /* Write clustering: clean cached pages between dirty ones join the writes. */
 static void test_fill(unsigned blkbits)
 {
-	static const unsigned scattered[] = {0, 2, 5, 13, 14, 30};
+	static const unsigned scattered[] = {0, 2, 5, 13, 14, 40};
 	uint64_t s[NR_CACHE_STATS];
 	struct bdev_stats io0, io1;
 	unsigned bs = 1U << blkbits;
@@ -690,12 +690,12 @@ static void test_fill(unsigned blkbits)
 	struct fx fx;
 
 	fx_setup(&fx, blkbits, false);
-	is_u64(cache_wb_get(fx.cache, WB_FILL_BYTES), 32768, "bs %u: wb_fill_bytes 32K default",
+	is_u64(cache_wb_get(fx.cache, WB_FILL_BYTES), 65536, "bs %u: wb_fill_bytes 64K default",
 	       bs);
 	fx_write(&fx, 0, NPAGES * PAGE_SIZE, 1);
 	is_int(filemap_write_and_wait(&fx.f.mapping), 0, "bs %u: cached and clean", bs);
 
-	/* gaps of 1, 2, 7 (filled), 0 and 15 pages (too long: a second write) */
+	/* gaps of 1, 2, 7 (filled), 0 and 25 pages (too long: a second write) */
 	stats_snap(&fx, s);
 	dirty_pages(&fx, scattered, ARRAY_SIZE(scattered), 2);
 	io0 = io_now(fx.dev);
