@@ -467,8 +467,11 @@ int file_check_and_advance_wb_err(errseq_t *since, struct address_space *mapping
  * and threshold each writer pauses for the pages it dirtied at a rate that
  * falls linearly from twice the measured write-back rate at the setpoint to
  * zero at the threshold; at or above the threshold it waits until dirty
- * memory is below it again. A writer checks after every page it dirties, so
- * dirty memory stays at most dirty_threshold + DIRTY_SLACK_PAGES per thread
+ * memory is below it again. A thread marked as a cleaner
+ * (balance_dirty_pages_cleaner: it writes pages the kernel's cache is
+ * writing back) is not paced, it only waits at the threshold. A writer
+ * checks after every page it dirties, so dirty memory stays at most
+ * dirty_threshold + DIRTY_SLACK_PAGES per thread
  * writing at once (the page it just dirtied and metadata pages the write
  * dirtied, such as bitmaps, descriptors, extent blocks and the inode table).
  */
@@ -497,6 +500,7 @@ int cache_flusher_start(struct cache *cache, unsigned nr_threads);
 void cache_flusher_stop(struct cache *cache);
 void wakeup_flusher(struct cache *cache);
 void balance_dirty_pages(struct address_space *mapping);
+void balance_dirty_pages_cleaner(bool on);
 
 /* ------------------------------------------------------------------ */
 /* The cache: pool, limit, reclaim, tier hook, counters                */

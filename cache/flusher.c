@@ -4,7 +4,8 @@
  *
  * Interface (cache.h): cache_wb_tunable_name, cache_wb_tunable_lookup,
  * cache_wb_set, cache_wb_get, cache_dirty_thresholds, cache_flusher_start,
- * cache_flusher_stop, wakeup_flusher, balance_dirty_pages; (internal.h)
+ * cache_flusher_stop, wakeup_flusher, balance_dirty_pages,
+ * balance_dirty_pages_cleaner; (internal.h)
  * flusher_init, flusher_destroy, flusher_forget_mapping,
  * flusher_note_dirtied, flusher_note_error, flusher_stat.
  *
@@ -97,6 +98,7 @@ struct flusher {
 
 /* Pages this thread dirtied since it last paid for them (any cache). */
 static __thread unsigned bdp_dirtied;
+static __thread bool bdp_cleaner; /* writes another cache's dirty pages */
 
 static const char *const tunable_names[NR_WB_TUNABLES] = {
 	[WB_DIRTY_RATIO] = "dirty_ratio",
@@ -750,7 +752,7 @@ void balance_dirty_pages(struct address_space *mapping)
 	if (dirty > bg)
 		wakeup_flusher(cache);
 	setpoint = bg + (thresh - bg) / 2;
-	if (dirty <= setpoint) {
+	if (dirty <= setpoint || (bdp_cleaner && dirty < thresh)) {
 		bdp_dirtied = 0;
 		return;
 	}
@@ -758,6 +760,26 @@ void balance_dirty_pages(struct address_space *mapping)
 		bdp_proportional(cache, dirty, setpoint, thresh);
 	else
 		bdp_wait(cache);
+}
+
+/**
+ * balance_dirty_pages_cleaner - mark the calling thread's writes as cleaning
+ * @on: true while the thread writes pages another cache is writing back
+ *
+ * A cleaner's writes are pages the kernel's own cache is writing back (FUSE
+ * writes with FUSE_WRITE_CACHE: cache=kernel writes and mapped pages). The
+ * kernel already paces whoever dirtied them against the FUSE mount's
+ * write-back rate, which it measures from these writes' replies; pausing
+ * them here as well would only lower that measure and pace the dirtier
+ * twice. So a cleaner is not paced between setpoint and threshold; it still
+ * waits at the threshold, which bounds dirty memory as for any writer (as
+ * Linux's PF_LOCAL_THROTTLE does for the loop driver's writes).
+ *
+ * Context: the thread about to write (and after it, with false).
+ */
+void balance_dirty_pages_cleaner(bool on)
+{
+	bdp_cleaner = on;
 }
 
 /* ---- hooks for the other cache files ---- */

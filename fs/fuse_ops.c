@@ -626,12 +626,17 @@ static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	free(buf);
 }
 
+/* A write carrying FUSE_WRITE_CACHE (fi->writepage) is the kernel writing back its own
+ * dirty pages: not paced, only held at the dirty threshold (balance_dirty_pages_cleaner). */
 static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, off_t off,
 		     struct fuse_file_info *fi)
 {
 	struct daemon *d = req_daemon(req, DOP_WRITE);
-	ssize_t n = fs_write(fi_file(fi), buf, size, (uint64_t)off);
+	ssize_t n;
 
+	balance_dirty_pages_cleaner(fi->writepage);
+	n = fs_write(fi_file(fi), buf, size, (uint64_t)off);
+	balance_dirty_pages_cleaner(false);
 	if (n < 0) {
 		reply_err(req, (int)n);
 		return;

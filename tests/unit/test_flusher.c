@@ -9,7 +9,9 @@
  * writeback past the background threshold (PGWRITE_BACKGROUND, stops at the
  * threshold); throttling of several writer threads on a slow device (dirty
  * memory sampled never passes the threshold plus DIRTY_SLACK_PAGES per
- * writer, BDP_EVENTS moves, every byte lands); a WB_SYNC_ALL pass finishes
+ * writer, BDP_EVENTS moves, every byte lands); a cleaner (a thread writing
+ * pages the kernel writes back) is not paced between setpoint and threshold
+ * where a plain writer is, and waits at the threshold; a WB_SYNC_ALL pass finishes
  * under a writer that keeps dirtying while the flusher runs; a writer to a
  * page under write-back waits and its bytes win; write errors met by the
  * flusher: the page stays dirty, WB_ERRORS and WB_LAST_ERROR, EIO once per
@@ -393,6 +395,76 @@ static void test_throttle(void)
 	fx_teardown(&fx);
 }
 
+/* ---- a cleaner (FUSE_WRITE_CACHE writes) is not paced ---- */
+
+static uint64_t dirty_now(struct fx *fx)
+{
+	return st(fx, NR_DIRTY) + st(fx, NR_WRITEBACK);
+}
+
+/* Write @n pages of @file one at a time from page @first, as a cleaner or
+ * not; returns false on a short write. */
+static bool write_pages(struct fx *fx, unsigned file, unsigned first, unsigned n, bool cleaner)
+{
+	bool all = true;
+
+	balance_dirty_pages_cleaner(cleaner);
+	for (unsigned p = first; p < first + n; p++)
+		all &= fx_write(fx, file, (uint64_t)p * PAGE_SIZE, PAGE_SIZE, 60 + file) ==
+		       PAGE_SIZE;
+	balance_dirty_pages_cleaner(false);
+	return all;
+}
+
+static void test_cleaner(void)
+{
+	const uint64_t thresh = 64, bg = 16; /* setpoint 40 */
+	uint64_t events, d;
+	bool all = true;
+	struct fx fx;
+
+	fx_setup(&fx, 200000); /* 200 ms per request: about 5 pages/s leave */
+	fx_set(&fx, WB_DIRTY_WRITEBACK_CS, 0);
+	fx_set(&fx, WB_DIRTY_BYTES, thresh * PAGE_SIZE);
+	fx_set(&fx, WB_DIRTY_BACKGROUND_BYTES, bg * PAGE_SIZE);
+	fx_set(&fx, WB_MAX_BYTES, PAGE_SIZE);
+	if (cache_flusher_start(fx.cache, 1))
+		BAIL("cache_flusher_start");
+
+	/* a cleaner crosses the setpoint to near the threshold unpaced */
+	events = st(&fx, BDP_EVENTS);
+	all &= write_pages(&fx, 0, 0, 60, true);
+	d = dirty_now(&fx);
+	ok(d > 48 && d < thresh,
+	   "cleaner: 60 pages dirtied, %llu dirty (setpoint 40, threshold 64)",
+	   (unsigned long long)d);
+	is_u64(st(&fx, BDP_EVENTS) - events, 0, "cleaner: no pause between setpoint and threshold");
+
+	/* a plain writer at that level is paced or waits */
+	events = st(&fx, BDP_EVENTS);
+	all &= write_pages(&fx, 1, 0, 4, false);
+	ok(st(&fx, BDP_EVENTS) > events, "plain writer at the same level: throttled (%llu pauses)",
+	   (unsigned long long)(st(&fx, BDP_EVENTS) - events));
+
+	/* at the threshold a cleaner waits like anyone */
+	events = st(&fx, BDP_EVENTS);
+	all &= write_pages(&fx, 2, 0, 16, true);
+	ok(st(&fx, BDP_EVENTS) > events, "cleaner at the threshold: waited (%llu waits)",
+	   (unsigned long long)(st(&fx, BDP_EVENTS) - events));
+	d = dirty_now(&fx);
+	ok(d <= thresh + DIRTY_SLACK_PAGES, "dirty memory within threshold + slack (%llu)",
+	   (unsigned long long)d);
+	ok(all, "every write was whole");
+
+	faulty_set_latency(fx.ctl, 0);
+	for (unsigned i = 0; i < 3; i++)
+		filemap_write_and_wait(&fx.f[i].mapping);
+	ok(dev_holds(&fx, 0, 0, 60 * PAGE_SIZE, 60) && dev_holds(&fx, 1, 0, 4 * PAGE_SIZE, 61) &&
+		   dev_holds(&fx, 2, 0, 16 * PAGE_SIZE, 62),
+	   "every byte reached the device");
+	fx_teardown(&fx);
+}
+
 /* ---- sync under a dirtier, with the flusher running ---- */
 
 static void *dirtier_main(void *arg)
@@ -566,6 +638,7 @@ int main(void)
 	test_periodic();
 	test_background();
 	test_throttle();
+	test_cleaner();
 	test_sync_not_starved();
 	test_stable_page();
 	test_errors();
