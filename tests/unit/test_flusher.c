@@ -173,11 +173,17 @@ static uint64_t st(struct fx *fx, enum cache_stat_item item)
 	return cache_stat(fx->cache, item);
 }
 
+/* Dirty memory as the thresholds count it. */
+static uint64_t dirty_now(struct fx *fx)
+{
+	return st(fx, NR_DIRTY) + st(fx, NR_WRITEBACK);
+}
+
 static bool wait_dirty_at_most(struct fx *fx, uint64_t pages)
 {
 	uint64_t end = now_ms() + WAIT_MS;
 
-	while (st(fx, NR_DIRTY) + st(fx, NR_WRITEBACK) > pages) {
+	while (dirty_now(fx) > pages) {
 		if (now_ms() > end)
 			return false;
 		sleep_ms(5);
@@ -338,7 +344,7 @@ static void *sampler_main(void *arg)
 	struct thr *t = arg;
 
 	while (!atomic_load(t->stop)) {
-		uint64_t d = st(t->fx, NR_DIRTY) + st(t->fx, NR_WRITEBACK);
+		uint64_t d = dirty_now(t->fx);
 
 		t->max_dirty = MAX(t->max_dirty, d);
 		usleep(200);
@@ -396,11 +402,6 @@ static void test_throttle(void)
 }
 
 /* ---- a cleaner (FUSE_WRITE_CACHE writes) is not paced ---- */
-
-static uint64_t dirty_now(struct fx *fx)
-{
-	return st(fx, NR_DIRTY) + st(fx, NR_WRITEBACK);
-}
 
 /* Write @n pages of @file one at a time from page @first, as a cleaner or
  * not; returns false on a short write. */
@@ -591,7 +592,7 @@ static void test_errors(void)
 	is_u64(st(&fx, WB_LAST_ERROR), EIO, "wb_last_error is EIO");
 	ok(page_dirty_or_wb(&fx, 2, 0) && page_dirty_or_wb(&fx, 2, 7),
 	   "the failed pages are not clean");
-	ok(st(&fx, NR_DIRTY) + st(&fx, NR_WRITEBACK) >= 8, "NR_DIRTY still counts them");
+	ok(dirty_now(&fx) >= 8, "NR_DIRTY still counts them");
 	ok(!dev_holds(&fx, 2, 0, PAGE_SIZE, 60), "the device does not hold them");
 	faulty_clear_ranges(fx.ctl);
 	ok(wait_dirty_at_most(&fx, 0), "after the device recovers the flusher writes them");
@@ -624,7 +625,7 @@ static void test_destroy_under_flusher(void)
 	ok(wait_stat_above(&fx, PGWRITE_BACKGROUND, 0), "the flusher is writing the file");
 	testfile_destroy(f);
 	ok(1, "mapping destroyed while the flusher wrote it");
-	is_u64(st(&fx, NR_DIRTY) + st(&fx, NR_WRITEBACK), 0, "its dirty pages are gone");
+	is_u64(dirty_now(&fx), 0, "its dirty pages are gone");
 	ok(list_empty(&fx.cache->dirty_mappings), "off the flusher's lists");
 	/* fx_teardown destroys it again: give it a fresh, empty one */
 	if (testfile_init(f, fx.cache, fx.dev, PAGE_SHIFT, 4 * FILE_PAGES, FILE_PAGES))
