@@ -548,6 +548,9 @@ struct cache_watermarks {
 };
 
 int cache_create(const struct cache_config *cfg, struct cache **out);
+/* A mutex as the cache makes its own: error-checking in debug builds (the
+ * filesystem and the daemon use it for theirs too). */
+void cache_mutex_init(pthread_mutex_t *m);
 void cache_destroy(struct cache *cache);
 int cache_set_limit(struct cache *cache, uint64_t limit_bytes);
 uint64_t cache_get_limit(struct cache *cache);

@@ -111,35 +111,6 @@ static const char *const tunable_names[NR_WB_TUNABLES] = {
 	[WB_FILL_BYTES] = "wb_fill_bytes",
 };
 
-static uint64_t fl_now_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
-}
-
-static uint64_t fl_now_ms(void)
-{
-	return fl_now_us() / 1000;
-}
-
-static void fl_deadline(struct timespec *ts, uint64_t at_ms)
-{
-	ts->tv_sec = (time_t)(at_ms / 1000);
-	ts->tv_nsec = (long)(at_ms % 1000) * 1000000L;
-}
-
-static void fl_cond_init(pthread_cond_t *cond)
-{
-	pthread_condattr_t attr;
-
-	pthread_condattr_init(&attr);
-	pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
-	pthread_cond_init(cond, &attr);
-	pthread_condattr_destroy(&attr);
-}
-
 /* ---- tunables and thresholds ---- */
 
 /**
@@ -215,7 +186,7 @@ static void fl_set_interval(struct flusher *fl, unsigned cs)
 {
 	pthread_mutex_lock(&fl->lock);
 	atomic_store(&fl->interval_cs, cs);
-	fl->next_periodic = fl_now_ms() + (uint64_t)cs * 10;
+	fl->next_periodic = cache_now_ms() + (uint64_t)cs * 10;
 	pthread_mutex_unlock(&fl->lock);
 }
 
@@ -397,7 +368,7 @@ static struct address_space *pick_io(struct cache *cache)
 	while (!list_empty(&fl->b_io)) {
 		m = list_first_entry(&fl->b_io, struct address_space, wb_link);
 		if ((atomic_load(&m->flags) & AS_EXITING) || m->wb_users) {
-			m->wb_listed_when = fl_now_ms();
+			m->wb_listed_when = cache_now_ms();
 			list_move_tail(&m->wb_link, &cache->dirty_mappings);
 			m = NULL;
 			continue;
@@ -420,7 +391,7 @@ static void requeue_io(struct cache *cache, struct address_space *m, bool chunk_
 		if (chunk_used) {
 			list_move_tail(&m->wb_link, &fl->b_more_io);
 		} else {
-			m->wb_listed_when = fl_now_ms();
+			m->wb_listed_when = cache_now_ms();
 			list_move_tail(&m->wb_link, &cache->dirty_mappings);
 		}
 	}
@@ -472,10 +443,10 @@ static long write_turn(struct cache *cache, struct address_space *m, enum wb_rea
 		.nr_to_write = FLUSH_CHUNK_PAGES,
 		.reason = reason,
 	};
-	uint64_t t0 = fl_now_us();
+	uint64_t t0 = cache_now_us();
 
 	filemap_writepages(m, &wbc);
-	bw_update(cache->flusher, wbc.nr_written, fl_now_us() - t0);
+	bw_update(cache->flusher, wbc.nr_written, cache_now_us() - t0);
 	requeue_io(cache, m, wbc.nr_to_write <= 0);
 	return wbc.nr_written;
 }
@@ -502,7 +473,7 @@ static long wb_run(struct cache *cache, enum wb_reason reason, long budget)
 
 	while (!run_done(cache, reason, written, budget)) {
 		uint64_t expire = (uint64_t)atomic_load(&cache->flusher->expire_cs) * 10;
-		uint64_t now = fl_now_ms(), cutoff = UINT64_MAX;
+		uint64_t now = cache_now_ms(), cutoff = UINT64_MAX;
 		struct address_space *m;
 		long round = 0;
 
@@ -536,7 +507,7 @@ static void flusher_sleep(struct flusher *fl, uint64_t now)
 		until = fl->next_periodic;
 	if (fl->bg_backoff > now && fl->bg_backoff < until)
 		until = fl->bg_backoff;
-	fl_deadline(&ts, until);
+	cache_deadline_at_ms(&ts, until);
 	pthread_cond_timedwait(&fl->wake, &fl->lock, &ts);
 }
 
@@ -561,7 +532,7 @@ static void *flusher_main(void *arg)
 	cache_rcu_thread_online();
 	pthread_mutex_lock(&fl->lock);
 	while (!fl->stopping) {
-		uint64_t now = fl_now_ms();
+		uint64_t now = cache_now_ms();
 		bool periodic, bg;
 		long n = 0;
 
@@ -578,7 +549,7 @@ static void *flusher_main(void *arg)
 			       (long)cache_stat(cache, NR_DIRTY) + FLUSH_CHUNK_PAGES);
 		pthread_mutex_lock(&fl->lock);
 		if (bg && !n && over_bg_thresh(cache))
-			fl->bg_backoff = fl_now_ms() + FLUSHER_BACKOFF_MS;
+			fl->bg_backoff = cache_now_ms() + FLUSHER_BACKOFF_MS;
 	}
 	pthread_mutex_unlock(&fl->lock);
 	return NULL;
@@ -609,7 +580,7 @@ int cache_flusher_start(struct cache *cache, unsigned nr_threads)
 		return -EBUSY;
 	}
 	fl->threads = calloc(nr_threads, sizeof(*fl->threads));
-	fl->next_periodic = fl_now_ms() + (uint64_t)atomic_load(&fl->interval_cs) * 10;
+	fl->next_periodic = cache_now_ms() + (uint64_t)atomic_load(&fl->interval_cs) * 10;
 	pthread_mutex_unlock(&fl->lock);
 	if (!fl->threads)
 		return -ENOMEM;
@@ -706,7 +677,7 @@ static void bdp_proportional(struct cache *cache, unsigned long dirty, unsigned 
 static void bdp_wait(struct cache *cache)
 {
 	struct flusher *fl = cache->flusher;
-	uint64_t errors = cache_stat(cache, WB_ERRORS), t0 = fl_now_us();
+	uint64_t errors = cache_stat(cache, WB_ERRORS), t0 = cache_now_us();
 	unsigned long thresh, bg;
 	struct timespec ts;
 
@@ -719,11 +690,11 @@ static void bdp_wait(struct cache *cache)
 			break;
 		fl->bg_wanted = true;
 		pthread_cond_signal(&fl->wake);
-		fl_deadline(&ts, fl_now_ms() + BDP_WAIT_SLICE_MS);
+		cache_deadline_at_ms(&ts, cache_now_ms() + BDP_WAIT_SLICE_MS);
 		pthread_cond_timedwait(&fl->progress, &fl->lock, &ts);
 	}
 	pthread_mutex_unlock(&fl->lock);
-	bdp_account(cache, fl_now_us() - t0);
+	bdp_account(cache, cache_now_us() - t0);
 }
 
 /**
@@ -856,8 +827,8 @@ int flusher_init(struct cache *cache)
 	INIT_LIST_HEAD(&fl->b_io);
 	INIT_LIST_HEAD(&fl->b_more_io);
 	cache_mutex_init(&fl->lock);
-	fl_cond_init(&fl->wake);
-	fl_cond_init(&fl->progress);
+	cache_cond_init_monotonic(&fl->wake);
+	cache_cond_init_monotonic(&fl->progress);
 	pthread_cond_init(&fl->unpinned, NULL);
 	cache->flusher = fl;
 	return 0;

@@ -4,6 +4,8 @@
  * functions one cache file calls in another.
  *
  * Which file owns what:
+ *   cache.c       the cache object: create/destroy, limit, watermarks,
+ *                 readahead maximum, tier hook; mutex and clock helpers
  *   page.c        pool, refcounts, page lock and hashed wait queues, RCU
  *                 thread registration
  *   filemap.c     mapping init/destroy, find/add/delete, read and write
@@ -27,6 +29,7 @@
 #include <assert.h>
 #include <errno.h>
 #include <stdio.h>
+#include <time.h>
 
 #include "cache/cache.h"
 
@@ -87,8 +90,8 @@ static inline void list_move_tail(struct list_head *e, struct list_head *h)
 #define list_first_entry(h, type, member) list_entry((h)->next, type, member)
 #define list_last_entry(h, type, member) list_entry((h)->prev, type, member)
 
-/* ---- locks (debug builds: error-checking mutexes, ownership asserts) ---- */
-void cache_mutex_init(pthread_mutex_t *m);
+/* ---- locks (cache.c; debug builds: error-checking mutexes, ownership
+ * asserts) ---- */
 #ifdef FOLIO_DEBUG
 void cache_assert_held(pthread_mutex_t *m); /* aborts if the caller does not own m */
 #else
@@ -97,6 +100,13 @@ static inline void cache_assert_held(pthread_mutex_t *m)
 	(void)m;
 }
 #endif
+void cache_cond_init_monotonic(pthread_cond_t *cond);
+
+/* ---- the monotonic clock (cache.c) ---- */
+uint64_t cache_now_us(void);
+uint64_t cache_now_ms(void);
+void cache_deadline_at_ms(struct timespec *ts, uint64_t at_ms);
+void cache_deadline_after_ms(struct timespec *ts, unsigned ms);
 
 /* ---- counters ---- */
 #define STAT_SLOTS 16
@@ -316,13 +326,15 @@ void flusher_note_error(struct cache *cache, int err);
 /* Computed counters of stats.c. */
 uint64_t flusher_stat(struct cache *cache, enum cache_stat_item item);
 
+/* ---- cache.c ---- */
+void cache_update_watermarks(struct cache *cache);
+
 /* ---- lru.c ---- */
 void lru_add(struct cache *cache, struct page *page);
 void lru_del(struct cache *cache, struct page *page);
 int reclaim_start(struct cache *cache);
 void reclaim_stop(struct cache *cache);
 void wakeup_reclaimer(struct cache *cache);
-void cache_update_watermarks(struct cache *cache);
 /* page_cache_alloc() that never sleeps: may reclaim clean pages directly,
  * never waits for the reclaimer; -ENOMEM at once (readahead shrinks). */
 int page_cache_alloc_nowait(struct cache *cache, struct page **pagep);

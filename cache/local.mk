@@ -1,6 +1,6 @@
 # cache/: the page cache library (links without FUSE).
 noinst_LIBRARIES += cache/libcache.a
 cache_libcache_a_SOURCES = cache/cache.h cache/internal.h cache/xarray.h cache/xarray.c \
-	cache/page.c cache/filemap.c cache/readahead.c cache/buffer.c cache/writeback.c \
+	cache/cache.c cache/page.c cache/filemap.c cache/readahead.c cache/buffer.c cache/writeback.c \
 	cache/flusher.c cache/lru.c cache/workingset.c cache/stats.c
 CACHE_LIBS = cache/libcache.a backing/libbacking.a $(URCU_LIBS) -lpthread

@@ -1,12 +1,11 @@
 /*
- * cache/lru.c - the cache object, the memory limit, the active/inactive LRU
- * lists and reclaim (direct, background, drop-clean).
+ * cache/lru.c - the memory limit, the active/inactive LRU lists and reclaim
+ * (direct, background, drop-clean).
  *
- * Interface: cache_create, cache_destroy, cache_set_limit, cache_get_limit,
- * cache_get_watermarks, cache_set_ra_max, cache_get_ra_max, cache_set_tier,
- * cache_reclaim, cache_drop_clean, page_cache_alloc (cache.h); lru_add,
- * lru_del, reclaim_start, reclaim_stop, wakeup_reclaimer,
- * cache_update_watermarks, page_cache_alloc_nowait (internal.h).
+ * Interface: cache_reclaim, cache_drop_clean, page_cache_alloc (cache.h);
+ * lru_add, lru_del, reclaim_start, reclaim_stop, wakeup_reclaimer,
+ * page_cache_alloc_nowait (internal.h). The cache object itself and its
+ * settings are in cache/cache.c.
  *
  * Limit: at most cache->limit pages are in use (nr_used), checked under
  * pool_lock when a page is taken; only the background reclaimer may go over,
@@ -27,11 +26,7 @@
  * entry after the tier hook has had a chance to keep a copy. Inactive is kept
  * at no less than half of active by demoting from the active tail
  * (referenced pages there get one more round).
- *
- * The flusher's state (flusher.c) is made and freed with the cache; its
- * threads are started by the cache's user (cache_flusher_start) and stopped
- * at the latest by cache_destroy.
- *
+ * *
  * Isolation: a scanner takes a reference under lru_lock, clears PG_lru and
  * unlinks the page, then drops lru_lock before touching it. A page isolated
  * this way is never on a list, so the scanner owns page->lru; nr_isolated
@@ -54,9 +49,6 @@
 #include "cache/internal.h"
 
 #define RECLAIM_BATCH	       32
-#define CACHE_MIN_PAGES	       16
-#define CACHE_RA_MAX_PAGES     4096
-#define CACHE_WB_FILL_DEFAULT  (64U << 10) /* wb_fill_bytes: 16 pages */
 #define ALLOC_WAIT_SLICE_MS    50
 #define RECLAIM_BACKOFF_MS     10
 #define RECLAIM_BACKOFF_MAX_MS 640
@@ -80,37 +72,6 @@ struct scan_control {
 	bool kswapd;
 	bool drop;
 };
-
-/* ---- clock helpers ---- */
-
-static void deadline_after_ms(struct timespec *ts, unsigned ms)
-{
-	clock_gettime(CLOCK_MONOTONIC, ts);
-	ts->tv_sec += ms / 1000;
-	ts->tv_nsec += (long)(ms % 1000) * 1000000L;
-	if (ts->tv_nsec >= 1000000000L) {
-		ts->tv_sec++;
-		ts->tv_nsec -= 1000000000L;
-	}
-}
-
-static uint64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
-static void cond_init_monotonic(pthread_cond_t *cond)
-{
-	pthread_condattr_t attr;
-
-	pthread_condattr_init(&attr);
-	pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
-	pthread_cond_init(cond, &attr);
-	pthread_condattr_destroy(&attr);
-}
 
 static unsigned long cache_free_pages(struct cache *cache)
 {
@@ -483,7 +444,7 @@ static void alloc_wait_slice(struct cache *cache)
 	struct timespec ts;
 
 	wakeup_reclaimer(cache);
-	deadline_after_ms(&ts, ALLOC_WAIT_SLICE_MS);
+	cache_deadline_after_ms(&ts, ALLOC_WAIT_SLICE_MS);
 	pthread_mutex_lock(&cache->pool_lock);
 	if (atomic_load(&cache->nr_used) >= atomic_load(&cache->limit)) {
 		cache->free_waiters++;
@@ -511,8 +472,8 @@ static int __page_cache_alloc(struct cache *cache, struct page **pagep, bool may
 		f = atomic_load(&cache->nr_frees);
 		if (!deadline || f != frees) {
 			frees = f;
-			deadline = now_ms() + CACHE_ALLOC_TIMEOUT_MS;
-		} else if (now_ms() >= deadline) {
+			deadline = cache_now_ms() + CACHE_ALLOC_TIMEOUT_MS;
+		} else if (cache_now_ms() >= deadline) {
 			return -ENOMEM;
 		}
 		alloc_wait_slice(cache);
@@ -592,7 +553,7 @@ static void reclaimer_backoff(struct cache *cache, unsigned *backoff_ms)
 {
 	struct timespec ts;
 
-	deadline_after_ms(&ts, *backoff_ms);
+	cache_deadline_after_ms(&ts, *backoff_ms);
 	pthread_cond_timedwait(&cache->reclaim_cond, &cache->reclaim_lock, &ts);
 	*backoff_ms = MIN(*backoff_ms * 2, RECLAIM_BACKOFF_MAX_MS);
 	if (cache_free_pages(cache) < atomic_load(&cache->wmark_low))
@@ -660,275 +621,4 @@ void reclaim_stop(struct cache *cache)
 	pthread_mutex_unlock(&cache->reclaim_lock);
 	pthread_join(cache->reclaimer, NULL);
 	cache->reclaimer_started = false;
-}
-
-/* ---- the cache object and its tunables ---- */
-
-/**
- * cache_update_watermarks - recompute min/low/high from the limit
- * @cache: the cache
- *
- * Context: any.
- */
-void cache_update_watermarks(struct cache *cache)
-{
-	unsigned long limit = atomic_load(&cache->limit);
-	unsigned long min = limit / 64;
-
-	min = MAX(min, 4UL);
-	min = MIN(min, 4096UL);
-	atomic_store(&cache->wmark_min, min);
-	atomic_store(&cache->wmark_low, 2 * min);
-	atomic_store(&cache->wmark_high, 3 * min);
-}
-
-static void cache_init_locks(struct cache *cache)
-{
-	cache_mutex_init(&cache->pool_lock);
-	cache_mutex_init(&cache->lru_lock);
-	cache_mutex_init(&cache->reclaim_lock);
-	cache_mutex_init(&cache->ra_lock);
-	cache_mutex_init(&cache->wb_lock);
-	cond_init_monotonic(&cache->free_wait);
-	cond_init_monotonic(&cache->reclaim_cond);
-	pthread_cond_init(&cache->ra_cond, NULL);
-	INIT_LIST_HEAD(&cache->active);
-	INIT_LIST_HEAD(&cache->inactive);
-	INIT_LIST_HEAD(&cache->ra_queue);
-	INIT_LIST_HEAD(&cache->dirty_mappings);
-}
-
-static void cache_destroy_locks(struct cache *cache)
-{
-	pthread_mutex_destroy(&cache->pool_lock);
-	pthread_mutex_destroy(&cache->lru_lock);
-	pthread_mutex_destroy(&cache->reclaim_lock);
-	pthread_mutex_destroy(&cache->ra_lock);
-	pthread_mutex_destroy(&cache->wb_lock);
-	pthread_cond_destroy(&cache->free_wait);
-	pthread_cond_destroy(&cache->reclaim_cond);
-	pthread_cond_destroy(&cache->ra_cond);
-}
-
-static int cache_check_config(const struct cache_config *cfg, unsigned long *pool,
-			      unsigned long *limit)
-{
-	*pool = cfg->pool_bytes / PAGE_SIZE;
-	*limit = cfg->limit_bytes ? cfg->limit_bytes / PAGE_SIZE : *pool;
-	if (*pool < CACHE_MIN_PAGES || *limit < CACHE_MIN_PAGES || *limit > *pool)
-		return -EINVAL;
-	if (cfg->ra_max_pages > CACHE_RA_MAX_PAGES)
-		return -EINVAL;
-	return 0;
-}
-
-static void cache_set_defaults(struct cache *cache, const struct cache_config *cfg,
-			       unsigned long limit)
-{
-	uint32_t io = cfg->max_io_bytes ? cfg->max_io_bytes : 1024 * 1024;
-
-	atomic_store(&cache->limit, limit);
-	cache_update_watermarks(cache);
-	cache->max_shadows = 2 * cache->nr_pool;
-	atomic_store(&cache->ra_max_pages, cfg->ra_max_pages ? cfg->ra_max_pages : 32);
-	cache->max_io_bytes = io < PAGE_SIZE ? (uint32_t)PAGE_SIZE : io & (uint32_t)PAGE_MASK;
-	cache->fill_bytes = CACHE_WB_FILL_DEFAULT;
-	atomic_store(&cache->next_mapping_id, 1);
-}
-
-/**
- * cache_create - make a page cache
- * @cfg: pool size, limit, readahead and reclaimer settings
- * @out: out: the cache
- *
- * The pool holds cfg->pool_bytes of pages plus CACHE_RESERVE_PAGES for the
- * reclaimer. Starts the readahead workers and (unless cfg->no_reclaimer) the
- * background reclaimer.
- *
- * Context: any thread.
- * Return: 0, -EINVAL for a bad configuration (pool or limit under 16 pages,
- * limit above the pool, ra_max_pages above 4096), -ENOMEM, or the errno of a
- * failed thread start.
- */
-int cache_create(const struct cache_config *cfg, struct cache **out)
-{
-	unsigned long pool, limit;
-	struct cache *cache;
-	int err;
-
-	err = cache_check_config(cfg, &pool, &limit);
-	if (err)
-		return err;
-	cache = aligned_alloc(64, sizeof(*cache));
-	if (!cache)
-		return -ENOMEM;
-	memset(cache, 0, sizeof(*cache));
-	cache->stats = aligned_alloc(64, STAT_SLOTS * sizeof(struct stat_slot));
-	if (!cache->stats) {
-		err = -ENOMEM;
-		goto out_cache;
-	}
-	memset(cache->stats, 0, STAT_SLOTS * sizeof(struct stat_slot));
-	cache_init_locks(cache);
-	cache->reserve = CACHE_RESERVE_PAGES;
-	err = page_pool_init(cache, pool + cache->reserve);
-	if (err)
-		goto out_locks;
-	cache_set_defaults(cache, cfg, limit);
-	err = flusher_init(cache);
-	if (err)
-		goto out_pool;
-	readahead_start_workers(cache, cfg->ra_threads ? cfg->ra_threads : 1);
-	if (!cfg->no_reclaimer) {
-		err = reclaim_start(cache);
-		if (err)
-			goto out_workers;
-	}
-	*out = cache;
-	return 0;
-
-out_workers:
-	readahead_stop_workers(cache);
-	flusher_destroy(cache);
-out_pool:
-	page_pool_destroy(cache);
-out_locks:
-	cache_destroy_locks(cache);
-	free(cache->stats);
-out_cache:
-	free(cache);
-	return err;
-}
-
-/**
- * cache_destroy - stop the cache's threads and free it
- * @cache: the cache (NULL is ignored); every mapping already destroyed
- *
- * Context: no other thread uses the cache.
- */
-void cache_destroy(struct cache *cache)
-{
-	if (!cache)
-		return;
-	cache_flusher_stop(cache);
-	reclaim_stop(cache);
-	readahead_stop_workers(cache);
-	CACHE_BUG_ON(atomic_load(&cache->nr_mappings) != 0);
-	if (atomic_load(&cache->nr_used))
-		fprintf(stderr, "foliofs: cache: destroyed with %lu pages in use\n",
-			(unsigned long)atomic_load(&cache->nr_used));
-	flusher_destroy(cache);
-	page_pool_destroy(cache);
-	cache_destroy_locks(cache);
-	free(cache->stats);
-	free(cache);
-}
-
-/**
- * cache_set_limit - change the memory limit
- * @cache: the cache
- * @limit_bytes: new limit, 16 pages .. the configured pool size
- *
- * Lowering it below the pages in use reclaims clean pages at once and leaves
- * the rest to the background reclaimer; allocations wait meanwhile. Lowering
- * it also gives the memory of free pages back to the system
- * (cache_trim_pool), now and after the reclaimer's next round.
- *
- * Context: any thread holding no cache lock.
- * Return: 0 or -EINVAL.
- */
-int cache_set_limit(struct cache *cache, uint64_t limit_bytes)
-{
-	unsigned long pages = limit_bytes / PAGE_SIZE, used, old;
-
-	if (pages < CACHE_MIN_PAGES || pages > cache->nr_pool - cache->reserve)
-		return -EINVAL;
-	old = atomic_exchange(&cache->limit, pages);
-	cache_update_watermarks(cache);
-	pthread_mutex_lock(&cache->pool_lock);
-	pthread_cond_broadcast(&cache->free_wait);
-	pthread_mutex_unlock(&cache->pool_lock);
-	used = atomic_load(&cache->nr_used);
-	if (used + atomic_load(&cache->wmark_high) > pages) {
-		wakeup_reclaimer(cache);
-		if (used > pages)
-			cache_reclaim(cache, used - pages);
-	}
-	if (pages < old) {
-		/* what reclaim freed leaves the RSS, now and after the
-		 * background reclaimer's next round */
-		cache_trim_pool(cache);
-		atomic_store(&cache->trim_pending, true);
-		wakeup_reclaimer(cache);
-	}
-	return 0;
-}
-
-/**
- * cache_get_limit - the memory limit
- * @cache: the cache
- *
- * Context: any.
- * Return: the limit in bytes.
- */
-uint64_t cache_get_limit(struct cache *cache)
-{
-	return (uint64_t)atomic_load(&cache->limit) * PAGE_SIZE;
-}
-
-/**
- * cache_get_watermarks - the current watermarks, in free pages
- * @cache: the cache
- * @wm: out
- *
- * Context: any.
- */
-void cache_get_watermarks(struct cache *cache, struct cache_watermarks *wm)
-{
-	wm->min = atomic_load(&cache->wmark_min);
-	wm->low = atomic_load(&cache->wmark_low);
-	wm->high = atomic_load(&cache->wmark_high);
-}
-
-/**
- * cache_set_ra_max - set the maximum readahead window for later opens
- * @cache: the cache
- * @pages: 0 (no readahead) .. 4096
- *
- * Context: any.
- * Return: 0 or -EINVAL.
- */
-int cache_set_ra_max(struct cache *cache, unsigned pages)
-{
-	if (pages > CACHE_RA_MAX_PAGES)
-		return -EINVAL;
-	atomic_store(&cache->ra_max_pages, pages);
-	return 0;
-}
-
-/**
- * cache_get_ra_max - the maximum readahead window
- * @cache: the cache
- *
- * Context: any.
- * Return: pages.
- */
-unsigned cache_get_ra_max(struct cache *cache)
-{
-	return atomic_load(&cache->ra_max_pages);
-}
-
-/**
- * cache_set_tier - plug in (or, with @ops NULL, remove) the second tier
- * @cache: the cache
- * @ops: the tier's operations
- * @tier: the tier's state, passed back to @ops
- *
- * Context: before the cache is used (reclaim and misses read the hook
- * without locks).
- */
-void cache_set_tier(struct cache *cache, const struct cache_tier_ops *ops, void *tier)
-{
-	cache->tier = tier;
-	__atomic_store_n(&cache->tier_ops, ops, __ATOMIC_RELEASE);
 }

@@ -6,8 +6,8 @@
  * unlock_page, wait_on_page_locked/wait_on_page_writeback/end_page_writeback,
  * page_assert_state (cache.h); page_pool_init/destroy, __page_pool_get,
  * page_pool_get_below, page_pool_put, page_ref_freeze/unfreeze,
- * page_waitqueue, wake_up_page, cache_rcu_thread_online, page_cache_of,
- * cache_mutex_init, cache_assert_held (internal.h).
+ * page_waitqueue, wake_up_page, cache_rcu_thread_online, page_cache_of
+ * (internal.h).
  *
  * The pool: one mmap'd, page-aligned data region and a separate array of
  * 64-byte struct pages, both fixed for the cache's life. Free pages sit on
@@ -59,46 +59,6 @@ _Static_assert(sizeof(struct page) == 64, "struct page is one cache line");
 /* Caches by id, so page_cache_of() works for any pool page. */
 static struct cache *cache_table[CACHE_TABLE_SIZE];
 static pthread_mutex_t cache_table_lock = PTHREAD_MUTEX_INITIALIZER;
-
-/* ---- debug locks ---- */
-
-/**
- * cache_mutex_init - initialise a cache mutex
- * @m: the mutex
- *
- * Debug builds make it error-checking, so a double lock or an unlock by a
- * non-owner aborts instead of corrupting state.
- *
- * Context: any, before the mutex is used.
- */
-void cache_mutex_init(pthread_mutex_t *m)
-{
-	pthread_mutexattr_t attr;
-
-	pthread_mutexattr_init(&attr);
-#ifdef FOLIO_DEBUG
-	pthread_mutexattr_settype(&attr, PTHREAD_MUTEX_ERRORCHECK);
-#endif
-	pthread_mutex_init(m, &attr);
-	pthread_mutexattr_destroy(&attr);
-}
-
-#ifdef FOLIO_DEBUG
-/**
- * cache_assert_held - abort unless the calling thread owns a mutex
- * @m: the mutex
- *
- * Context: debug builds only; any thread.
- */
-void cache_assert_held(pthread_mutex_t *m)
-{
-#ifdef __GLIBC__
-	assert(__atomic_load_n(&m->__data.__owner, __ATOMIC_RELAXED) == gettid());
-#else
-	assert(pthread_mutex_trylock(m) != 0);
-#endif
-}
-#endif
 
 /* ---- RCU thread registration ---- */
 

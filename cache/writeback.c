@@ -143,14 +143,6 @@ static const enum cache_stat_item wb_reason_stat[NR_WB_REASONS] = {
 	[WB_REASON_RECLAIM] = PGWRITE_RECLAIM,
 };
 
-static uint64_t wb_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 /* ---- errors ---- */
 
 static errseq_t errseq_set(_Atomic errseq_t *eseq, int err)
@@ -243,7 +235,7 @@ static void wb_list_mapping(struct address_space *mapping)
 	pthread_mutex_lock(&cache->wb_lock);
 	if (atomic_load(&mapping->nrdirty) && !(atomic_load(&mapping->flags) & AS_DIRTY_LISTED)) {
 		atomic_fetch_or(&mapping->flags, AS_DIRTY_LISTED);
-		mapping->wb_listed_when = wb_now_ms();
+		mapping->wb_listed_when = cache_now_ms();
 		list_add_tail(&mapping->wb_link, &cache->dirty_mappings);
 	}
 	pthread_mutex_unlock(&cache->wb_lock);
@@ -290,7 +282,7 @@ void account_page_dirtied(struct page *page, struct address_space *mapping)
 	__xa_set_mark(xa, page->index, XA_MARK_DIRTY);
 	first = atomic_fetch_add(&mapping->nrdirty, 1) == 0;
 	if (first)
-		mapping->dirtied_when = wb_now_ms();
+		mapping->dirtied_when = cache_now_ms();
 	xa_unlock(xa);
 	stat_inc(mapping->cache, NR_DIRTY);
 	stat_inc(mapping->cache, NR_DIRTIED);

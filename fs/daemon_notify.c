@@ -77,7 +77,7 @@ int daemon_notify_start(struct daemon *d)
 	struct daemon_notifier *n = &d->notify;
 	int err;
 
-	fs_mutex_init(&n->lock);
+	cache_mutex_init(&n->lock);
 	pthread_cond_init(&n->wake, NULL);
 	n->head = n->tail = NULL;
 	n->stop = false;

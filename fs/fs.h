@@ -218,8 +218,6 @@ struct buffer_head *fs_bread_fresh(struct fs *fs, uint64_t blk, bool *fresh, int
  * device mapping, dirty or not (freed blocks, blocks that failed a check).
  * The caller holds no head of them and no buffer lock. */
 void fs_bforget(struct fs *fs, uint64_t first, uint64_t count);
-/* Added: a mutex of the fs layer (error-checking in debug builds). */
-void fs_mutex_init(pthread_mutex_t *m);
 
 /* ------------------------------------------------------------------ */
 /* alloc.c                                                             */

@@ -219,7 +219,7 @@ static struct fs_file *fi_file(struct fuse_file_info *fi)
  */
 void daemon_handles_init(struct daemon *d)
 {
-	fs_mutex_init(&d->handles_lock);
+	cache_mutex_init(&d->handles_lock);
 	d->handles.next = d->handles.prev = &d->handles;
 }
 

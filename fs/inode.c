@@ -128,7 +128,7 @@ int fs_icache_init(struct fs *fs)
 		return -ENOMEM;
 	fs->ihash_mask = ICACHE_MIN_BUCKETS - 1;
 	fs->nr_inodes = 0;
-	fs_mutex_init(&fs->icache_lock);
+	cache_mutex_init(&fs->icache_lock);
 	pthread_cond_init(&fs->icache_wait, NULL);
 	if (getrandom(&gen, sizeof(gen), GRND_NONBLOCK) != sizeof(gen))
 		gen = (uint32_t)time(NULL) ^ ((uint32_t)getpid() << 16);
@@ -153,8 +153,8 @@ static struct inode *inode_alloc(struct fs *fs, uint32_t ino)
 	inode->ino = ino;
 	pthread_rwlock_init(&inode->i_rwsem, NULL);
 	pthread_rwlock_init(&inode->ext_lock, NULL);
-	fs_mutex_init(&inode->ext_mutex);
-	fs_mutex_init(&inode->i_lock);
+	cache_mutex_init(&inode->ext_mutex);
+	cache_mutex_init(&inode->i_lock);
 	return inode;
 }
 

@@ -5,7 +5,7 @@
  * Interface (fs/fs.h, "super.c"): fs_mount, fs_unmount, fs_sync,
  * fs_write_super, fs_write_super_counts, fs_statfs, __fs_corrupt,
  * fs_check_writable, fs_bread, fs_bread_fresh, fs_bread_checked,
- * fs_new_block, fs_block_dirty, fs_bforget, fs_mutex_init.
+ * fs_new_block, fs_block_dirty, fs_bforget.
  *
  * Checksums of headed blocks, bitmaps and descriptors are verified when the
  * block comes from the device (fs_bread_fresh() says so), not on every use
@@ -45,28 +45,6 @@
 #include "fs/fs.h"
 
 #define FS_DEFAULT_CACHE (256ULL << 20)
-
-/**
- * fs_mutex_init - initialise a mutex of the filesystem layer
- * @m: the mutex
- *
- * Debug builds use error-checking mutexes, as the cache does: a relock or
- * an unlock by a thread that does not own the mutex returns an error
- * instead of deadlocking or corrupting the lock.
- *
- * Context: any thread, before the mutex is shared.
- */
-void fs_mutex_init(pthread_mutex_t *m)
-{
-	pthread_mutexattr_t attr;
-
-	pthread_mutexattr_init(&attr);
-#ifdef FOLIO_DEBUG
-	pthread_mutexattr_settype(&attr, PTHREAD_MUTEX_ERRORCHECK);
-#endif
-	pthread_mutex_init(m, &attr);
-	pthread_mutexattr_destroy(&attr);
-}
 
 /**
  * __fs_corrupt - report corruption and switch the filesystem read-only
@@ -421,9 +399,9 @@ static void fs_msg(char *msg, size_t msglen, const char *image, const char *fmt,
 
 static void fs_init_locks(struct fs *fs)
 {
-	fs_mutex_init(&fs->sb_lock);
-	fs_mutex_init(&fs->orphan_lock);
-	fs_mutex_init(&fs->rename_lock);
+	cache_mutex_init(&fs->sb_lock);
+	cache_mutex_init(&fs->orphan_lock);
+	cache_mutex_init(&fs->rename_lock);
 }
 
 static void fs_destroy_locks(struct fs *fs)
@@ -558,7 +536,7 @@ static int fs_setup_meta(struct fs *fs, const char *image, char *msg, size_t msg
 		return -ENOMEM;
 	}
 	for (uint32_t g = 0; g < fs->geom.groups_count; g++)
-		fs_mutex_init(&fs->group_lock[g]);
+		cache_mutex_init(&fs->group_lock[g]);
 	return 0;
 }
 
