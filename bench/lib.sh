@@ -26,7 +26,7 @@
 B_BUILD=${BENCH_BUILDDIR:-$PWD}
 # shellcheck disable=SC2034 # used by the scripts that source this file
 B_SRC=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-FOLIOFS=$B_BUILD/fs/foliofs
+FOLIOFS=$B_BUILD/daemon/foliofs
 MKFS=$B_BUILD/tools/mkfs.foliofs
 CTL=$B_BUILD/tools/foliofs-ctl
 export LC_ALL=C

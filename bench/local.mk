@@ -9,9 +9,9 @@ noinst_PROGRAMS += bench/bench_cache
 bench_bench_cache_LDADD = $(TESTFS_LIBS)
 BENCH_RUN += bench/bench_cache
 
-# Issue 6's fio comparison (foliofs, fuse2fs, ext4, the FUSE ceiling, the raw
-# device) and issue 3's memory and metadata figures; both need root and
-# mount things (docs/BENCHMARKS.md). Sizes come from BENCH_* variables.
+# The fio comparison (foliofs, fuse2fs, ext4, the FUSE ceiling, the raw
+# device) and the metadata figures; both need root and mount things
+# (docs/BENCHMARKS.md). Sizes come from BENCH_* variables.
 BENCH_RUN += $(top_srcdir)/bench/compare.sh $(top_srcdir)/bench/metadata.sh
 EXTRA_DIST += bench/lib.sh bench/compare.sh bench/compare_table.py bench/metadata.sh \
 	bench/metadata.py bench/fio/seqwrite.fio bench/fio/seqread.fio bench/fio/randread.fio \

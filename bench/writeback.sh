@@ -23,7 +23,7 @@
 set -u
 
 B=$(cd "${1:-.}" && pwd)
-FOLIOFS=$B/fs/foliofs
+FOLIOFS=$B/daemon/foliofs
 MKFS=$B/tools/mkfs.foliofs
 FSCK=$B/tools/fsck.foliofs
 CTL=$B/tools/foliofs-ctl

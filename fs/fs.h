@@ -1,6 +1,6 @@
 /*
  * fs/fs.h - the filesystem layer's shared structures and the interface its
- * files offer each other and fs/fuse_ops.c.
+ * files offer each other and daemon/fuse_ops.c.
  *
  * Layering (each calls only the ones below it):
  *   fuse_ops.c  FUSE requests -> fs_* calls; the only place errno becomes a reply
@@ -58,7 +58,7 @@
 
 #include "backing/bdev.h"
 #include "cache/cache.h"
-#include "fs/format.h"
+#include "format/format.h"
 
 /* ------------------------------------------------------------------ */
 /* Options                                                             */
@@ -69,7 +69,7 @@ enum fs_cache_mode {
 	FS_CACHE_KERNEL, /* the kernel's page cache in front (keep_cache) */
 };
 
-/* Mount options after parsing (fs/main.c). */
+/* Mount options after parsing (daemon/main.c). */
 struct fs_options {
 	uint64_t cache_size;        /* bytes of page cache (default 256 MiB) */
 	enum fs_cache_mode cache_mode;

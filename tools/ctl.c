@@ -5,7 +5,7 @@
  *
  * Finds the daemon's control socket from the mount's device number
  * (stat(MOUNTPOINT).st_dev: the abstract unix socket
- * "foliofs-ctl/MAJOR:MINOR", see fs/ctl.c), sends one request line and
+ * "foliofs-ctl/MAJOR:MINOR", see daemon/ctl_server.c), sends one request line and
  * prints the answer's lines. Exit status: 0 done; 1 the daemon refused or
  * failed the request (unknown key, bad value, permission, I/O error); 2 a
  * bad command line, or MOUNTPOINT is not a foliofs mount.
@@ -23,7 +23,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include "fs/daemon_ctl.h"
+#include "daemon/ctl_proto.h"
 
 #define RESPONSE_MAX (1 << 20)
 

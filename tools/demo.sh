@@ -19,7 +19,7 @@ else
 	bash tools/setup.sh build
 	build=$top
 fi
-FOLIOFS=$build/fs/foliofs
+FOLIOFS=$build/daemon/foliofs
 CTL=$build/tools/foliofs-ctl
 MKFS=$build/tools/mkfs.foliofs
 FSCK=$build/tools/fsck.foliofs

@@ -23,7 +23,7 @@
 #define FOLIO_TOOLS_FSCK_H
 
 #include "backing/bdev.h"
-#include "fs/format.h"
+#include "format/format.h"
 
 #include <stdbool.h>
 #include <stddef.h>

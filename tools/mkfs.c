@@ -16,7 +16,7 @@
  * Exit status: 0 on success, 1 for any error (one line on stderr).
  */
 #include "backing/bdev.h"
-#include "fs/format.h"
+#include "format/format.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -11,7 +11,7 @@
 # started are waited for (and killed only if they outlive their unmount).
 
 builddir=${top_builddir:-$(cd "$(dirname "$0")/../.." && pwd)}
-FOLIOFS=$builddir/fs/foliofs
+FOLIOFS=$builddir/daemon/foliofs
 CTL=$builddir/tools/foliofs-ctl
 MKFS=$builddir/tools/mkfs.foliofs
 FSCK=$builddir/tools/fsck.foliofs

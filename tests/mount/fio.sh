@@ -46,7 +46,8 @@ JOB
 run_fio() {
 	local desc=$1
 	shift
-	fio "$@" >"$T/fio.out" 2>&1
+	# from $T: fio leaves its verify state files in the working directory
+	(cd "$T" && fio "$@") >"$T/fio.out" 2>&1
 	local r=$?
 	if [ "$r" = 0 ] && ! grep -qiE "verify: bad|crc32c: verify failed|bad magic" "$T/fio.out"; then
 		ok 0 "$desc"

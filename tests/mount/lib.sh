@@ -2,7 +2,7 @@
 # tests/mount/lib.sh - shared helpers for the mount scenarios (sourced by
 # tests/mount/*.sh, never run). Each scenario makes its images with
 # tools/mkfs.foliofs in its own temporary directory, mounts them with
-# fs/foliofs, checks what it must, unmounts, and ends every image with a
+# daemon/foliofs, checks what it must, unmounts, and ends every image with a
 # clean fsck.foliofs.
 #
 # Interface:
@@ -41,7 +41,7 @@
 
 builddir=${top_builddir:-$(cd "$(dirname "$0")/../.." && pwd)}
 srcdir=${top_srcdir:-$(cd "$(dirname "$0")/../.." && pwd)}
-FOLIOFS=$builddir/fs/foliofs
+FOLIOFS=$builddir/daemon/foliofs
 MKFS=$builddir/tools/mkfs.foliofs
 FSCK=$builddir/tools/fsck.foliofs
 CTL=$builddir/tools/foliofs-ctl

@@ -1,6 +1,6 @@
 #!/bin/bash
 # tests/mount/mountfuse.sh - mounting through mount.fuse3 and mount(8), as
-# `mount -t fuse.foliofs IMAGE DIR` and /etc/fstab lines do, with fs/foliofs
+# `mount -t fuse.foliofs IMAGE DIR` and /etc/fstab lines do, with daemon/foliofs
 # reachable as "foliofs" through a temporary directory of symlinks:
 #  - mount.fuse3 IMAGE DIR -o rw -t fuse.foliofs (what mount(8) runs), with
 #    PATH leading to the symlink; /proc/mounts shows IMAGE and fuse.foliofs;

@@ -21,7 +21,7 @@
  *
  * Single-threaded test helper; not installed.
  */
-#include "fs/format.h"
+#include "format/format.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -1,6 +1,6 @@
 /*
  * tests/unit/test_format.c - unit tests of the on-disk format library
- * (fs/format.c, fs/crc32c.c).
+ * (format/format.c, format/crc32c.c).
  *
  * Checks: CRC-32C known vectors on both implementations and their agreement
  * on random buffers of every alignment; the directory name hash against
@@ -10,8 +10,8 @@
  * arithmetic for each block size; superblock validation error codes; the
  * record parsers on good and malformed input.
  */
-#include "fs/crc32c.h"
-#include "fs/format.h"
+#include "format/crc32c.h"
+#include "format/format.h"
 #include "tests/lib/tap.h"
 
 #include <errno.h>

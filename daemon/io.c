@@ -1,9 +1,9 @@
 /*
- * fs/daemon_io.c - the session's custom I/O on /dev/fuse (libfuse's
+ * daemon/io.c - the session's custom I/O on /dev/fuse (libfuse's
  * fuse_session_custom_io): plain read() and writev(), plus the one thing
  * libfuse 3.14 cannot do, negotiating FUSE_DIRECT_IO_ALLOW_MMAP.
  *
- * Interface (fs/daemon.h): daemon_io_read, daemon_io_writev; state in
+ * Interface (daemon/daemon.h): daemon_io_read, daemon_io_writev; state in
  * struct daemon_io.
  *
  * FUSE_DIRECT_IO_ALLOW_MMAP (init flag bit 36, bit 4 of flags2; Linux 6.6)
@@ -35,7 +35,7 @@
 #include <stdlib.h>
 #include <unistd.h>
 
-#include "fs/daemon.h"
+#include "daemon/daemon.h"
 
 /* Older uapi headers (Debian 12's) lack it: bit 36 of the init flags. */
 #define DAEMON_FUSE_DIRECT_IO_ALLOW_MMAP_FLAGS2 (1U << (36 - 32))

@@ -1,11 +1,8 @@
-# tools/fsx.mk: foliofs-fsx, the random-operation consistency tester, its tests
-# and the consistency suite on foliofs mounts (docs/TESTING.md).
-bin_PROGRAMS += tools/foliofs-fsx
-tools_foliofs_fsx_SOURCES = tools/fsx.c tools/fsx_ops.c tools/fsx_check.c tools/fsx.h
-
-# Shell tests printing TAP; they find the binaries through $top_builddir. The
-# suite on foliofs mounts (one script per block size, slowest first so a
-# parallel make starts them early) needs root and /dev/fuse and skips without.
+# tests/fsx/: foliofs-fsx's own tests and the consistency suite on foliofs
+# mounts (docs/TESTING.md). Shell tests printing TAP; they find the binaries
+# through $top_builddir. The suite on foliofs mounts (one script per block
+# size, slowest first so a parallel make starts them early) needs root and
+# /dev/fuse and skips without.
 FSX_TESTS = \
 	tests/fsx/fsx-foliofs-1k.sh \
 	tests/fsx/fsx-foliofs-2k.sh \

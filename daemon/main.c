@@ -1,8 +1,8 @@
 /*
- * fs/main.c - the foliofs daemon: foliofs IMAGE MOUNTPOINT [-o opts] [-f] [-d]
+ * daemon/main.c - the foliofs daemon: foliofs IMAGE MOUNTPOINT [-o opts] [-f] [-d]
  *
  * Owns start-up, the session loop and clean shutdown. In order:
- *   1. Parse and check every option and the mountpoint (daemon_opts.c).
+ *   1. Parse and check every option and the mountpoint (opts.c).
  *      A mistake: one line on stderr, exit 2, nothing opened.
  *   2. Without -f: fork. The parent waits on a pipe and exits 0 once the
  *      child says the filesystem is mounted and the kernel's INIT has been
@@ -23,7 +23,7 @@
  *      default_permissions (always: the kernel checks permissions and ACLs),
  *      allow_other and ro as asked; fuse_session_mount(); then
  *      fuse_session_custom_io() on the same descriptor, so reads and writes
- *      of /dev/fuse go through daemon_io.c. libfuse 3.14 keeps the
+ *      of /dev/fuse go through io.c. libfuse 3.14 keeps the
  *      mountpoint from fuse_session_mount() and unmounts with it, closing
  *      the descriptor then; fuse_session_destroy() closes it otherwise.
  *   5. The control socket and the notifier thread, then the multithreaded
@@ -49,7 +49,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "fs/daemon.h"
+#include "daemon/daemon.h"
 
 /* ---- detaching ---- */
 

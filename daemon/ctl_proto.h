@@ -1,5 +1,5 @@
 /*
- * fs/daemon_ctl.h - the control protocol shared by the daemon (fs/ctl.c)
+ * daemon/ctl_proto.h - the control protocol shared by the daemon (daemon/ctl_server.c)
  * and its client (tools/ctl.c, foliofs-ctl). Nothing else: the client does
  * not link the filesystem.
  *
@@ -9,9 +9,9 @@
  * "sync"). Answer: lines of output, then "OK" or "ERR <exit code> <message>";
  * the daemon closes the connection after it.
  */
-#ifndef FOLIO_FS_DAEMON_CTL_H
-#define FOLIO_FS_DAEMON_CTL_H
+#ifndef FOLIO_DAEMON_CTL_PROTO_H
+#define FOLIO_DAEMON_CTL_PROTO_H
 
 #define CTL_SOCKET_FMT "foliofs-ctl/%u:%u"
 
-#endif /* FOLIO_FS_DAEMON_CTL_H */
+#endif /* FOLIO_DAEMON_CTL_PROTO_H */

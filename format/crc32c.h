@@ -1,5 +1,5 @@
 /*
- * fs/crc32c.h - CRC-32C (Castagnoli) for foliofs's metadata checksums.
+ * format/crc32c.h - CRC-32C (Castagnoli) for foliofs's metadata checksums.
  *
  * Interface: crc32c() continues a checksum over more bytes, in the zlib
  * convention: the value passed in and returned is the finished CRC (pre- and
@@ -14,8 +14,8 @@
  * once per process (pthread_once) and never change, so any thread may call
  * these at any time.
  */
-#ifndef FOLIO_FS_CRC32C_H
-#define FOLIO_FS_CRC32C_H
+#ifndef FOLIO_FORMAT_CRC32C_H
+#define FOLIO_FORMAT_CRC32C_H
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -25,4 +25,4 @@ uint32_t crc32c(uint32_t crc, const void *buf, size_t len);
 uint32_t crc32c_sw(uint32_t crc, const void *buf, size_t len);
 bool crc32c_hw_available(void);
 
-#endif /* FOLIO_FS_CRC32C_H */
+#endif /* FOLIO_FORMAT_CRC32C_H */

@@ -1,7 +1,7 @@
 /*
- * fs/crc32c.c - CRC-32C (Castagnoli, reflected polynomial 0x82F63B78).
+ * format/crc32c.c - CRC-32C (Castagnoli, reflected polynomial 0x82F63B78).
  *
- * Interface (fs/crc32c.h): crc32c(), crc32c_sw(), crc32c_hw_available().
+ * Interface (format/crc32c.h): crc32c(), crc32c_sw(), crc32c_hw_available().
  *
  * Two implementations with one result:
  *  - table: slicing-by-8 over eight 256-entry tables. Table 0 is the classic
@@ -13,7 +13,7 @@
  * Invariants: the tables are written once under pthread_once and read-only
  * afterwards; the hardware choice is made once the same way.
  */
-#include "fs/crc32c.h"
+#include "format/crc32c.h"
 
 #include <pthread.h>
 #include <string.h>

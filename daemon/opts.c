@@ -1,8 +1,8 @@
 /*
- * fs/daemon_opts.c - the daemon's command line: foliofs IMAGE MOUNTPOINT
+ * daemon/opts.c - the daemon's command line: foliofs IMAGE MOUNTPOINT
  * [-o opt[,opt...]]... [-f] [-d] [-h] [-V].
  *
- * Interface (fs/daemon.h): daemon_parse_args, daemon_parse_size,
+ * Interface (daemon/daemon.h): daemon_parse_args, daemon_parse_size,
  * daemon_opts_free, daemon_usage.
  *
  * Every option is checked here, before anything is opened, so a bad one
@@ -26,7 +26,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "fs/daemon.h"
+#include "daemon/daemon.h"
 
 /* Generic mount options that have no meaning here. */
 static const char *const opt_ignored[] = {

@@ -1,8 +1,8 @@
 /*
- * fs/daemon_attr.c - setattr's changes other than the size: mode, owner,
+ * daemon/attr.c - setattr's changes other than the size: mode, owner,
  * group, access and modification times (given, or now), and ctime.
  *
- * Interface (fs/daemon.h): daemon_setattr. fs/fs.h has no call for these
+ * Interface (daemon/daemon.h): daemon_setattr. fs/fs.h has no call for these
  * (fs_setsize covers the size), so the fields are set here, in the in-core
  * inode under i_lock, and written through with fs_inode_write() as every fs
  * change is.
@@ -30,7 +30,7 @@
 #include <sys/xattr.h>
 #include <time.h>
 
-#include "fs/daemon.h"
+#include "daemon/daemon.h"
 
 #define ACL_ACCESS_NAME	  "system.posix_acl_access"
 #define ACL_HDR		  4 /* le32 version */

@@ -1,5 +1,5 @@
 /*
- * fs/format.h - foliofs's on-disk format: structures, constants and the
+ * format/format.h - foliofs's on-disk format: structures, constants and the
  * helpers that the daemon, mkfs.foliofs and fsck.foliofs share.
  *
  * docs/ON-DISK.md is the prose description of everything here; the two must
@@ -7,7 +7,7 @@
  * le32 and le64 fields are converted with le16_to_cpu() and friends); its size
  * and the offsets the documentation names are pinned by _Static_assert.
  *
- * Interface (fs/format.c):
+ * Interface (format/format.c):
  *   checksums  folio_fs_seed(), folio_{sb,gd,inode,block}_csum_{set,ok}(),
  *              folio_bitmap_csum(), folio_block_check(), folio_block_init()
  *   superblock folio_sb_validate() (geometry in struct folio_geom)
@@ -22,8 +22,8 @@
  * Invariants: every function here is pure (no I/O, no global state), so any
  * thread may call them on buffers it holds locked.
  */
-#ifndef FOLIO_FS_FORMAT_H
-#define FOLIO_FS_FORMAT_H
+#ifndef FOLIO_FORMAT_FORMAT_H
+#define FOLIO_FORMAT_FORMAT_H
 
 #include <endian.h>
 #include <stdbool.h>
@@ -527,4 +527,4 @@ uint32_t folio_xattr_encode(void *dst, uint8_t index, const void *name, uint8_t 
 			    const void *value, uint16_t valuelen);
 bool folio_acl_valid(const void *value, size_t len);
 
-#endif /* FOLIO_FS_FORMAT_H */
+#endif /* FOLIO_FORMAT_FORMAT_H */

@@ -1,31 +1,31 @@
 /*
- * fs/daemon.h - the FUSE daemon fs/foliofs: its state and the interface its
- * files offer each other.
+ * daemon/daemon.h - the FUSE daemon (daemon/foliofs): its state and the
+ * interface its files offer each other.
  *
- *   main.c           arguments, start-up (fork, mount, session), the loop,
- *                    clean unmount; the only place that exits
- *   daemon_opts.c    option parsing (-o lists, sizes with K/M/G/T suffixes)
- *   fuse_ops.c       the fuse_lowlevel_ops table: FUSE requests -> fs_* calls;
- *                    the only place an errno becomes a reply
- *   daemon_attr.c    setattr's mode, owner and time changes (fs has no call
- *                    for them) and the access ACL that follows chmod
- *   daemon_io.c      fuse_session_custom_io read/writev: notes what the
- *                    kernel offers in FUSE_INIT and patches the INIT reply
- *                    (FUSE_DIRECT_IO_ALLOW_MMAP, which libfuse 3.14 cannot
- *                    ask for)
- *   daemon_notify.c  the notifier thread: kernel page-cache invalidations
- *                    queued by handlers, sent after their replies
- *   ctl.c            the control socket served to tools/foliofs-ctl
+ *   main.c        arguments, start-up (fork, mount, session), the loop,
+ *                 clean unmount; the only place that exits
+ *   opts.c        option parsing (-o lists, sizes with K/M/G/T suffixes)
+ *   fuse_ops.c    the fuse_lowlevel_ops table: FUSE requests -> fs_* calls;
+ *                 the only place an errno becomes a reply
+ *   attr.c        setattr's mode, owner and time changes (fs has no call
+ *                 for them) and the access ACL that follows chmod
+ *   io.c          fuse_session_custom_io read/writev: notes what the
+ *                 kernel offers in FUSE_INIT and patches the INIT reply
+ *                 (FUSE_DIRECT_IO_ALLOW_MMAP, which libfuse 3.14 cannot
+ *                 ask for)
+ *   notify.c      the notifier thread: kernel page-cache invalidations
+ *                 queued by handlers, sent after their replies
+ *   ctl_server.c  the control socket served to tools/foliofs-ctl
  *
- * This header does not include the libfuse headers, so daemon_io.c can use
+ * This header does not include the libfuse headers, so io.c can use
  * the kernel's <linux/fuse.h> wire structures without clashing with them.
  *
  * Threads: the main thread (start-up, loop, shutdown), libfuse's workers
  * (handlers), the notifier, the control thread, and the cache's own threads.
  * SIGINT, SIGTERM and SIGHUP are blocked in every thread but the main one.
  */
-#ifndef FOLIO_FS_DAEMON_H
-#define FOLIO_FS_DAEMON_H
+#ifndef FOLIO_DAEMON_DAEMON_H
+#define FOLIO_DAEMON_DAEMON_H
 
 #include <pthread.h>
 #include <stdatomic.h>
@@ -37,7 +37,7 @@
 #include <sys/types.h>
 #include <sys/uio.h>
 
-#include "fs/daemon_ctl.h"
+#include "daemon/ctl_proto.h"
 #include "fs/fs.h"
 
 struct fuse_session;
@@ -53,7 +53,7 @@ struct fuse_session;
 #define DAEMON_ENTRY_TIMEOUT 1.0	    /* seconds the kernel may cache names */
 
 /*
- * struct daemon_opts - the command line after parsing (daemon_opts.c).
+ * struct daemon_opts - the command line after parsing (opts.c).
  * @image, @mountpoint: absolute paths (malloc'd)
  * @fs:          what fs_mount() gets; fs.cache_size is the memory limit
  *               (cache_size=), the pool is @cache_max
@@ -91,7 +91,7 @@ struct daemon_io {
 	_Atomic bool patched;	      /* the INIT reply was patched */
 };
 
-/* One queued invalidation (daemon_notify.c). */
+/* One queued invalidation (notify.c). */
 struct daemon_inval {
 	struct daemon_inval *next;
 	uint64_t ino;
@@ -193,7 +193,7 @@ struct daemon {
 	_Atomic uint64_t read_bytes, write_bytes;
 };
 
-/* daemon_opts.c */
+/* opts.c */
 int daemon_parse_size(const char *s, uint64_t *out);
 int daemon_parse_args(int argc, char **argv, struct daemon_opts *o, char *msg, size_t msglen);
 void daemon_opts_free(struct daemon_opts *o);
@@ -208,20 +208,20 @@ void daemon_handles_release(struct daemon *d);
 /* main.c */
 void daemon_ready(struct daemon *d);
 
-/* daemon_attr.c */
+/* attr.c */
 int daemon_setattr(struct inode *inode, const struct stat *attr, int to_set);
 
-/* daemon_io.c */
+/* io.c */
 ssize_t daemon_io_read(int fd, void *buf, size_t len, void *userdata);
 ssize_t daemon_io_writev(int fd, struct iovec *iov, int count, void *userdata);
 
-/* daemon_notify.c */
+/* notify.c */
 int daemon_notify_start(struct daemon *d);
 void daemon_notify_inval(struct daemon *d, uint64_t ino, int64_t off, int64_t len);
 void daemon_notify_stop(struct daemon *d);
 
-/* ctl.c (the protocol: fs/daemon_ctl.h) */
+/* ctl.c (the protocol: daemon/ctl_proto.h) */
 int ctl_start(struct daemon *d);
 void ctl_stop(struct daemon *d);
 
-#endif /* FOLIO_FS_DAEMON_H */
+#endif /* FOLIO_DAEMON_DAEMON_H */

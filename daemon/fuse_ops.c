@@ -1,9 +1,9 @@
 /*
- * fs/fuse_ops.c - the FUSE low-level operations: each request becomes fs_*
+ * daemon/fuse_ops.c - the FUSE low-level operations: each request becomes fs_*
  * calls and exactly one reply. This is the only file where an errno becomes
  * a reply (reply_err()).
  *
- * Interface (fs/daemon.h): daemon_ll_ops, daemon_op_name, daemon_handles_init,
+ * Interface (daemon/daemon.h): daemon_ll_ops, daemon_op_name, daemon_handles_init,
  * daemon_handles_release.
  *
  * Rules every handler keeps:
@@ -25,7 +25,7 @@
  *    kernel did not. An unlinked file stays until its last release
  *    (inode.c's counts).
  *  - Kernel page-cache invalidations that an operation needs are queued to
- *    the notifier thread, never sent from here (daemon_notify.c).
+ *    the notifier thread, never sent from here (notify.c).
  *
  * Timeouts: attributes and names may be cached by the kernel for
  * DAEMON_ATTR_TIMEOUT / DAEMON_ENTRY_TIMEOUT (1 s); negative lookups too.
@@ -45,7 +45,7 @@
  *
  * Cache modes (ARCHITECTURE.md): with cache=daemon regular files are opened
  * with direct_io (and the INIT reply carries FUSE_DIRECT_IO_ALLOW_MMAP, see
- * daemon_io.c), with cache=kernel with keep_cache.
+ * io.c), with cache=kernel with keep_cache.
  *
  * O_APPEND is taken out of the flags given to fs_open(): the kernel already
  * turns an append into a write at the end of the file, and the same handle
@@ -63,7 +63,7 @@
 #include <string.h>
 #include <sys/statvfs.h>
 
-#include "fs/daemon.h"
+#include "daemon/daemon.h"
 
 static const char *const op_names[NR_DAEMON_OPS] = {
 	[DOP_LOOKUP] = "lookup",

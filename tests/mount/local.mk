@@ -1,10 +1,9 @@
-# tests/mount/mount.mk: the mount scenarios - shell scripts printing TAP that
-# make images with tools/mkfs.foliofs, mount them with fs/foliofs, check
+# tests/mount/: the mount scenarios - shell scripts printing TAP that make
+# images with tools/mkfs.foliofs, mount them with daemon/foliofs, check
 # through the kernel's FUSE client and end with tools/fsck.foliofs. They need
 # root and /dev/fuse and skip without them. The slowest come first so a
 # parallel `make check` starts them early.
-check_PROGRAMS += tests/mount/mmap_helper
-tests_mount_mmap_helper_SOURCES = tests/mount/mmap_helper.c
+check_PROGRAMS += tests/mount/mmap_helper tests/mount/daemon_mmap
 
 MOUNT_TESTS = \
 	tests/mount/bigdir.sh \
@@ -22,7 +21,8 @@ MOUNT_TESTS = \
 	tests/mount/perms.sh \
 	tests/mount/orphan.sh \
 	tests/mount/badinput.sh \
-	tests/mount/mountfuse.sh
+	tests/mount/mountfuse.sh \
+	tests/mount/daemon-basic.sh
 TESTS += $(MOUNT_TESTS)
 EXTRA_DIST += $(MOUNT_TESTS) tests/mount/lib.sh tests/mount/lib.py \
 	tests/mount/ops.py tests/mount/sparse.py tests/mount/bigdir.py tests/mount/links.py \

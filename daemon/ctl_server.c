@@ -1,7 +1,7 @@
 /*
- * fs/ctl.c - the control socket: what tools/foliofs-ctl talks to.
+ * daemon/ctl_server.c - the control socket: what tools/foliofs-ctl talks to.
  *
- * Interface (fs/daemon.h): ctl_start, ctl_stop.
+ * Interface (daemon/daemon.h): ctl_start, ctl_stop.
  *
  * Channel: a unix stream socket in the abstract namespace named
  * "foliofs-ctl/MAJOR:MINOR" after the mount's device number, which the
@@ -50,7 +50,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include "fs/daemon.h"
+#include "daemon/daemon.h"
 
 #define CTL_LINE_MAX	 1024
 #define CTL_TIMEOUT_S	 10

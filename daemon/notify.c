@@ -1,8 +1,8 @@
 /*
- * fs/daemon_notify.c - the notifier thread: tells the kernel to drop pages
+ * daemon/notify.c - the notifier thread: tells the kernel to drop pages
  * of its own page cache that an operation made stale.
  *
- * Interface (fs/daemon.h): daemon_notify_start, daemon_notify_inval,
+ * Interface (daemon/daemon.h): daemon_notify_start, daemon_notify_inval,
  * daemon_notify_stop.
  *
  * Handlers queue an invalidation (inode, byte range) and reply; this thread
@@ -27,7 +27,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "fs/daemon.h"
+#include "daemon/daemon.h"
 
 static struct daemon_inval *notify_pop(struct daemon_notifier *n)
 {

@@ -1,8 +1,8 @@
 /*
- * fs/format.c - helpers for foliofs's on-disk format shared by the daemon,
+ * format/format.c - helpers for foliofs's on-disk format shared by the daemon,
  * mkfs.foliofs and fsck.foliofs.
  *
- * Interface: fs/format.h (checksums, superblock validation, group and inode
+ * Interface: format/format.h (checksums, superblock validation, group and inode
  * arithmetic, the directory name hash, record parsers for directory leaves and
  * xattr areas). docs/ON-DISK.md defines every rule implemented here.
  *
@@ -10,8 +10,8 @@
  * arguments. Parsers never read past the length they are given, whatever the
  * bytes hold, so they are safe on corrupt metadata.
  */
-#include "fs/format.h"
-#include "fs/crc32c.h"
+#include "format/format.h"
+#include "format/crc32c.h"
 
 #include <errno.h>
 #include <stdio.h>
