@@ -13,6 +13,8 @@
  * Invariants: the tables are written once under pthread_once and read-only
  * afterwards; the hardware choice is made once the same way.
  */
+#include "config.h"
+
 #include "format/crc32c.h"
 
 #include <pthread.h>

@@ -10,6 +10,8 @@
  * arguments. Parsers never read past the length they are given, whatever the
  * bytes hold, so they are safe on corrupt metadata.
  */
+#include "config.h"
+
 #include "format/format.h"
 #include "format/crc32c.h"
 

@@ -31,6 +31,8 @@
  * Emptied nodes are freed; a node (leaf or index) left under a quarter full
  * is merged with a sibling when the two fit in three quarters of a block.
  */
+#include "config.h"
+
 #include "fs/fs.h"
 
 #include <errno.h>

@@ -27,6 +27,8 @@
  *   - Hard links: at most FS_LINK_MAX names per file; a directory may hold
  *     up to FS_DIR_LINK_MAX - 2 subdirectories.
  */
+#include "config.h"
+
 #include "fs/fs.h"
 
 #include <assert.h>

@@ -27,6 +27,8 @@
  *     symlinks -EOPNOTSUPP. A blob with no entries removes the ACL.
  *   - Every change sets ctime.
  */
+#include "config.h"
+
 #include "fs/fs.h"
 
 #include <errno.h>

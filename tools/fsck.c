@@ -14,6 +14,8 @@
  * 8 operational error (missing or unreadable image, not foliofs, a newer
  * format, out of memory).
  */
+#include "config.h"
+
 #include "tools/fsck.h"
 
 #include <errno.h>

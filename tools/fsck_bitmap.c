@@ -10,6 +10,8 @@
  * against the descriptors (exact only on a clean image).
  * fsck_claim_name() describes a claim for messages.
  */
+#include "config.h"
+
 #include "tools/fsck.h"
 
 #include <inttypes.h>

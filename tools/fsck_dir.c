@@ -17,6 +17,8 @@
  * target an in-use inode of the type the record states; counts, size and
  * i_blocks of the directory inode.
  */
+#include "config.h"
+
 #include "tools/fsck.h"
 
 #include <ctype.h>

@@ -12,6 +12,8 @@
  * a sound header, checksum, block number and owner. Overlaps between files or
  * with metadata are found later from the claims (fsck_bitmap.c).
  */
+#include "config.h"
+
 #include "tools/fsck.h"
 
 #include <errno.h>

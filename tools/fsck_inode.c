@@ -16,6 +16,8 @@
  * those whose mode makes them unusable; mode and nlink are filled for
  * FI_CHECKED inodes.
  */
+#include "config.h"
+
 #include "tools/fsck.h"
 
 #include <inttypes.h>

@@ -12,6 +12,8 @@
  * f->bmaps/f->imaps hold the bitmaps of groups whose bmap_ok/imap_ok is set;
  * group_ok says the inode table location is inside the group.
  */
+#include "config.h"
+
 #include "tools/fsck.h"
 
 #include <errno.h>

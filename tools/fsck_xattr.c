@@ -7,6 +7,8 @@
  * places, ACL values in the kernel's format, the block's header, checksum,
  * owner, used bytes and entry count. It claims the xattr block.
  */
+#include "config.h"
+
 #include "tools/fsck.h"
 
 #include <errno.h>

@@ -19,7 +19,8 @@
  * Options are validated before anything is touched: a bad value or an unknown
  * option prints one line on stderr and exits 2.
  */
-#define _GNU_SOURCE
+#include "config.h"
+
 #include "tools/fsx.h"
 
 #include <ctype.h>

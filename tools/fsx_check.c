@@ -20,6 +20,8 @@
  * The random stream is splitmix64: a 64-bit counter stepped by a fixed odd constant
  * and passed through a mixing function. It depends on nothing but the seed.
  */
+#include "config.h"
+
 #include "tools/fsx.h"
 
 #include <errno.h>

@@ -21,7 +21,8 @@
  *
  * A SIGBUS while touching the mapping is turned into a failure report.
  */
-#define _GNU_SOURCE
+#include "config.h"
+
 #include "tools/fsx.h"
 
 #include <errno.h>

@@ -15,6 +15,8 @@
  *
  * Exit status: 0 on success, 1 for any error (one line on stderr).
  */
+#include "config.h"
+
 #include "backing/bdev.h"
 #include "format/format.h"
 

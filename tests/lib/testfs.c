@@ -1,6 +1,8 @@
 /*
  * tests/lib/testfs.c - the unit tests' minimal block mapper (see testfs.h).
  */
+#include "config.h"
+
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>

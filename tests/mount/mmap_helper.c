@@ -30,7 +30,8 @@
  * offset, so zeros, stale and misplaced bytes are all told apart. The other
  * process is a fork()ed child that opens the file itself.
  */
-#define _GNU_SOURCE
+#include "config.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <setjmp.h>

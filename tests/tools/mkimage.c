@@ -21,6 +21,8 @@
  *
  * Single-threaded test helper; not installed.
  */
+#include "config.h"
+
 #include "format/format.h"
 
 #include <errno.h>

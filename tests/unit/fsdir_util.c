@@ -2,6 +2,8 @@
  * tests/unit/fsdir_util.c - image, mount and inode helpers for the fs unit
  * tests (see fsdir_util.h).
  */
+#include "config.h"
+
 #include "tests/unit/fsdir_util.h"
 
 #include <errno.h>

@@ -10,6 +10,8 @@
  * arithmetic for each block size; superblock validation error codes; the
  * record parsers on good and malformed input.
  */
+#include "config.h"
+
 #include "format/crc32c.h"
 #include "format/format.h"
 #include "tests/lib/tap.h"

@@ -15,6 +15,8 @@
  *
  * FS_DIR_BIG (environment) overrides the 100,000 of the big scenario.
  */
+#include "config.h"
+
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>

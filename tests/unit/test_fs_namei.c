@@ -7,6 +7,8 @@
  * -EMLINK, -EROFS, and that everything survives unmount + mount with a clean
  * fsck.foliofs at the end.
  */
+#include "config.h"
+
 #include <errno.h>
 #include <linux/fs.h>
 #include <stdio.h>

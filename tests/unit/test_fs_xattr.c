@@ -12,6 +12,8 @@
  * ACL; everything again after unmount + mount; ENOSPC when no block is left
  * for an xattr block; fsck.foliofs clean at the end.
  */
+#include "config.h"
+
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
