@@ -169,9 +169,11 @@ static void cache_init_locks(struct cache *cache)
 	cache_cond_init_monotonic(&cache->free_wait);
 	cache_cond_init_monotonic(&cache->reclaim_cond);
 	pthread_cond_init(&cache->ra_cond, NULL);
+	pthread_cond_init(&cache->ra_idle, NULL);
 	INIT_LIST_HEAD(&cache->active);
 	INIT_LIST_HEAD(&cache->inactive);
 	INIT_LIST_HEAD(&cache->ra_queue);
+	INIT_LIST_HEAD(&cache->ra_running);
 	INIT_LIST_HEAD(&cache->dirty_mappings);
 }
 
@@ -185,6 +187,7 @@ static void cache_destroy_locks(struct cache *cache)
 	pthread_cond_destroy(&cache->free_wait);
 	pthread_cond_destroy(&cache->reclaim_cond);
 	pthread_cond_destroy(&cache->ra_cond);
+	pthread_cond_destroy(&cache->ra_idle);
 }
 
 static int cache_check_config(const struct cache_config *cfg, unsigned long *pool,

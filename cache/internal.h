@@ -176,12 +176,16 @@ struct cache {
 	_Atomic bool trim_pending; /* the limit was lowered: give free memory back
 				    * after the next round (atomic) */
 
-	/* readahead workers: ra_lock protects ra_queue, ra_stopping */
+	/* readahead workers: ra_lock protects ra_queue, ra_running,
+	 * ra_next_ticket, ra_stopping */
 	pthread_t *ra_workers;
 	unsigned nr_ra_workers;
 	pthread_mutex_t ra_lock;
-	pthread_cond_t ra_cond;
-	struct list_head ra_queue;
+	pthread_cond_t ra_cond;     /* work queued, or stopping */
+	pthread_cond_t ra_idle;     /* a work item finished */
+	struct list_head ra_queue;  /* queued windows, ascending tickets */
+	struct list_head ra_running; /* windows a worker is reading */
+	uint64_t ra_next_ticket;
 	bool ra_stopping;
 	_Atomic unsigned ra_max_pages;
 
@@ -249,9 +253,13 @@ int filemap_read_page(struct address_space *mapping, struct page *page);
 /* ---- readahead.c ---- */
 void readahead_start_workers(struct cache *cache, unsigned n);
 void readahead_stop_workers(struct cache *cache);
+/* Wait until every asynchronous window queued before the call is read and
+ * its pages unlocked (cache_drop_clean: a cold cache stays cold). */
+void readahead_drain(struct cache *cache);
 /* Read @nr locked, new pages (ascending, not necessarily contiguous) of
  * @mapping with as few device requests as possible; marks them uptodate or
- * PG_error, then unlocks each. Used by readahead and by filemap_read_page. */
+ * PG_error, then drops the caller's reference to each and unlocks it
+ * (readahead.c says why in that order). */
 void read_pages(struct address_space *mapping, struct page **pages, unsigned nr);
 /* read_pages() without the unlocking: each page ends uptodate or PG_error,
  * still locked. Returns 0 or the first negative errno. */

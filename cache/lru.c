@@ -385,6 +385,8 @@ static unsigned long drop_list(struct cache *cache, struct list_head *list, bool
  * cache_drop_clean - free every clean page nobody uses (like drop_caches)
  * @cache: the cache
  *
+ * Asynchronous readahead queued before the call is waited for first, so
+ * what it brings in is dropped too and a cold read after this is cold.
  * Dirty, locked, under write-back, referenced-by-a-user and pinned pages stay.
  * No shadow entries are left and nothing goes to the tier. Pages another
  * reclaimer holds isolated are waited for (briefly) and dropped too. Then
@@ -399,6 +401,7 @@ unsigned long cache_drop_clean(struct cache *cache)
 	unsigned long freed = 0;
 
 	cache_rcu_thread_online();
+	readahead_drain(cache);
 	for (int tries = 0; tries < 200; tries++) {
 		freed += drop_list(cache, &cache->inactive, false);
 		freed += drop_list(cache, &cache->active, true);

@@ -4,7 +4,8 @@
  *
  * Interface: file_ra_state_init, page_cache_sync_readahead,
  * page_cache_async_readahead (cache.h); read_pages, read_pages_locked,
- * readahead_start_workers, readahead_stop_workers (internal.h).
+ * readahead_start_workers, readahead_stop_workers, readahead_drain
+ * (internal.h).
  *
  * Windows (per open file, struct file_ra_state):
  *   - a miss with no sequential history (not at index 0, not next to
@@ -24,9 +25,9 @@
  *
  * Asynchronous windows: the caller allocates the pages and inserts them
  * locked (so readers and truncate wait for them), then queues one work item;
- * a worker reads the pages (read_pages), unlocks them and drops the
- * allocation references. The work item is the worker's; it does not touch
- * the mapping after unlocking the last page.
+ * a worker reads the pages (read_pages), drops the allocation references and
+ * unlocks them. The work item is the worker's; it does not touch the mapping
+ * after unlocking the last page.
  *
  * Merged reads (read_pages_locked): per page, the tier first; then buffer-
  * less pages whose blocks map to a contiguous device run are read with one
@@ -55,9 +56,11 @@
 #define CACHE_RA_WINDOW_MAX 4096
 #define RA_LIMIT_DIV	    16
 
-/* One asynchronous window, queued on cache->ra_queue. */
+/* One asynchronous window, queued on cache->ra_queue, then on ra_running
+ * while a worker reads it. */
 struct ra_work {
-	struct list_head link; /* on ra_queue; protected by ra_lock */
+	struct list_head link; /* on ra_queue or ra_running; protected by ra_lock */
+	uint64_t ticket;       /* order of queueing (readahead_drain) */
 	struct address_space *mapping;
 	unsigned nr;
 	struct page *pages[];
@@ -262,21 +265,30 @@ int read_pages_locked(struct address_space *mapping, struct page **pages, unsign
 }
 
 /**
- * read_pages - read new locked pages and unlock them
+ * read_pages - read new locked pages, drop the caller's references, unlock
  * @mapping: their mapping
- * @pages: the pages, ascending index
+ * @pages: the pages, ascending index, each referenced by the caller
  * @nr: how many
  *
- * Each page ends uptodate or with PG_error, and unlocked. The mapping is not
- * touched after the last page is unlocked (it may be destroyed then).
+ * Each page ends uptodate or with PG_error, without the caller's reference,
+ * and unlocked. The reference goes first, while the page is still locked:
+ * a locked page cannot leave its mapping, whose own reference keeps it
+ * alive until the unlock. So once a page is unlocked this read holds
+ * nothing of it, and a truncate or mapping_destroy() that waited for the
+ * page lock frees the page at once (dropping the references after the
+ * unlock left an asynchronous window's pages allocated for a moment after
+ * mapping_destroy() had returned). The mapping is not touched after the
+ * last page is unlocked (it may be destroyed then).
  *
  * Context: the pages are locked by the caller (or handed to a worker).
  */
 void read_pages(struct address_space *mapping, struct page **pages, unsigned nr)
 {
 	read_pages_locked(mapping, pages, nr);
-	for (unsigned i = 0; i < nr; i++)
+	for (unsigned i = 0; i < nr; i++) {
+		put_page(pages[i]);
 		unlock_page(pages[i]);
+	}
 }
 
 /* ---- windows ---- */
@@ -319,29 +331,17 @@ static bool ra_page_cached(struct address_space *mapping, uint64_t index)
 	return entry && !xa_is_value(entry);
 }
 
-/* Drop the allocation references readahead kept while reading. */
-static void ra_put_pages(struct page **pages, unsigned n)
-{
-	for (unsigned i = 0; i < n; i++)
-		put_page(pages[i]);
-}
-
-/* Read an asynchronous window and drop it; the mapping is not touched after
- * the last page is unlocked. */
-static void ra_work_run(struct ra_work *work)
-{
-	read_pages(work->mapping, work->pages, work->nr);
-	ra_put_pages(work->pages, work->nr);
-	free(work);
-}
-
+/* Hand an asynchronous window to the workers (or, with none, read it now).
+ * The mapping is not touched after the window's last page is unlocked. */
 static void ra_queue_work(struct cache *cache, struct ra_work *work)
 {
 	if (!cache->nr_ra_workers) {
-		ra_work_run(work);
+		read_pages(work->mapping, work->pages, work->nr);
+		free(work);
 		return;
 	}
 	pthread_mutex_lock(&cache->ra_lock);
+	work->ticket = cache->ra_next_ticket++;
 	list_add_tail(&work->link, &cache->ra_queue);
 	pthread_cond_signal(&cache->ra_cond);
 	pthread_mutex_unlock(&cache->ra_lock);
@@ -411,7 +411,6 @@ static void ra_submit_sync(struct address_space *mapping, const struct ra_reques
 			break;
 		stat_add(mapping->cache, PGREADAHEAD, ra_count_extra(pages, n, rq));
 		read_pages(mapping, pages, n);
-		ra_put_pages(pages, n);
 	}
 }
 
@@ -583,10 +582,13 @@ static void *ra_worker_main(void *arg)
 		if (list_empty(&cache->ra_queue))
 			break;
 		work = list_first_entry(&cache->ra_queue, struct ra_work, link);
-		list_del_init(&work->link);
+		list_move_tail(&work->link, &cache->ra_running);
 		pthread_mutex_unlock(&cache->ra_lock);
-		ra_work_run(work);
+		read_pages(work->mapping, work->pages, work->nr);
 		pthread_mutex_lock(&cache->ra_lock);
+		list_del_init(&work->link);
+		free(work);
+		pthread_cond_broadcast(&cache->ra_idle);
 	}
 	pthread_mutex_unlock(&cache->ra_lock);
 	return NULL;
@@ -612,6 +614,40 @@ void readahead_start_workers(struct cache *cache, unsigned n)
 			break;
 		cache->nr_ra_workers++;
 	}
+}
+
+/* Is a window queued before @ticket still queued or being read? */
+static bool ra_pending_before(struct cache *cache, uint64_t ticket)
+{
+	struct list_head *pos;
+
+	if (!list_empty(&cache->ra_queue) &&
+	    list_first_entry(&cache->ra_queue, struct ra_work, link)->ticket < ticket)
+		return true;
+	for (pos = cache->ra_running.next; pos != &cache->ra_running; pos = pos->next)
+		if (list_entry(pos, struct ra_work, link)->ticket < ticket)
+			return true;
+	return false;
+}
+
+/**
+ * readahead_drain - wait for the asynchronous windows queued so far
+ * @cache: the cache
+ *
+ * Windows queued after the call are not waited for, so a stream of new
+ * readahead cannot starve the caller.
+ *
+ * Context: no cache lock and no page lock held; may sleep.
+ */
+void readahead_drain(struct cache *cache)
+{
+	uint64_t ticket;
+
+	pthread_mutex_lock(&cache->ra_lock);
+	ticket = cache->ra_next_ticket;
+	while (ra_pending_before(cache, ticket))
+		pthread_cond_wait(&cache->ra_idle, &cache->ra_lock);
+	pthread_mutex_unlock(&cache->ra_lock);
 }
 
 /**

@@ -9,7 +9,8 @@
  * readahead; readahead stops at EOF; pages already cached are skipped (and
  * counted as hits); several threads streaming the same and different files
  * get the right bytes; destroying a mapping while an asynchronous window is
- * in flight waits for it; leak counters at teardown.
+ * in flight waits for it and leaves no page allocated; drop-caches waits for
+ * queued windows; leak counters at teardown.
  */
 #include "config.h"
 
@@ -314,6 +315,45 @@ static void test_destroy_in_flight(void)
 	is_u64(mi1.pages_in_use, mi0.pages_in_use, "destroy waited for readahead; no page left");
 }
 
+/* drop-caches waits for the asynchronous windows already queued, so what
+ * they bring in is dropped too: with a slow device the window is still
+ * being read (its pages locked) when cache_drop_clean() is called. */
+static void test_drop_waits_for_readahead(void)
+{
+	struct testfile f;
+	struct file_ra_state ra;
+	unsigned char buf[PAGE_SIZE];
+	struct faulty *slow;
+	struct bdev *sdev;
+	uint64_t async0;
+	bool bytes_ok = true;
+
+	cache_drop_clean(cache);
+	if (bdev_faulty_wrap(dev, FAULTY_BORROW | FAULTY_NO_UNDO, &sdev, &slow))
+		BAIL("bdev_faulty_wrap");
+	/* a file over file 2's blocks, all allocated, on the slow device */
+	if (testfile_init(&f, cache, sdev, 12, 2 * FILE_PAGES, FILE_PAGES))
+		BAIL("testfile_init");
+	memset(f.alloc, 1, FILE_PAGES);
+	filemap_truncate(&f.mapping, FILE_BYTES);
+	file_ra_state_init(&ra, &f.mapping);
+	async0 = cache_stat(cache, PGREADAHEAD_ASYNC);
+	faulty_set_latency(slow, 20000);
+	/* page 0 opens a window; reaching its marked page queues the next */
+	for (uint64_t pos = 0; pos < 4 * PAGE_SIZE; pos += PAGE_SIZE)
+		if (filemap_read(&f.mapping, &ra, buf, PAGE_SIZE, pos) != PAGE_SIZE ||
+		    !check_bytes(buf, pos, PAGE_SIZE, 2))
+			bytes_ok = false;
+	ok(bytes_ok, "slow device: the bytes read");
+	ok(cache_stat(cache, PGREADAHEAD_ASYNC) > async0, "an asynchronous window was queued");
+	cache_drop_clean(cache);
+	is_u64(atomic_load(&f.mapping.nrpages), 0,
+	       "drop-caches waited for the window in flight and dropped it too");
+	faulty_set_latency(slow, 0);
+	testfile_destroy(&f);
+	bdev_close(sdev);
+}
+
 static void teardown(void)
 {
 	struct cache_mem mi;
@@ -371,6 +411,7 @@ int main(void)
 	test_skip_cached();
 	test_concurrent_streams();
 	test_destroy_in_flight();
+	test_drop_waits_for_readahead();
 	teardown();
 	return done_testing();
 }
