@@ -11,3 +11,9 @@ include tests/fsx/local.mk
 include tests/mount/local.mk
 include tests/unit/local.mk
 include tests/tools/local.mk
+
+# make check-stress: the whole suite STRESS_RUNS (5) times in a row beside
+# stress-ng (tests/stress-check.sh, docs/TESTING.md). Not part of make check.
+check-stress: all
+	bash $(top_srcdir)/tests/stress-check.sh $(abs_top_builddir)
+EXTRA_DIST += tests/stress-check.sh
