@@ -1,5 +1,5 @@
 #!/bin/bash
-# bench/compare.sh - issue 6's fio comparison: the same fio jobs
+# bench/compare.sh - the fio comparison: the same fio jobs
 # (bench/fio/*.fio) on foliofs with cache=daemon and with cache=kernel,
 # fuse2fs with its defaults and with -o direct_io, kernel ext4 on a loop
 # image, and libfuse's passthrough_ll with cache=never over /dev/shm (the
@@ -10,11 +10,11 @@
 # of jobs runs on every target in turn (seqwrite on all, then the
 # sequential reads on all, ...), so that the changing load of a shared
 # machine falls on all targets alike and ratios compare neighbours. Prints one
-# markdown table with foliofs's ratios and issue 6's goals marked met or
+# markdown table with foliofs's ratios and the benchmark goals marked met or
 # missed, then the daemon's peak RSS (VmHWM) per job next to cache_size
-# (issue 3). Run from the build directory (`make bench` does).
+# (the memory goal). Run from the build directory (`make bench` does).
 #
-# Environment (defaults are issue 6's sizes):
+# Environment (defaults are the full-size runs):
 #   BENCH_SIZE=1G         sequential file          BENCH_RAND_SIZE=512M  random file
 #   BENCH_RUNTIME=20      seconds per random job   BENCH_CACHE=1536M     foliofs cache_size
 #   BENCH_SMALL_CACHE=256M  foliofs cache_size for compress4x (working set BENCH_WSET)

@@ -5,7 +5,7 @@ Usage: compare_table.py RESULTS START LOAD_BEFORE LOAD_AFTER CACHE SMALL_CACHE
 
 RESULTS holds "TARGET JOB VALUE" lines (VALUE a number, or "fail"; jobs
 named rss:JOB carry the daemon's VmHWM in KiB). Prints the comparison table
-with foliofs's ratios and issue 6's goals, then the peak RSS table.
+with foliofs's ratios and the benchmark goals, then the peak RSS table.
 """
 import os
 import sys
@@ -25,7 +25,7 @@ JOBS = [('seqwrite', 'seq write 1M, end_fsync', 'MB/s'),
         ('mmap', 'mmap randrw 70/30 4K', 'IOPS'),
         ('randwrite-fsync', 'rand write 4K, fsync=1', 'IOPS'),
         ('compress4x', 'rand read 4K, 4x cache, 2:1 data', 'IOPS')]
-# Issue 6's goals: (job, foliofs target, reference, minimum ratio).
+# The benchmark goals: (job, foliofs target, reference, minimum ratio).
 GOALS = [('randread-warm', 'foliofs-daemon', 'ceiling', 0.9),
          ('randwrite', 'foliofs-daemon', 'ceiling', 0.8),
          ('randwrite', 'foliofs-daemon', 'fuse2fs', 2.5),
@@ -105,7 +105,7 @@ def main():
                   'cache=kernel.' % t)
     print()
     cols = ['job', 'unit'] + [HEAD[t] for t in targets] + [
-        'daemon/fuse2fs', 'daemon/ext4', 'daemon/ceiling', 'kernel/ext4', 'goals (issue 6)']
+        'daemon/fuse2fs', 'daemon/ext4', 'daemon/ceiling', 'kernel/ext4', 'goals']
     print('| ' + ' | '.join(cols) + ' |')
     print('|' + '|'.join(['---', '---'] + ['---:'] * (len(cols) - 3) + ['---']) + '|')
     for j, name, unit in JOBS:

@@ -1,5 +1,5 @@
 #!/bin/bash
-# bench/metadata.sh - issue 3's metadata benchmark: create, stat and unlink
+# bench/metadata.sh - the metadata benchmark: create, stat and unlink
 # BENCH_FILES (default 100,000) empty files in one directory on foliofs
 # (cache=daemon, default cache_size) and on fuse2fs (defaults), with the
 # time per operation at 1,000, 10,000 and 100,000 entries to show whether

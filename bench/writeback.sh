@@ -1,6 +1,6 @@
 #!/bin/bash
-# bench/writeback.sh - writeback benchmarks (docs/BENCHMARKS.md, "Writeback
-# (issue 4)"). Not a test: it prints figures and judges nothing.
+# bench/writeback.sh - writeback benchmarks (docs/BENCHMARKS.md,
+# "Writeback"). Not a test: it prints figures and judges nothing.
 #
 #   bench/writeback.sh [BUILDDIR]     (default: the current directory)
 #   env: SIZE (sequential bytes, default 1G), RAND_SIZE (random-write file,

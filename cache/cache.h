@@ -182,8 +182,27 @@ void unlock_page(struct page *page);
 void wait_on_page_locked(struct page *page);
 void wait_on_page_writeback(struct page *page);
 void end_page_writeback(struct page *page);
-/* Debug builds: check the page invariants listed in page.c (no-op otherwise). */
-void page_assert_state(struct page *page);
+/*
+ * Debug builds check the page invariants listed at the top of page.c, as
+ * SQLite's pager checks its state: page_assert_state() at the entry points
+ * of filemap.c and writeback.c that take a page, page_assert_locked() at
+ * those that require the caller to hold its lock (which also makes the
+ * lock-dependent invariants exact). Release builds compile both to nothing.
+ */
+#ifdef FOLIO_DEBUG
+void __page_assert_state(struct page *page, bool locked);
+#define page_assert_state(page) __page_assert_state((page), false)
+#define page_assert_locked(page) __page_assert_state((page), true)
+#else
+static inline void page_assert_state(struct page *page)
+{
+	(void)page;
+}
+static inline void page_assert_locked(struct page *page)
+{
+	(void)page;
+}
+#endif
 
 /* ------------------------------------------------------------------ */
 /* address_space                                                       */

@@ -275,6 +275,7 @@ struct page *find_lock_page(struct address_space *mapping, uint64_t index)
  */
 int add_to_page_cache_lru(struct page *page, struct address_space *mapping, uint64_t index)
 {
+	page_assert_state(page);
 	struct cache *cache = mapping->cache;
 	bool was_locked;
 	void *old;
@@ -385,6 +386,7 @@ static void __filemap_remove(struct address_space *mapping, struct page *page, v
  */
 bool __remove_mapping(struct address_space *mapping, struct page *page, void *shadow, int expected)
 {
+	page_assert_locked(page);
 	bool ok = false;
 
 	cache_rcu_thread_online();
@@ -430,6 +432,7 @@ static void truncate_complete_page(struct address_space *mapping, struct page *p
  */
 void delete_from_page_cache(struct page *page)
 {
+	page_assert_locked(page);
 	struct address_space *mapping = page->mapping;
 
 	CACHE_BUG_ON(!page_test(page, PG_locked));
@@ -455,6 +458,7 @@ void delete_from_page_cache(struct page *page)
  */
 int filemap_read_page(struct address_space *mapping, struct page *page)
 {
+	page_assert_locked(page);
 	int err = read_pages_locked(mapping, &page, 1);
 
 	if (!err && !page_test(page, PG_uptodate))
@@ -506,6 +510,7 @@ int read_cache_page(struct address_space *mapping, uint64_t index, struct page *
  */
 void mark_page_accessed(struct page *page)
 {
+	page_assert_state(page);
 	unsigned long f = atomic_load_explicit(&page->flags, memory_order_relaxed);
 
 	if (likely(f & (1UL << PG_referenced)))
@@ -819,6 +824,7 @@ static unsigned __write_end(struct address_space *mapping, uint64_t pos, unsigne
 int write_end(struct address_space *mapping, uint64_t pos, unsigned len, unsigned copied,
 	      struct page *page)
 {
+	page_assert_locked(page);
 	return (int)__write_end(mapping, pos, len, copied, page, true);
 }
 
@@ -832,6 +838,7 @@ int write_end(struct address_space *mapping, uint64_t pos, unsigned len, unsigne
  */
 bool set_page_dirty(struct page *page)
 {
+	page_assert_locked(page);
 	struct address_space *mapping = page->mapping;
 
 	if (!mapping || page_test(page, PG_dirty))

@@ -4,7 +4,7 @@
  *
  * Interface: get_page/get_page_unless_zero/put_page, lock_page/trylock_page/
  * unlock_page, wait_on_page_locked/wait_on_page_writeback/end_page_writeback,
- * page_assert_state (cache.h); page_pool_init/destroy, __page_pool_get,
+ * page_assert_state/page_assert_locked (cache.h); page_pool_init/destroy, __page_pool_get,
  * page_pool_get_below, page_pool_put, page_ref_freeze/unfreeze,
  * page_waitqueue, wake_up_page, cache_rcu_thread_online, page_cache_of
  * (internal.h).
@@ -687,29 +687,35 @@ void end_page_writeback(struct page *page)
 		wake_up_page(cache, page);
 }
 
-/**
- * page_assert_state - check the page invariants listed at the top of page.c
- * @page: a page the caller holds a reference to
- *
- * Context: debug builds (no-op otherwise); the checks that depend on the page
- * lock are exact only for the lock holder.
- */
-void page_assert_state(struct page *page)
-{
 #ifdef FOLIO_DEBUG
+/**
+ * __page_assert_state - check the page invariants listed at the top of page.c
+ * @page: a page the caller holds a reference to
+ * @locked: the caller holds the page lock (asserted); the invariants that
+ *	depend on it (5: buffers attached <=> PG_private) are checked too
+ *
+ * Reached through page_assert_state() and page_assert_locked().
+ *
+ * Context: debug builds only.
+ */
+void __page_assert_state(struct page *page, bool locked)
+{
 	unsigned long f = atomic_load(&page->flags);
 	bool has_private = f & (1UL << PG_private);
 
-	assert(atomic_load(&page->refcount) >= 0);
+	assert(atomic_load(&page->refcount) >= 0);					  /* 6 */
 	if ((f & (1UL << PG_dirty)) && !has_private)
-		assert(f & (1UL << PG_uptodate));
+		assert(f & (1UL << PG_uptodate));					  /* 1 */
 	if (f & (1UL << PG_writeback))
-		assert(f & (1UL << PG_locked));
+		assert(f & (1UL << PG_locked));						  /* 2 */
 	if (!__atomic_load_n(&page->mapping, __ATOMIC_RELAXED))
-		assert(!(f & ((1UL << PG_dirty) | (1UL << PG_writeback))));
+		assert(!(f & ((1UL << PG_dirty) | (1UL << PG_writeback))));		  /* 3 */
 	if (f & (1UL << PG_mappedtodisk))
-		assert(!has_private);
-#else
-	(void)page;
-#endif
+		assert(!has_private);							  /* 7 */
+	if (locked) {
+		assert(f & (1UL << PG_locked));
+		assert(atomic_load(&page->refcount) > 0);				  /* 6 */
+		assert(has_private == (page->private != NULL));				  /* 5 */
+	}
 }
+#endif

@@ -270,6 +270,7 @@ static void wb_unlist_mapping(struct address_space *mapping)
  */
 void account_page_dirtied(struct page *page, struct address_space *mapping)
 {
+	page_assert_state(page);
 	struct xarray *xa = &mapping->i_pages;
 	bool first;
 
@@ -338,6 +339,7 @@ static bool wb_clear_dirty(struct page *page, bool keep_mark)
  */
 bool clear_page_dirty_for_io(struct page *page)
 {
+	page_assert_locked(page);
 	return wb_clear_dirty(page, true);
 }
 
@@ -351,6 +353,7 @@ bool clear_page_dirty_for_io(struct page *page)
  */
 void cancel_dirty_page(struct page *page)
 {
+	page_assert_locked(page);
 	if (page_test(page, PG_private)) {
 		struct buffer_head *head = page_buffers(page);
 		unsigned n = (unsigned)(PAGE_SIZE / head->b_size);
@@ -462,6 +465,7 @@ static void wb_start_page(struct wb_ctx *ctx, struct page *page)
 /* All of a page's segments are done: end its writeback (step 6). */
 static void wb_finish_page(struct wb_ctx *ctx, struct page *page, bool fill)
 {
+	page_assert_locked(page);
 	bool failed = page_test(page, PG_error);
 
 	if (failed)
@@ -855,6 +859,7 @@ static void wb_fill_gap(struct wb_ctx *ctx, struct page *page, const struct wb_p
  */
 static int wb_write_locked(struct wb_ctx *ctx, struct page *page, unsigned only)
 {
+	page_assert_locked(page);
 	struct wb_plan plan;
 	int ret;
 
@@ -1060,6 +1065,7 @@ static void wb_gather_neighbours(struct wb_ctx *ctx, uint64_t index)
  */
 int writeback_page_for_reclaim(struct page *page)
 {
+	page_assert_locked(page);
 	struct address_space *mapping = page->mapping;
 	struct writeback_control wbc = {
 		.range_end = UINT64_MAX,
@@ -1098,6 +1104,7 @@ int writeback_page_for_reclaim(struct page *page)
  */
 int writeback_buffer(struct buffer_head *bh)
 {
+	page_assert_locked(bh->b_page);
 	struct page *page = bh->b_page;
 	struct writeback_control wbc = {
 		.range_end = UINT64_MAX,

@@ -43,7 +43,7 @@
  * has no splice functions), no writeback cache. max_write is 1 MiB, the
  * kernel's readahead at most the readahead option.
  *
- * Cache modes (ARCHITECTURE.md): with cache=daemon regular files are opened
+ * Cache modes (docs/DESIGN.md): with cache=daemon regular files are opened
  * with direct_io (and the INIT reply carries FUSE_DIRECT_IO_ALLOW_MMAP, see
  * io.c), with cache=kernel with keep_cache.
  *
