@@ -830,15 +830,17 @@ int write_end(struct address_space *mapping, uint64_t pos, unsigned len, unsigne
 
 /**
  * set_page_dirty - mark a page dirty
- * @page: a locked page in a mapping (uptodate, or with its dirty bytes'
- *        buffers marked)
+ * @page: a page in a mapping (uptodate, or with its dirty bytes' buffers
+ *        marked), locked or with one of its buffer heads in use
+ *        (mark_buffer_dirty)
  *
- * Context: page locked; takes xa_lock and wb_lock through the accounting.
+ * Context: page locked or a head of it in use; takes xa_lock and wb_lock
+ * through the accounting.
  * Return: true if the page was clean before.
  */
 bool set_page_dirty(struct page *page)
 {
-	page_assert_locked(page);
+	page_assert_state(page);
 	struct address_space *mapping = page->mapping;
 
 	if (!mapping || page_test(page, PG_dirty))
