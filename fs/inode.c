@@ -22,9 +22,10 @@
  *    FS_I_FREEING is never handed out.
  *  - inode->di is the whole on-disk inode; every change is written through to
  *    the inode table buffer by fs_inode_write() (i_size from the mapping).
- *  - i_orphan_next belongs to the orphan code alone: it is changed in the
- *    table slot directly under fs->orphan_lock, and fs_inode_write() keeps
- *    the slot's value, so the in-core copy of that field is never trusted.
+ *  - i_orphan_next belongs to the orphan code alone: it is read and changed
+ *    in the table slot directly, under fs->orphan_lock and the slot's buffer
+ *    lock, and fs_inode_write() never stores to it (it copies around it), so
+ *    the in-core copy of that field is never trusted and never written out.
  *  - nlink 0 <=> on the orphan list (s_orphan_head, then i_orphan_next),
  *    from fs_inode_dec_link() until the inode is freed.
  *  - Mappings (fs_file_aops) exist for regular files and long symlinks
@@ -331,8 +332,33 @@ int fs_iget(struct fs *fs, uint32_t ino, struct inode **out)
 
 /* ---- writing ---- */
 
+/*
+ * Copy @src into the table slot @slot around its i_orphan_next, which is
+ * never stored to, not even with the value it holds.
+ *
+ * The orphan code reads the links of other inodes while their owners may be
+ * writing them. This copy once wrote the whole in-core inode, link included,
+ * and then put the slot's link back: between the two stores the slot held
+ * the in-core copy's stale link (0 for an inode made since the mount). A walk
+ * in orphan_remove() reading the link of the head (whose unlink writes it
+ * right after putting it on the list) in that instant stopped there, took
+ * its inode for absent, cleared its link and freed it while its predecessor
+ * still named it: after a clean unmount the list named a free inode
+ * (tests/mount/bigdir.sh, once). Neither side now leaves a gap: this copy
+ * skips the link, and the orphan code reads links under the buffer lock.
+ */
+static void inode_copy_slot(struct folio_inode *slot, const struct folio_inode *src, uint32_t isz)
+{
+	const size_t link = offsetof(struct folio_inode, i_orphan_next);
+	const size_t after = link + sizeof(slot->i_orphan_next);
+
+	memcpy(slot, src, link);
+	memcpy((uint8_t *)slot + after, (const uint8_t *)src + after, isz - after);
+}
+
 /* Copy the in-core inode into its table slot. @whole: a new inode, every
- * byte (i_orphan_next included); else the slot keeps its i_orphan_next. */
+ * byte (i_orphan_next 0: its number was free, so it is on no list); else the
+ * slot's i_orphan_next is left as the orphan code set it. */
 static int inode_write_slot(struct inode *inode, bool whole)
 {
 	struct fs *fs = inode->fs;
@@ -340,7 +366,6 @@ static int inode_write_slot(struct inode *inode, bool whole)
 	struct folio_inode *slot;
 	struct buffer_head *bh;
 	uint64_t blk;
-	le32 keep;
 	int err;
 
 	if (fs->opts.rdonly)
@@ -356,10 +381,10 @@ static int inode_write_slot(struct inode *inode, bool whole)
 		inode->di->i_size = cpu_to_le64(atomic_load(&inode->mapping.i_size));
 	lock_buffer(bh);
 	slot = (struct folio_inode *)(bh->b_data + off);
-	keep = slot->i_orphan_next;
-	memcpy(slot, inode->di, isz);
-	if (!whole)
-		slot->i_orphan_next = keep;
+	if (whole)
+		memcpy(slot, inode->di, isz);
+	else
+		inode_copy_slot(slot, inode->di, isz);
 	folio_inode_csum_set(fs->csum_seed, inode->ino, slot, isz);
 	mark_buffer_dirty(bh);
 	unlock_buffer(bh);
@@ -398,7 +423,9 @@ static int orphan_get_next(struct fs *fs, uint32_t ino, uint32_t *next)
 	bh = fs_bread(fs, blk, &err);
 	if (!bh)
 		return err;
+	lock_buffer(bh); /* the slot's owner may be writing it (inode_copy_slot) */
 	*next = le32_to_cpu(((struct folio_inode *)(bh->b_data + off))->i_orphan_next);
+	unlock_buffer(bh);
 	brelse(bh);
 	return 0;
 }
