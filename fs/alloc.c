@@ -3,7 +3,8 @@
  * descriptors' free counts and checksums, and the filesystem-wide totals.
  *
  * Interface (fs/fs.h, "alloc.c"): fs_alloc_blocks, fs_free_blocks,
- * fs_alloc_ino, fs_free_ino, fs_groups_load, fs_read_gd, fs_ino_test.
+ * fs_alloc_ino, fs_free_ino, fs_groups_load, fs_read_gd, fs_ino_test,
+ * fs_ino_bread.
  *
  * Policy:
  *  - Blocks: first fit from a goal. File data asks for the block right after
@@ -157,6 +158,35 @@ int fs_read_gd(struct fs *fs, uint32_t group, struct folio_group_desc *out)
 	memcpy(out, gd, sizeof(*out));
 	brelse(bh);
 	return 0;
+}
+
+/**
+ * fs_ino_bread - read the inode table block holding an inode's slot
+ * @fs: the filesystem
+ * @ino: the inode number (valid range)
+ * @slot: receives the slot's address inside the block
+ * @err: receives the negative errno on failure
+ *
+ * The slot is read and changed under lock_buffer() of the head returned.
+ *
+ * Context: may sleep; no buffer lock held.
+ * Return: the head in use (brelse() it), or NULL.
+ */
+struct buffer_head *fs_ino_bread(struct fs *fs, uint32_t ino, struct folio_inode **slot, int *err)
+{
+	struct folio_group_desc gd;
+	struct buffer_head *bh;
+	uint64_t blk;
+	uint32_t off;
+
+	*err = fs_read_gd(fs, folio_ino_group(&fs->geom, ino), &gd);
+	if (*err)
+		return NULL;
+	folio_inode_pos(&fs->geom, le64_to_cpu(gd.bg_inode_table), ino, &blk, &off);
+	bh = fs_bread(fs, blk, err);
+	if (bh)
+		*slot = (struct folio_inode *)(bh->b_data + off);
+	return bh;
 }
 
 /* Is [blk, blk + n) inside group @g (after the descriptor table in group 0)? */

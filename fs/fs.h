@@ -8,7 +8,8 @@
  *   file.c      read, write, setsize, fallocate, lseek, copy_file_range, fsync
  *   dir.c       the directory B+tree (docs/ON-DISK.md section 10)
  *   xattr.c     extended attributes (section 12)
- *   inode.c     in-core inodes: the inode cache, lookup counts, eviction, orphans
+ *   inode.c     in-core inodes: the inode cache, lookup counts, eviction
+ *   orphan.c    the on-disk orphan list
  *   extent.c    the extent B+tree and a_ops->map_blocks (section 9)
  *   alloc.c     block and inode bitmaps, group descriptors, free counts
  *   super.c     mount, unmount, superblock, statfs, sync, corruption handling
@@ -71,12 +72,12 @@ enum fs_cache_mode {
 
 /* Mount options after parsing (daemon/main.c). */
 struct fs_options {
-	uint64_t cache_size;        /* bytes of page cache (default 256 MiB) */
+	uint64_t cache_size; /* bytes of page cache (default 256 MiB) */
 	enum fs_cache_mode cache_mode;
-	unsigned ra_max_pages;      /* readahead maximum in pages (default 32) */
-	bool rdonly;                /* -o ro */
-	bool allow_other;           /* -o allow_other */
-	bool foreground, debug;     /* -f, -d */
+	unsigned ra_max_pages;	/* readahead maximum in pages (default 32) */
+	bool rdonly;		/* -o ro */
+	bool allow_other;	/* -o allow_other */
+	bool foreground, debug; /* -f, -d */
 	/* Test-only (-o debug_corrupt_writes=N): put a backing/faulty.c wrapper in
 	 * the file-data path (fs->data_bdev) that flips a byte in every Nth write
 	 * (N = 0: wrapped, off until foliofs-ctl sets it). Default: no wrapper. */
@@ -97,20 +98,20 @@ struct inode;
  */
 struct fs {
 	struct bdev *bdev;
-	struct bdev *data_bdev;      /* regular files' data: bdev, or a test-only wrapper of it */
-	struct faulty *data_faulty;  /* that wrapper's knobs, or NULL */
+	struct bdev *data_bdev;	    /* regular files' data: bdev, or a test-only wrapper of it */
+	struct faulty *data_faulty; /* that wrapper's knobs, or NULL */
 	struct cache *cache;
 	struct address_space meta; /* the device's mapping: all metadata */
 	struct folio_geom geom;
-	uint32_t csum_seed;        /* folio_fs_seed(uuid) */
-	uint64_t hash_seed[2];     /* directory name hash seed */
+	uint32_t csum_seed;    /* folio_fs_seed(uuid) */
+	uint64_t hash_seed[2]; /* directory name hash seed */
 	struct fs_options opts;
 
-	_Atomic bool rdonly;       /* mounted ro, or switched ro by fs_corrupt */
+	_Atomic bool rdonly; /* mounted ro, or switched ro by fs_corrupt */
 
 	/* protected by sb_lock */
 	pthread_mutex_t sb_lock;
-	struct folio_super sb;     /* in-core copy; fs_write_super() writes it */
+	struct folio_super sb; /* in-core copy; fs_write_super() writes it */
 
 	/* one per group: that group's bitmaps and descriptor */
 	pthread_mutex_t *group_lock;
@@ -139,14 +140,14 @@ struct fs {
  * in-inode xattrs); fs_inode_write() copies it to the inode table.
  */
 struct inode {
-	struct fs *fs;             /* immutable */
-	uint32_t ino;              /* immutable */
+	struct fs *fs; /* immutable */
+	uint32_t ino;  /* immutable */
 
 	/* protected by fs->icache_lock */
 	struct inode *hash_next;
-	uint64_t nlookup;          /* FUSE lookups not yet forgotten */
-	uint32_t nopen;            /* open file handles */
-	uint32_t iref;             /* in-memory users (fs_iget .. fs_iput) */
+	uint64_t nlookup; /* FUSE lookups not yet forgotten */
+	uint32_t nopen;	  /* open file handles */
+	uint32_t iref;	  /* in-memory users (fs_iget .. fs_iput) */
 
 	pthread_rwlock_t i_rwsem;  /* see the lock order */
 	pthread_rwlock_t ext_lock; /* the extent tree in di->i_extents and nodes */
@@ -156,13 +157,13 @@ struct inode {
 
 	/* protected by i_lock */
 	pthread_mutex_t i_lock;
-	struct folio_inode *di;    /* inode_size bytes */
+	struct folio_inode *di; /* inode_size bytes */
 	bool on_orphan_list;
 
 	/* regular files and long symlinks: file data. i_size lives in
 	 * mapping.i_size and is copied to di->i_size by fs_inode_write(). */
 	struct address_space mapping;
-	bool has_mapping;          /* immutable after load */
+	bool has_mapping; /* immutable after load */
 
 	/* inode.c: protected by fs->icache_lock. FS_I_NEW while
 	 * fs_iget loads it, FS_I_FREEING while it is evicted; whoever finds an
@@ -237,6 +238,21 @@ int fs_groups_load(struct fs *fs, char *msg, size_t msglen);
 int fs_read_gd(struct fs *fs, uint32_t group, struct folio_group_desc *out);
 /* Added: is inode @ino's bitmap bit set? 1 yes, 0 no, or a negative errno. */
 int fs_ino_test(struct fs *fs, uint32_t ino);
+/* Read the inode table block holding inode @ino's slot; *slot points at it. */
+struct buffer_head *fs_ino_bread(struct fs *fs, uint32_t ino, struct folio_inode **slot, int *err);
+
+/* ------------------------------------------------------------------ */
+/* orphan.c: the on-disk list of unlinked inodes still in use           */
+/* ------------------------------------------------------------------ */
+
+/* The first inode on the list, 0 when empty. */
+uint32_t fs_orphan_head(struct fs *fs);
+/* Put an inode whose link count just reached 0 (and was written) on it. */
+int fs_orphan_add(struct inode *inode);
+/* Take an inode being freed off it (nothing when it is not on it). */
+int fs_orphan_remove(struct inode *inode);
+/* Mount: take off an inode the list names that still has links. */
+int fs_orphan_remove_linked(struct inode *inode);
 
 /* ------------------------------------------------------------------ */
 /* inode.c                                                             */
@@ -266,8 +282,6 @@ void fs_inode_touch(struct inode *inode, unsigned which);
  * the inode on the orphan list until it is freed. */
 int fs_inode_inc_link(struct inode *inode);
 int fs_inode_dec_link(struct inode *inode);
-/* Mount: free every inode on the orphan list (after a crash). */
-int fs_orphan_cleanup(struct fs *fs);
 /* Added (super.c): set up the inode cache at mount; write back every cached
  * inode's data (sync); evict every inode, freeing unlinked ones (unmount). */
 int fs_icache_init(struct fs *fs);
@@ -304,8 +318,7 @@ uint64_t fs_extent_blocks(struct inode *inode);
 /* ------------------------------------------------------------------ */
 
 int fs_dir_init(struct inode *dir, uint32_t parent);
-int fs_dir_lookup(struct inode *dir, const char *name, size_t len, uint32_t *ino,
-		  uint8_t *type);
+int fs_dir_lookup(struct inode *dir, const char *name, size_t len, uint32_t *ino, uint8_t *type);
 int fs_dir_add(struct inode *dir, const char *name, size_t len, uint32_t ino, uint8_t type);
 int fs_dir_remove(struct inode *dir, const char *name, size_t len, uint32_t *ino);
 /* Point an existing entry at another inode (rename over an existing name). */
@@ -315,8 +328,8 @@ bool fs_dir_empty(struct inode *dir);
  * @fn returns non-zero; next_cookie = key + 1, so passing an entry's
  * next_cookie back resumes after it (docs/ON-DISK.md 10.5: FUSE offsets).
  * "." and ".." are the caller's (offsets 1 and 2). */
-typedef int (*fs_dir_actor)(void *ctx, const char *name, size_t len, uint32_t ino,
-			    uint8_t type, uint64_t next_cookie);
+typedef int (*fs_dir_actor)(void *ctx, const char *name, size_t len, uint32_t ino, uint8_t type,
+			    uint64_t next_cookie);
 int fs_dir_iterate(struct inode *dir, uint64_t cookie, fs_dir_actor fn, void *ctx);
 /* Free every block of the directory tree (eviction). */
 int fs_dir_free(struct inode *dir);
@@ -330,8 +343,7 @@ int fs_dir_set_parent(struct inode *dir, uint32_t parent);
 /* ------------------------------------------------------------------ */
 
 int fs_getxattr(struct inode *inode, const char *name, void *buf, size_t size);
-int fs_setxattr(struct inode *inode, const char *name, const void *value, size_t size,
-		int flags);
+int fs_setxattr(struct inode *inode, const char *name, const void *value, size_t size, int flags);
 int fs_listxattr(struct inode *inode, char *buf, size_t size);
 int fs_removexattr(struct inode *inode, const char *name);
 int fs_xattr_free(struct inode *inode);
@@ -355,15 +367,15 @@ int fs_create(struct inode *dir, const char *name, mode_t mode, dev_t rdev,
 	      const struct fs_cred *cred, struct inode **out);
 int fs_mkdir(struct inode *dir, const char *name, mode_t mode, const struct fs_cred *cred,
 	     struct inode **out);
-int fs_symlink(struct inode *dir, const char *name, const char *target,
-	       const struct fs_cred *cred, struct inode **out);
+int fs_symlink(struct inode *dir, const char *name, const char *target, const struct fs_cred *cred,
+	       struct inode **out);
 int fs_readlink(struct inode *inode, char *buf, size_t size);
 int fs_link(struct inode *inode, struct inode *dir, const char *name);
 int fs_unlink(struct inode *dir, const char *name);
 int fs_rmdir(struct inode *dir, const char *name);
 /* flags: RENAME_NOREPLACE, RENAME_EXCHANGE (<linux/fs.h>) */
-int fs_rename(struct inode *olddir, const char *oldname, struct inode *newdir,
-	      const char *newname, unsigned flags);
+int fs_rename(struct inode *olddir, const char *oldname, struct inode *newdir, const char *newname,
+	      unsigned flags);
 
 /* ------------------------------------------------------------------ */
 /* file.c                                                              */
@@ -373,8 +385,8 @@ int fs_rename(struct inode *olddir, const char *oldname, struct inode *newdir,
 struct fs_file {
 	struct inode *inode;
 	struct file_ra_state ra; /* readahead state of this open */
-	errseq_t wb_err;         /* write-back errors seen (errseq sample at open) */
-	int flags;               /* open flags */
+	errseq_t wb_err;	 /* write-back errors seen (errseq sample at open) */
+	int flags;		 /* open flags */
 };
 
 int fs_open(struct inode *inode, int flags, struct fs_file **out);
@@ -387,8 +399,8 @@ int fs_setsize(struct inode *inode, uint64_t size);
 int fs_fallocate(struct inode *inode, int mode, uint64_t off, uint64_t len);
 /* whence: SEEK_DATA or SEEK_HOLE */
 int64_t fs_lseek(struct inode *inode, int64_t off, int whence);
-ssize_t fs_copy_range(struct fs_file *in, uint64_t off_in, struct fs_file *out,
-		      uint64_t off_out, size_t len);
+ssize_t fs_copy_range(struct fs_file *in, uint64_t off_in, struct fs_file *out, uint64_t off_out,
+		      size_t len);
 int fs_fsync(struct fs_file *file, bool datasync);
 int fs_fsync_inode(struct inode *inode, bool datasync);
 

@@ -1,11 +1,11 @@
 /*
  * fs/inode.c - in-core inodes: the inode cache, reference and lookup counts,
- * loading and writing inodes, eviction, link counts and the orphan list.
+ * loading and writing inodes, eviction, link counts.
  *
  * Interface (fs/fs.h, "inode.c"): fs_iget, fs_iput, fs_inode_lookup,
  * fs_forget, fs_inode_open, fs_inode_release, fs_inode_new, fs_inode_write,
  * fs_inode_stat, fs_inode_touch, fs_inode_inc_link, fs_inode_dec_link,
- * fs_orphan_cleanup, fs_icache_init, fs_icache_writeback, fs_icache_destroy.
+ * fs_icache_init, fs_icache_writeback, fs_icache_destroy.
  *
  * Life of an in-core inode (all counts under fs->icache_lock):
  *   fs_iget: found (iref + 1), or inserted with FS_I_NEW, loaded and checked
@@ -21,13 +21,10 @@
  *  - At most one in-core inode per number; one in state FS_I_NEW or
  *    FS_I_FREEING is never handed out.
  *  - inode->di is the whole on-disk inode; every change is written through to
- *    the inode table buffer by fs_inode_write() (i_size from the mapping).
- *  - i_orphan_next belongs to the orphan code alone: it is read and changed
- *    in the table slot directly, under fs->orphan_lock and the slot's buffer
- *    lock, and fs_inode_write() never stores to it (it copies around it), so
- *    the in-core copy of that field is never trusted and never written out.
- *  - nlink 0 <=> on the orphan list (s_orphan_head, then i_orphan_next),
- *    from fs_inode_dec_link() until the inode is freed.
+ *    the inode table buffer by fs_inode_write() (i_size from the mapping),
+ *    around the slot's i_orphan_next, which belongs to orphan.c (its O2).
+ *  - nlink 0 <=> on the orphan list (orphan.c's O1), from
+ *    fs_inode_dec_link() until the inode is freed.
  *  - Mappings (fs_file_aops) exist for regular files and long symlinks
  *    (and every new symlink, until namei.c makes it inline).
  */
@@ -211,17 +208,6 @@ static int inode_setup_mapping(struct inode *inode)
 	return 0;
 }
 
-/* Block and byte offset of inode @ino's table slot. */
-static int inode_slot(struct fs *fs, uint32_t ino, uint64_t *blk, uint32_t *off)
-{
-	struct folio_group_desc gd;
-	int err = fs_read_gd(fs, folio_ino_group(&fs->geom, ino), &gd);
-
-	if (!err)
-		folio_inode_pos(&fs->geom, le64_to_cpu(gd.bg_inode_table), ino, blk, off);
-	return err;
-}
-
 /* ---- loading ---- */
 
 static int inode_check(struct inode *inode)
@@ -245,21 +231,17 @@ static int inode_check(struct inode *inode)
 static int inode_fill(struct inode *inode)
 {
 	struct fs *fs = inode->fs;
+	struct folio_inode *slot;
 	struct buffer_head *bh;
-	uint64_t blk;
-	uint32_t off;
 	int err = fs_ino_test(fs, inode->ino);
 
 	if (err <= 0)
 		return err ? err : -ENOENT;
-	err = inode_slot(fs, inode->ino, &blk, &off);
-	if (err)
-		return err;
-	bh = fs_bread(fs, blk, &err);
+	bh = fs_ino_bread(fs, inode->ino, &slot, &err);
 	if (!bh)
 		return err;
-	lock_buffer(bh); /* the orphan code may change a neighbour's link */
-	memcpy(inode->di, bh->b_data + off, fs->geom.inode_size);
+	lock_buffer(bh); /* orphan.c may change this or a neighbour's link */
+	memcpy(inode->di, slot, fs->geom.inode_size);
 	unlock_buffer(bh);
 	brelse(bh);
 	err = inode_check(inode);
@@ -340,7 +322,7 @@ int fs_iget(struct fs *fs, uint32_t ino, struct inode **out)
  * writing them. This copy once wrote the whole in-core inode, link included,
  * and then put the slot's link back: between the two stores the slot held
  * the in-core copy's stale link (0 for an inode made since the mount). A walk
- * in orphan_remove() reading the link of the head (whose unlink writes it
+ * in orphan.c reading the link of the head (whose unlink writes it
  * right after putting it on the list) in that instant stopped there, took
  * its inode for absent, cleared its link and freed it while its predecessor
  * still named it: after a clean unmount the list named a free inode
@@ -362,25 +344,20 @@ static void inode_copy_slot(struct folio_inode *slot, const struct folio_inode *
 static int inode_write_slot(struct inode *inode, bool whole)
 {
 	struct fs *fs = inode->fs;
-	uint32_t isz = fs->geom.inode_size, off;
+	uint32_t isz = fs->geom.inode_size;
 	struct folio_inode *slot;
 	struct buffer_head *bh;
-	uint64_t blk;
 	int err;
 
 	if (fs->opts.rdonly)
 		return -EROFS;
-	err = inode_slot(fs, inode->ino, &blk, &off);
-	if (err)
-		return err;
-	bh = fs_bread(fs, blk, &err);
+	bh = fs_ino_bread(fs, inode->ino, &slot, &err);
 	if (!bh)
 		return err;
 	pthread_mutex_lock(&inode->i_lock);
 	if (inode->has_mapping)
 		inode->di->i_size = cpu_to_le64(atomic_load(&inode->mapping.i_size));
 	lock_buffer(bh);
-	slot = (struct folio_inode *)(bh->b_data + off);
 	if (whole)
 		memcpy(slot, inode->di, isz);
 	else
@@ -409,129 +386,6 @@ int fs_inode_write(struct inode *inode)
 	return inode_write_slot(inode, false);
 }
 
-/* ---- the orphan list (fs->orphan_lock held) ---- */
-
-static int orphan_get_next(struct fs *fs, uint32_t ino, uint32_t *next)
-{
-	struct buffer_head *bh;
-	uint64_t blk;
-	uint32_t off;
-	int err = inode_slot(fs, ino, &blk, &off);
-
-	if (err)
-		return err;
-	bh = fs_bread(fs, blk, &err);
-	if (!bh)
-		return err;
-	lock_buffer(bh); /* the slot's owner may be writing it (inode_copy_slot) */
-	*next = le32_to_cpu(((struct folio_inode *)(bh->b_data + off))->i_orphan_next);
-	unlock_buffer(bh);
-	brelse(bh);
-	return 0;
-}
-
-static int orphan_set_next(struct fs *fs, uint32_t ino, uint32_t next)
-{
-	struct folio_inode *slot;
-	struct buffer_head *bh;
-	uint64_t blk;
-	uint32_t off;
-	int err = inode_slot(fs, ino, &blk, &off);
-
-	if (err)
-		return err;
-	bh = fs_bread(fs, blk, &err);
-	if (!bh)
-		return err;
-	lock_buffer(bh);
-	slot = (struct folio_inode *)(bh->b_data + off);
-	slot->i_orphan_next = cpu_to_le32(next);
-	folio_inode_csum_set(fs->csum_seed, ino, slot, fs->geom.inode_size);
-	mark_buffer_dirty(bh);
-	unlock_buffer(bh);
-	brelse(bh);
-	return 0;
-}
-
-static uint32_t orphan_head(struct fs *fs)
-{
-	uint32_t head;
-
-	pthread_mutex_lock(&fs->sb_lock);
-	head = le32_to_cpu(fs->sb.s_orphan_head);
-	pthread_mutex_unlock(&fs->sb_lock);
-	return head;
-}
-
-static int orphan_set_head(struct fs *fs, uint32_t ino)
-{
-	pthread_mutex_lock(&fs->sb_lock);
-	fs->sb.s_orphan_head = cpu_to_le32(ino);
-	pthread_mutex_unlock(&fs->sb_lock);
-	return fs_write_super(fs);
-}
-
-/* Push @inode (nlink 0, already written) on the orphan list: its link
- * first, then the superblock. */
-static int orphan_add(struct inode *inode)
-{
-	struct fs *fs = inode->fs;
-	int err;
-
-	pthread_mutex_lock(&fs->orphan_lock);
-	err = orphan_set_next(fs, inode->ino, orphan_head(fs));
-	if (!err)
-		err = orphan_set_head(fs, inode->ino);
-	if (!err) {
-		pthread_mutex_lock(&inode->i_lock);
-		inode->on_orphan_list = true;
-		pthread_mutex_unlock(&inode->i_lock);
-	}
-	pthread_mutex_unlock(&fs->orphan_lock);
-	return err;
-}
-
-/* Unlink @inode from the orphan list (walking to its predecessor). */
-static int orphan_remove(struct inode *inode)
-{
-	struct fs *fs = inode->fs;
-	uint32_t next, p, pn, steps = 0;
-	int err;
-
-	if (!inode->on_orphan_list)
-		return 0;
-	pthread_mutex_lock(&fs->orphan_lock);
-	err = orphan_get_next(fs, inode->ino, &next);
-	p = orphan_head(fs);
-	if (!err && p == inode->ino) {
-		err = orphan_set_head(fs, next);
-		goto done;
-	}
-	while (!err && p) {
-		if (p < FOLIO_FIRST_INO || !folio_ino_valid(&fs->geom, p) ||
-		    ++steps > fs->geom.inodes_count) {
-			err = fs_corrupt(fs, p, "orphan list broken");
-			break;
-		}
-		err = orphan_get_next(fs, p, &pn);
-		if (!err && pn == inode->ino) {
-			err = orphan_set_next(fs, p, next);
-			break;
-		}
-		p = pn;
-	}
-done:
-	if (!err)
-		err = orphan_set_next(fs, inode->ino, 0);
-	if (!err) {
-		pthread_mutex_lock(&inode->i_lock);
-		inode->on_orphan_list = false;
-		pthread_mutex_unlock(&inode->i_lock);
-	}
-	pthread_mutex_unlock(&fs->orphan_lock);
-	return err;
-}
-
 /* ---- eviction ---- */
 
 /* Free an unlinked inode: its blocks, xattrs, orphan entry and number. */
@@ -552,7 +406,7 @@ static int inode_free_all(struct inode *inode)
 	if (!err)
 		err = fs_xattr_free(inode);
 	if (!err)
-		err = orphan_remove(inode);
+		err = fs_orphan_remove(inode);
 	if (!err)
 		fs_free_ino(fs, inode->ino, S_ISDIR(mode));
 	return err;
@@ -929,55 +783,11 @@ int fs_inode_dec_link(struct inode *inode)
 		return -ENOENT;
 	err = fs_inode_write(inode);
 	if (!err && n == 1)
-		err = orphan_add(inode);
+		err = fs_orphan_add(inode);
 	return err;
 }
 
 /* ---- mount and unmount ---- */
-
-/* An inode named by the orphan list that still has links: just unlink it
- * from the list. */
-static int orphan_drop_linked(struct inode *inode)
-{
-	inode->on_orphan_list = true;
-	return orphan_remove(inode);
-}
-
-/**
- * fs_orphan_cleanup - free every inode on the orphan list
- * @fs: the filesystem, just mounted read-write
- *
- * Each inode is loaded and released; eviction frees it (nlink 0) and takes it
- * off the list. A list naming a free or reserved inode, or one that does not
- * end, is corruption.
- *
- * Context: mount, before the filesystem is used.
- * Return: 0 or a negative errno (the list is left as far as it got).
- */
-int fs_orphan_cleanup(struct fs *fs)
-{
-	uint32_t head, prev = 0, n = 0;
-	struct inode *inode;
-	int err;
-
-	if (fs->opts.rdonly)
-		return 0;
-	while ((head = orphan_head(fs))) {
-		if (head < FOLIO_FIRST_INO || head == prev || ++n > fs->geom.inodes_count)
-			return fs_corrupt(fs, head, "orphan list cannot be freed");
-		err = fs_iget(fs, head, &inode);
-		if (err == -ENOENT)
-			return fs_corrupt(fs, head, "orphan list names a free inode");
-		if (err)
-			return err;
-		err = inode->di->i_nlink ? orphan_drop_linked(inode) : 0;
-		fs_iput(inode);
-		if (err)
-			return err;
-		prev = head;
-	}
-	return 0;
-}
 
 /**
  * fs_icache_writeback - write back the data of every cached inode

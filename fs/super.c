@@ -17,8 +17,9 @@
  * with 1 KiB blocks, block 0) and validate it; rebuild the device mapping with
  * the real block size; check every group descriptor; then, unless read-only,
  * clear CLEAN, count the mount, write the superblock and flush it before any
- * other write; then free the orphan list. Every failure before the superblock
- * write leaves the image untouched and puts one line in the caller's message.
+ * other write; then free the inodes on the orphan list. Every failure before
+ * the superblock write leaves the image untouched and puts one line in the
+ * caller's message.
  *
  * Invariants:
  *  - fs->sb is the in-core superblock (sb_lock). Its free counts are folded
@@ -570,6 +571,36 @@ static void fs_teardown(struct fs *fs, bool meta)
 	free(fs);
 }
 
+/*
+ * Free every inode the orphan list names (a crash left them): each is loaded
+ * and released, and eviction frees it (nlink 0) and takes it off the list;
+ * one that still has links only leaves the list. A list naming a free or
+ * reserved inode, or one that does not end, is corruption. Returns 0 or a
+ * negative errno (the list is left as far as it got).
+ */
+static int fs_free_orphans(struct fs *fs)
+{
+	uint32_t head, prev = 0, n = 0;
+	struct inode *inode;
+	int err;
+
+	while ((head = fs_orphan_head(fs))) {
+		if (head < FOLIO_FIRST_INO || head == prev || ++n > fs->geom.inodes_count)
+			return fs_corrupt(fs, head, "orphan list cannot be freed");
+		err = fs_iget(fs, head, &inode);
+		if (err == -ENOENT)
+			return fs_corrupt(fs, head, "orphan list names a free inode");
+		if (err)
+			return err;
+		err = inode->di->i_nlink ? fs_orphan_remove_linked(inode) : 0;
+		fs_iput(inode);
+		if (err)
+			return err;
+		prev = head;
+	}
+	return 0;
+}
+
 /* After the superblock: descriptors, inode cache, the mounted state and the
  * orphan list. On failure everything but the device mapping is undone. */
 static int fs_mount_finish(struct fs *fs, const char *image, char *msg, size_t msglen)
@@ -595,7 +626,7 @@ static int fs_mount_finish(struct fs *fs, const char *image, char *msg, size_t m
 		fs_icache_destroy(fs);
 		return err;
 	}
-	if (fs_orphan_cleanup(fs))
+	if (fs_free_orphans(fs))
 		fprintf(stderr, "foliofs: %s: the orphan list could not be freed\n", image);
 	return 0;
 }

@@ -814,35 +814,6 @@ static void orph_setup(struct fct *t, struct orph *o, uint32_t *inos)
 	}
 }
 
-/* The table buffer holding inode @ino; *slot points at its slot in it. */
-static struct buffer_head *orph_slot(struct fs *fs, uint32_t ino, struct folio_inode **slot)
-{
-	struct folio_group_desc gd;
-	struct buffer_head *bh;
-	uint64_t blk;
-	uint32_t off;
-	int err = fs_read_gd(fs, folio_ino_group(&fs->geom, ino), &gd);
-
-	if (err)
-		BAIL("fs_read_gd: %d", err);
-	folio_inode_pos(&fs->geom, le64_to_cpu(gd.bg_inode_table), ino, &blk, &off);
-	bh = fs_bread(fs, blk, &err);
-	if (!bh)
-		BAIL("fs_bread: %d", err);
-	*slot = (struct folio_inode *)(bh->b_data + off);
-	return bh;
-}
-
-static uint32_t orph_head(struct fs *fs)
-{
-	uint32_t head;
-
-	pthread_mutex_lock(&fs->sb_lock);
-	head = le32_to_cpu(fs->sb.s_orphan_head);
-	pthread_mutex_unlock(&fs->sb_lock);
-	return head;
-}
-
 /* Release everything behind the head while the head is written. */
 static void orph_run(struct orph *o)
 {
@@ -890,22 +861,26 @@ static void test_orphan_race(void)
 	struct buffer_head *bh;
 	unsigned freed = 0;
 	struct fct t;
+	int err;
 
 	if (!o.inodes || !inos)
 		BAIL("out of memory");
 	fct_mkfs(&t, 4096, "64M", NULL);
 	fct_mount(&t);
 	orph_setup(&t, &o, inos);
-	bh = orph_slot(t.fs, inos[0], &slot);
+	bh = fs_ino_bread(t.fs, inos[0], &slot, &err);
+	if (!bh)
+		BAIL("fs_ino_bread: %d", err);
 	o.link = &slot->i_orphan_next;
 	alarm(300);
 	orph_run(&o);
 	alarm(0);
 	brelse(bh);
 	orph_check_stores(&o);
-	is_int(orph_head(t.fs), inos[0], "orphans released behind the head: it is still the head");
+	is_int(fs_orphan_head(t.fs), inos[0],
+	       "orphans released behind the head: it is still the head");
 	fct_put(o.inodes[0]);
-	is_int(orph_head(t.fs), 0, "the orphan list ends empty");
+	is_int(fs_orphan_head(t.fs), 0, "the orphan list ends empty");
 	for (unsigned i = 0; i < ORPH_FILES; i++) {
 		struct inode *g;
 		int ret = fs_iget(t.fs, inos[i], &g);
