@@ -1,18 +1,32 @@
 /*
- * fs/fs.h - the filesystem layer's shared structures and the interface its
- * files offer each other and daemon/fuse_ops.c.
+ * fs/fs.h - the filesystem library's shared structures and the interface its
+ * files offer each other and the daemon (daemon/fuse_ops.c).
  *
- * Layering (each calls only the ones below it):
- *   fuse_ops.c  FUSE requests -> fs_* calls; the only place errno becomes a reply
+ * Layers, top to bottom. Each file calls only files below it, except for
+ * the two calls marked (*), which are deliberate (docs/DESIGN.md, "fs/").
+ * Files in one row do not call each other.
+ *   super.c     mount, unmount, sync, statfs: sets up and tears down every
+ *               layer below; frees the inodes a crash left on the orphan list
  *   namei.c     create, mkdir, mknod, symlink, link, unlink, rmdir, rename
  *   file.c      read, write, setsize, fallocate, lseek, copy_file_range, fsync
- *   dir.c       the directory B+tree (docs/ON-DISK.md section 10)
- *   xattr.c     extended attributes (section 12)
- *   inode.c     in-core inodes: the inode cache, lookup counts, eviction
+ *   dir.c xattr.c extent.c
+ *               what an inode owns: the directory B+tree (docs/ON-DISK.md
+ *               section 10), extended attributes (12), the extent B+tree and
+ *               a_ops->map_blocks (9)
+ *   inode.c     in-core inodes: the inode cache, lookup counts, loading and
+ *               writing, link counts, eviction (*)
  *   orphan.c    the on-disk orphan list
- *   extent.c    the extent B+tree and a_ops->map_blocks (section 9)
- *   alloc.c     block and inode bitmaps, group descriptors, free counts
- *   super.c     mount, unmount, superblock, statfs, sync, corruption handling
+ *   alloc.c     block and inode bitmaps, group descriptors, free counts, the
+ *               inode table block of an inode
+ *   block.c     metadata blocks through the device mapping, the superblock's
+ *               block, corruption and the read-only state
+ * (*) inode.c calls up twice, on purpose: evicting an unlinked inode frees
+ *     what it owns through the files that own it (fs_extent_truncate,
+ *     fs_dir_free, fs_xattr_free), since only inode.c knows when the last
+ *     user has gone; and it gives new mappings extent.c's fs_file_aops,
+ *     whose map_blocks the cache calls.
+ * The daemon (daemon/fuse_ops.c) calls the interfaces of super.c, namei.c,
+ * file.c, xattr.c, dir.c (readdir) and inode.c (references, lookup counts).
  * All metadata goes through the cache's device mapping (fs->meta: bread,
  * lock_buffer, mark_buffer_dirty, brelse); all file data through the inode's
  * own mapping (filemap_read, filemap_write, ...). Nothing touches the image
@@ -56,6 +70,7 @@
 #include <stdint.h>
 #include <sys/stat.h>
 #include <sys/types.h>
+#include <time.h>
 
 #include "backing/bdev.h"
 #include "cache/cache.h"
@@ -179,23 +194,9 @@ struct inode {
 enum { FS_I_NEW = 1, FS_I_FREEING = 2 };
 
 /* ------------------------------------------------------------------ */
-/* super.c                                                             */
+/* block.c: the bottom; every other file may call these                */
 /* ------------------------------------------------------------------ */
 
-/* Open @image, validate, set up the cache, replay orphans, mark the image
- * mounted (not clean). On failure writes nothing and puts one line in @msg. */
-int fs_mount(const char *image, const struct fs_options *opts, struct fs **out, char *msg,
-	     size_t msglen);
-/* Write every dirty page and metadata block, flush, mark clean, free all. */
-int fs_unmount(struct fs *fs);
-/* Write everything dirty and flush the device (sync(2), foliofs-ctl sync). */
-int fs_sync(struct fs *fs);
-/* Copy the in-core superblock (free counts folded in) to block 0. */
-int fs_write_super(struct fs *fs);
-/* fsync: fs_write_super() only when a free count changed. */
-int fs_write_super_counts(struct fs *fs);
-struct statvfs;
-void fs_statfs(struct fs *fs, struct statvfs *st);
 /* Log corruption with location and inode, go read-only; returns -EUCLEAN. */
 int __fs_corrupt(struct fs *fs, const char *file, int line, uint32_t ino, const char *fmt, ...)
 	__attribute__((format(printf, 5, 6)));
@@ -212,13 +213,26 @@ struct buffer_head *fs_new_block(struct fs *fs, uint64_t blk, uint32_t magic, ui
 				 int *err);
 /* Set the header checksum and mark dirty (caller holds lock_buffer). */
 void fs_block_dirty(struct fs *fs, struct buffer_head *bh);
-/* Added: fs_bread() that also says whether the block came from the device
- * just now (*fresh), so checksums are verified once per read, not per use. */
+/* fs_bread() that also says whether the block came from the device just
+ * now (*fresh), so checksums are verified once per read, not per use. */
 struct buffer_head *fs_bread_fresh(struct fs *fs, uint64_t blk, bool *fresh, int *err);
-/* Added: drop the cached copies of blocks [first, first + count) from the
- * device mapping, dirty or not (freed blocks, blocks that failed a check).
- * The caller holds no head of them and no buffer lock. */
+/* Drop the cached copies of blocks [first, first + count) from the device
+ * mapping, dirty or not (freed blocks, blocks that failed a check). The
+ * caller holds no head of them and no buffer lock. */
 void fs_bforget(struct fs *fs, uint64_t first, uint64_t count);
+/* Copy the in-core superblock (free counts folded in) to block 0. */
+int fs_write_super(struct fs *fs);
+/* fsync: fs_write_super() only when a free count changed. */
+int fs_write_super_counts(struct fs *fs);
+
+/* Seconds since the epoch, for the superblock's times. */
+static inline uint64_t fs_now_sec(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec;
+}
 
 /* ------------------------------------------------------------------ */
 /* alloc.c                                                             */
@@ -352,6 +366,33 @@ int fs_xattr_free(struct inode *inode);
 mode_t fs_acl_mode_from(const void *value, size_t size, bool *equiv);
 
 /* ------------------------------------------------------------------ */
+/* file.c                                                              */
+/* ------------------------------------------------------------------ */
+
+/* One open file description (FUSE fh). */
+struct fs_file {
+	struct inode *inode;
+	struct file_ra_state ra; /* readahead state of this open */
+	errseq_t wb_err;	 /* write-back errors seen (errseq sample at open) */
+	int flags;		 /* open flags */
+};
+
+int fs_open(struct inode *inode, int flags, struct fs_file **out);
+void fs_release(struct fs_file *file);
+ssize_t fs_read(struct fs_file *file, void *buf, size_t size, uint64_t off);
+ssize_t fs_write(struct fs_file *file, const void *buf, size_t size, uint64_t off);
+/* Change the size (truncate up or down): page cache, blocks, times. */
+int fs_setsize(struct inode *inode, uint64_t size);
+/* mode: 0, FALLOC_FL_KEEP_SIZE, FALLOC_FL_PUNCH_HOLE|KEEP_SIZE, FALLOC_FL_ZERO_RANGE */
+int fs_fallocate(struct inode *inode, int mode, uint64_t off, uint64_t len);
+/* whence: SEEK_DATA or SEEK_HOLE */
+int64_t fs_lseek(struct inode *inode, int64_t off, int whence);
+ssize_t fs_copy_range(struct fs_file *in, uint64_t off_in, struct fs_file *out, uint64_t off_out,
+		      size_t len);
+int fs_fsync(struct fs_file *file, bool datasync);
+int fs_fsync_inode(struct inode *inode, bool datasync);
+
+/* ------------------------------------------------------------------ */
 /* namei.c: the operations that change names. Each takes the locks it */
 /* needs and returns the new inode with iref + 1 and nlookup + 1.      */
 /* ------------------------------------------------------------------ */
@@ -378,30 +419,18 @@ int fs_rename(struct inode *olddir, const char *oldname, struct inode *newdir, c
 	      unsigned flags);
 
 /* ------------------------------------------------------------------ */
-/* file.c                                                              */
+/* super.c: the top                                                    */
 /* ------------------------------------------------------------------ */
 
-/* One open file description (FUSE fh). */
-struct fs_file {
-	struct inode *inode;
-	struct file_ra_state ra; /* readahead state of this open */
-	errseq_t wb_err;	 /* write-back errors seen (errseq sample at open) */
-	int flags;		 /* open flags */
-};
-
-int fs_open(struct inode *inode, int flags, struct fs_file **out);
-void fs_release(struct fs_file *file);
-ssize_t fs_read(struct fs_file *file, void *buf, size_t size, uint64_t off);
-ssize_t fs_write(struct fs_file *file, const void *buf, size_t size, uint64_t off);
-/* Change the size (truncate up or down): page cache, blocks, times. */
-int fs_setsize(struct inode *inode, uint64_t size);
-/* mode: 0, FALLOC_FL_KEEP_SIZE, FALLOC_FL_PUNCH_HOLE|KEEP_SIZE, FALLOC_FL_ZERO_RANGE */
-int fs_fallocate(struct inode *inode, int mode, uint64_t off, uint64_t len);
-/* whence: SEEK_DATA or SEEK_HOLE */
-int64_t fs_lseek(struct inode *inode, int64_t off, int whence);
-ssize_t fs_copy_range(struct fs_file *in, uint64_t off_in, struct fs_file *out, uint64_t off_out,
-		      size_t len);
-int fs_fsync(struct fs_file *file, bool datasync);
-int fs_fsync_inode(struct inode *inode, bool datasync);
+/* Open @image, validate, set up the cache, replay orphans, mark the image
+ * mounted (not clean). On failure writes nothing and puts one line in @msg. */
+int fs_mount(const char *image, const struct fs_options *opts, struct fs **out, char *msg,
+	     size_t msglen);
+/* Write every dirty page and metadata block, flush, mark clean, free all. */
+int fs_unmount(struct fs *fs);
+/* Write everything dirty and flush the device (sync(2), foliofs-ctl sync). */
+int fs_sync(struct fs *fs);
+struct statvfs;
+void fs_statfs(struct fs *fs, struct statvfs *st);
 
 #endif /* FOLIO_FS_FS_H */
