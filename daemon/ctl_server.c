@@ -210,7 +210,7 @@ static bool ctl_key_known(const char *key)
 
 static const char *ctl_mode_name(int mode)
 {
-	return mode == FS_CACHE_KERNEL ? "kernel" : "daemon";
+	return mode == DAEMON_CACHE_KERNEL ? "kernel" : "daemon";
 }
 
 static int ctl_get(struct daemon *d, const char *key, FILE *out)

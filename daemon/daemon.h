@@ -7,8 +7,6 @@
  *   opts.c        option parsing (-o lists, sizes with K/M/G/T suffixes)
  *   fuse_ops.c    the fuse_lowlevel_ops table: FUSE requests -> fs_* calls;
  *                 the only place an errno becomes a reply
- *   attr.c        setattr's mode, owner and time changes (fs has no call
- *                 for them) and the access ACL that follows chmod
  *   io.c          fuse_session_custom_io read/writev: notes what the
  *                 kernel offers in FUSE_INIT and patches the INIT reply
  *                 (FUSE_DIRECT_IO_ALLOW_MMAP, which libfuse 3.14 cannot
@@ -45,18 +43,27 @@ struct fuse_session;
 /* Defaults (documented in README.md, "Mount options"). */
 #define DAEMON_CACHE_SIZE    (256ULL << 20) /* cache_size */
 #define DAEMON_CACHE_MIN     (64ULL << 10)  /* smallest cache_size / cache_max */
-#define DAEMON_RA_DEFAULT    (1U << 20)     /* readahead */
+#define DAEMON_RA_DEFAULT    (1U << 20)	    /* readahead */
 #define DAEMON_RA_MAX	     (16U << 20)    /* largest readahead (4096 pages) */
 #define DAEMON_MAX_WRITE     (1U << 20)	    /* FUSE max_write */
 #define DAEMON_THREADS	     16		    /* max_threads */
 #define DAEMON_ATTR_TIMEOUT  1.0	    /* seconds the kernel may cache attributes */
 #define DAEMON_ENTRY_TIMEOUT 1.0	    /* seconds the kernel may cache names */
 
+/* Who holds file data in the page cache: the cache= option. */
+enum daemon_cache_mode {
+	DAEMON_CACHE_DAEMON, /* FOPEN_DIRECT_IO + FUSE_DIRECT_IO_ALLOW_MMAP (default) */
+	DAEMON_CACHE_KERNEL, /* the kernel's page cache in front (keep_cache) */
+};
+
 /*
  * struct daemon_opts - the command line after parsing (opts.c).
  * @image, @mountpoint: absolute paths (malloc'd)
  * @fs:          what fs_mount() gets; fs.cache_size is the memory limit
  *               (cache_size=), the pool is @cache_max
+ * @cache_mode:  cache= (enum daemon_cache_mode)
+ * @allow_other: -o allow_other
+ * @foreground, @debug: -f, -d (-d implies -f)
  * @cache_max:   size of the page pool, fixed for the mount; `foliofs-ctl set
  *               cache_size` may go up to it (default 2 * cache_size)
  * @readahead:   readahead maximum in bytes (also the kernel's max_readahead)
@@ -68,6 +75,8 @@ struct fuse_session;
 struct daemon_opts {
 	char *image, *mountpoint;
 	struct fs_options fs;
+	enum daemon_cache_mode cache_mode;
+	bool allow_other, foreground, debug;
 	uint64_t cache_max;
 	uint32_t readahead;
 	char *fsname, *subtype;
@@ -180,7 +189,7 @@ struct daemon {
 	struct fs *fs;
 	struct fuse_session *se;
 	struct inode *root;	/* held (iref) for the whole mount */
-	_Atomic int cache_mode; /* enum fs_cache_mode in effect */
+	_Atomic int cache_mode; /* enum daemon_cache_mode in effect */
 	_Atomic bool init_done; /* the init handler ran */
 	int ready_fd;		/* pipe to the waiting parent, -1 when none */
 	struct daemon_io io;
@@ -207,9 +216,6 @@ void daemon_handles_release(struct daemon *d);
 
 /* main.c */
 void daemon_ready(struct daemon *d);
-
-/* attr.c */
-int daemon_setattr(struct inode *inode, const struct stat *attr, int to_set);
 
 /* io.c */
 ssize_t daemon_io_read(int fd, void *buf, size_t len, void *userdata);

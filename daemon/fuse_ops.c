@@ -193,7 +193,7 @@ static void reply_attr(fuse_req_t req, struct inode *inode)
 
 static void file_open_flags(struct daemon *d, struct fuse_file_info *fi)
 {
-	bool daemon_mode = atomic_load(&d->cache_mode) == FS_CACHE_DAEMON;
+	bool daemon_mode = atomic_load(&d->cache_mode) == DAEMON_CACHE_DAEMON;
 
 	fi->direct_io = daemon_mode;
 	fi->keep_cache = !daemon_mode;
@@ -288,14 +288,14 @@ static int file_handle(struct daemon *d, struct fs_file *file, struct fuse_file_
 /* Choose the cache mode now that the kernel's offer is known. */
 static void init_cache_mode(struct daemon *d)
 {
-	int mode = d->opts.fs.cache_mode;
+	int mode = d->opts.cache_mode;
 
-	if (mode == FS_CACHE_DAEMON && !atomic_load(&d->io.kernel_mmap)) {
+	if (mode == DAEMON_CACHE_DAEMON && !atomic_load(&d->io.kernel_mmap)) {
 		fprintf(stderr, "foliofs: the kernel does not offer FUSE_DIRECT_IO_ALLOW_MMAP "
 				"(Linux 6.6 or later); using cache=kernel\n");
-		mode = FS_CACHE_KERNEL;
+		mode = DAEMON_CACHE_KERNEL;
 	}
-	atomic_store(&d->io.want_mmap, mode == FS_CACHE_DAEMON);
+	atomic_store(&d->io.want_mmap, mode == DAEMON_CACHE_DAEMON);
 	atomic_store(&d->cache_mode, mode);
 }
 
@@ -506,13 +506,33 @@ static void op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 		reply_attr(req, inode);
 }
 
-#define SETATTR_OTHER                                                                              \
-	(FUSE_SET_ATTR_MODE | FUSE_SET_ATTR_UID | FUSE_SET_ATTR_GID | FUSE_SET_ATTR_ATIME |        \
-	 FUSE_SET_ATTR_MTIME | FUSE_SET_ATTR_ATIME_NOW | FUSE_SET_ATTR_MTIME_NOW |                 \
-	 FUSE_SET_ATTR_CTIME)
+/* FUSE_SET_ATTR_* bits -> fs_setattr()'s FS_SET_* (the size is separate). */
+static unsigned setattr_which(int to_set)
+{
+	static const struct {
+		int fuse;
+		unsigned fs;
+	} map[] = {
+		{FUSE_SET_ATTR_MODE, FS_SET_MODE},
+		{FUSE_SET_ATTR_UID, FS_SET_UID},
+		{FUSE_SET_ATTR_GID, FS_SET_GID},
+		{FUSE_SET_ATTR_ATIME, FS_SET_ATIME},
+		{FUSE_SET_ATTR_ATIME_NOW, FS_SET_ATIME_NOW},
+		{FUSE_SET_ATTR_MTIME, FS_SET_MTIME},
+		{FUSE_SET_ATTR_MTIME_NOW, FS_SET_MTIME_NOW},
+		{FUSE_SET_ATTR_CTIME, FS_SET_CTIME},
+	};
+	unsigned which = 0;
+
+	for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++)
+		if (to_set & map[i].fuse)
+			which |= map[i].fs;
+	return which;
+}
 
 static int setattr_do(struct daemon *d, struct inode *inode, struct stat *attr, int to_set)
 {
+	unsigned which = setattr_which(to_set);
 	int err = 0;
 
 	if (to_set & FUSE_SET_ATTR_SIZE) {
@@ -522,8 +542,8 @@ static int setattr_do(struct daemon *d, struct inode *inode, struct stat *attr, 
 		if (!err)
 			daemon_notify_inval(d, inode->ino, attr->st_size, 0);
 	}
-	if (!err && (to_set & SETATTR_OTHER))
-		err = daemon_setattr(inode, attr, to_set);
+	if (!err && which)
+		err = fs_setattr(inode, attr, which);
 	return err;
 }
 

@@ -204,7 +204,7 @@ static char *session_mount_opts(const struct daemon_opts *o)
 
 	if (fsname && subtype &&
 	    asprintf(&s, "fsname=%s,subtype=%s,default_permissions%s%s", fsname, subtype,
-		     o->fs.allow_other ? ",allow_other" : "", o->fs.rdonly ? ",ro" : "") < 0)
+		     o->allow_other ? ",allow_other" : "", o->fs.rdonly ? ",ro" : "") < 0)
 		s = NULL;
 	free(fsname);
 	free(subtype);
@@ -218,8 +218,7 @@ static struct fuse_session *session_new(struct daemon *d)
 	struct fuse_session *se = NULL;
 
 	if (mopts && !fuse_opt_add_arg(&args, "foliofs") && !fuse_opt_add_arg(&args, "-o") &&
-	    !fuse_opt_add_arg(&args, mopts) &&
-	    (!d->opts.fs.debug || !fuse_opt_add_arg(&args, "-d")))
+	    !fuse_opt_add_arg(&args, mopts) && (!d->opts.debug || !fuse_opt_add_arg(&args, "-d")))
 		se = fuse_session_new(&args, &daemon_ll_ops, sizeof(daemon_ll_ops), d);
 	fuse_opt_free_args(&args);
 	free(mopts);
@@ -356,7 +355,7 @@ int main(int argc, char **argv)
 	else if (ret < 0)
 		fprintf(stderr, "foliofs: %s\n", msg);
 	if (ret == 0) {
-		if (!d->opts.fs.foreground)
+		if (!d->opts.foreground)
 			d->ready_fd = daemon_fork();
 		ret = daemon_run(d);
 	} else {

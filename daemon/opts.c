@@ -166,9 +166,9 @@ static int opt_cache_max(struct opt_ctx *c, const char *val)
 static int opt_cache(struct opt_ctx *c, const char *val)
 {
 	if (val && !strcmp(val, "daemon"))
-		c->o->fs.cache_mode = FS_CACHE_DAEMON;
+		c->o->cache_mode = DAEMON_CACHE_DAEMON;
 	else if (val && !strcmp(val, "kernel"))
-		c->o->fs.cache_mode = FS_CACHE_KERNEL;
+		c->o->cache_mode = DAEMON_CACHE_KERNEL;
 	else
 		return opt_err(c, "bad value '%s' for cache (daemon or kernel)", val ? val : "");
 	return 0;
@@ -200,13 +200,13 @@ static int opt_rw(struct opt_ctx *c, const char *val)
 
 static int opt_allow_other(struct opt_ctx *c, const char *val)
 {
-	c->o->fs.allow_other = true;
+	c->o->allow_other = true;
 	return 0;
 }
 
 static int opt_debug(struct opt_ctx *c, const char *val)
 {
-	c->o->fs.debug = c->o->fs.foreground = true;
+	c->o->debug = c->o->foreground = true;
 	return 0;
 }
 
@@ -356,7 +356,7 @@ static void opts_defaults(struct daemon_opts *o)
 {
 	memset(o, 0, sizeof(*o));
 	o->fs.cache_size = DAEMON_CACHE_SIZE;
-	o->fs.cache_mode = FS_CACHE_DAEMON;
+	o->cache_mode = DAEMON_CACHE_DAEMON;
 	o->readahead = DAEMON_RA_DEFAULT;
 	o->max_threads = DAEMON_THREADS;
 }
@@ -414,9 +414,9 @@ static int opt_arg(struct opt_ctx *c, int argc, char **argv, int *i, int *npos)
 		return 1;
 	}
 	if (!strcmp(a, "-f"))
-		c->o->fs.foreground = true;
+		c->o->foreground = true;
 	else if (!strcmp(a, "-d"))
-		c->o->fs.debug = c->o->fs.foreground = true;
+		c->o->debug = c->o->foreground = true;
 	else if (!strcmp(a, "-o") && *i + 1 < argc)
 		return opt_list(c, argv[++*i]);
 	else if (!strncmp(a, "-o", 2) && a[2])

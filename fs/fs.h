@@ -8,6 +8,7 @@
  *   super.c     mount, unmount, sync, statfs: sets up and tears down every
  *               layer below; frees the inodes a crash left on the orphan list
  *   namei.c     create, mkdir, mknod, symlink, link, unlink, rmdir, rename
+ *   attr.c      setattr: permission bits, owner, times (the access ACL follows)
  *   file.c      read, write, setsize, fallocate, lseek, copy_file_range, fsync
  *   dir.c xattr.c extent.c
  *               what an inode owns: the directory B+tree (docs/ON-DISK.md
@@ -26,7 +27,8 @@
  *     user has gone; and it gives new mappings extent.c's fs_file_aops,
  *     whose map_blocks the cache calls.
  * The daemon (daemon/fuse_ops.c) calls the interfaces of super.c, namei.c,
- * file.c, xattr.c, dir.c (readdir) and inode.c (references, lookup counts).
+ * attr.c, file.c, xattr.c, dir.c (readdir) and inode.c (references, lookup
+ * counts).
  * All metadata goes through the cache's device mapping (fs->meta: bread,
  * lock_buffer, mark_buffer_dirty, brelse); all file data through the inode's
  * own mapping (filemap_read, filemap_write, ...). Nothing touches the image
@@ -80,22 +82,18 @@
 /* Options                                                             */
 /* ------------------------------------------------------------------ */
 
-enum fs_cache_mode {
-	FS_CACHE_DAEMON, /* FOPEN_DIRECT_IO + FUSE_DIRECT_IO_ALLOW_MMAP (default) */
-	FS_CACHE_KERNEL, /* the kernel's page cache in front (keep_cache) */
-};
-
-/* Mount options after parsing (daemon/main.c). */
+/*
+ * struct fs_options - what fs_mount() needs to know. The daemon's own
+ * options (cache mode, allow_other, -f, -d) are in its struct daemon_opts.
+ */
 struct fs_options {
-	uint64_t cache_size; /* bytes of page cache (default 256 MiB) */
-	enum fs_cache_mode cache_mode;
-	unsigned ra_max_pages;	/* readahead maximum in pages (default 32) */
-	bool rdonly;		/* -o ro */
-	bool allow_other;	/* -o allow_other */
-	bool foreground, debug; /* -f, -d */
-	/* Test-only (-o debug_corrupt_writes=N): put a backing/faulty.c wrapper in
-	 * the file-data path (fs->data_bdev) that flips a byte in every Nth write
-	 * (N = 0: wrapped, off until foliofs-ctl sets it). Default: no wrapper. */
+	uint64_t cache_size;   /* bytes of page cache (default 256 MiB) */
+	unsigned ra_max_pages; /* readahead maximum in pages (default 32) */
+	bool rdonly;	       /* -o ro */
+	/* Test-only (-o debug_corrupt_writes=N): file data goes through a
+	 * corrupting wrapper of the device that flips a byte in every Nth
+	 * write (N = 0: wrapped, off until foliofs-ctl sets it). Default: no
+	 * wrapper. Why it ships: fs_open_data_bdev() in super.c. */
 	bool debug_corrupt;
 	unsigned debug_corrupt_every;
 };
@@ -113,7 +111,7 @@ struct inode;
  */
 struct fs {
 	struct bdev *bdev;
-	struct bdev *data_bdev;	    /* regular files' data: bdev, or a test-only wrapper of it */
+	struct bdev *data_bdev;	    /* regular files' data: bdev, or the test-only wrapper */
 	struct faulty *data_faulty; /* that wrapper's knobs, or NULL */
 	struct cache *cache;
 	struct address_space meta; /* the device's mapping: all metadata */
@@ -292,6 +290,8 @@ void fs_inode_stat(struct inode *inode, struct stat *st);
 /* Timestamps: which of FS_ATIME | FS_MTIME | FS_CTIME to set to now. */
 enum { FS_ATIME = 1, FS_MTIME = 2, FS_CTIME = 4, FS_CRTIME = 8 };
 void fs_inode_touch(struct inode *inode, unsigned which);
+/* Set the fields fs_setattr() names (attr.c takes the locks and the ACL). */
+int fs_inode_setattr(struct inode *inode, const struct stat *attr, unsigned which);
 /* nlink changes (caller holds i_rwsem of the parent directory). nlink 0 puts
  * the inode on the orphan list until it is freed. */
 int fs_inode_inc_link(struct inode *inode);
@@ -364,6 +364,25 @@ int fs_xattr_free(struct inode *inode);
 /* Added by xattr.c: the permission bits an access ACL blob implies (owner,
  * mask or group, other); *equiv true when it has only the base entries. */
 mode_t fs_acl_mode_from(const void *value, size_t size, bool *equiv);
+
+/* ------------------------------------------------------------------ */
+/* attr.c                                                              */
+/* ------------------------------------------------------------------ */
+
+/* What fs_setattr() changes (the size is fs_setsize()'s). */
+enum {
+	FS_SET_MODE = 1 << 0,	   /* the permission bits of st_mode */
+	FS_SET_UID = 1 << 1,	   /* st_uid */
+	FS_SET_GID = 1 << 2,	   /* st_gid */
+	FS_SET_ATIME = 1 << 3,	   /* st_atim */
+	FS_SET_ATIME_NOW = 1 << 4, /* atime to now */
+	FS_SET_MTIME = 1 << 5,	   /* st_mtim */
+	FS_SET_MTIME_NOW = 1 << 6, /* mtime to now */
+	FS_SET_CTIME = 1 << 7,	   /* st_ctim (else ctime becomes now) */
+};
+/* chmod, chown, utimensat: the fields @which names; chmod also rewrites the
+ * access ACL. Takes i_rwsem exclusively. */
+int fs_setattr(struct inode *inode, const struct stat *attr, unsigned which);
 
 /* ------------------------------------------------------------------ */
 /* file.c                                                              */

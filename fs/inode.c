@@ -4,7 +4,8 @@
  *
  * Interface (fs/fs.h, "inode.c"): fs_iget, fs_iput, fs_inode_lookup,
  * fs_forget, fs_inode_open, fs_inode_release, fs_inode_new, fs_inode_write,
- * fs_inode_stat, fs_inode_touch, fs_inode_inc_link, fs_inode_dec_link,
+ * fs_inode_stat, fs_inode_touch, fs_inode_setattr, fs_inode_inc_link,
+ * fs_inode_dec_link,
  * fs_icache_init, fs_icache_writeback, fs_icache_destroy.
  *
  * Life of an in-core inode (all counts under fs->icache_lock):
@@ -719,6 +720,42 @@ void fs_inode_touch(struct inode *inode, unsigned which)
 	di_set_times(inode->di, which, &ts);
 	pthread_mutex_unlock(&inode->i_lock);
 	fs_inode_write(inode);
+}
+
+/**
+ * fs_inode_setattr - set permission bits, owner, group and times
+ * @inode: the inode
+ * @attr: the values (see fs_setattr())
+ * @which: FS_SET_* bits saying which; ctime is set in any case (to st_ctim
+ *	with FS_SET_CTIME, else to now)
+ *
+ * The inode is written through (fs_inode_write()).
+ *
+ * Context: may sleep; the caller holds the inode's i_rwsem exclusively
+ * (fs_setattr()), none of the locks fs_inode_write() takes.
+ * Return: 0 or the error of the inode write.
+ */
+int fs_inode_setattr(struct inode *inode, const struct stat *attr, unsigned which)
+{
+	struct folio_inode *di = inode->di;
+	struct timespec now;
+
+	clock_gettime(CLOCK_REALTIME, &now);
+	pthread_mutex_lock(&inode->i_lock);
+	if (which & FS_SET_MODE)
+		di->i_mode = cpu_to_le16(
+			(uint16_t)((le16_to_cpu(di->i_mode) & S_IFMT) | (attr->st_mode & 07777)));
+	if (which & FS_SET_UID)
+		di->i_uid = cpu_to_le32((uint32_t)attr->st_uid);
+	if (which & FS_SET_GID)
+		di->i_gid = cpu_to_le32((uint32_t)attr->st_gid);
+	if (which & (FS_SET_ATIME | FS_SET_ATIME_NOW))
+		di_set_times(di, FS_ATIME, which & FS_SET_ATIME_NOW ? &now : &attr->st_atim);
+	if (which & (FS_SET_MTIME | FS_SET_MTIME_NOW))
+		di_set_times(di, FS_MTIME, which & FS_SET_MTIME_NOW ? &now : &attr->st_mtim);
+	di_set_times(di, FS_CTIME, which & FS_SET_CTIME ? &attr->st_ctim : &now);
+	pthread_mutex_unlock(&inode->i_lock);
+	return fs_inode_write(inode);
 }
 
 /**

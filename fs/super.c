@@ -121,8 +121,17 @@ static void fs_destroy_locks(struct fs *fs)
 	pthread_mutex_destroy(&fs->rename_lock);
 }
 
-/* Regular files' data goes to data_bdev: the device itself, or (test-only,
- * -o debug_corrupt_writes) a corrupting wrapper that borrows it. */
+/*
+ * Regular files' data goes to data_bdev: the device itself, or (test-only,
+ * -o debug_corrupt_writes) backing/faulty.c's wrapper borrowing it, which
+ * damages file data on its way to the image while the cache keeps the good
+ * copy. It ships in the daemon, off unless that option is given, because
+ * its one use needs the real daemon, mount and kernel: showing that the
+ * consistency tests (tests/fsx/fsx-foliofs-corrupt.sh, foliofs-fsx) catch
+ * data that reaches the image wrong, which no test inside the library can
+ * show. foliofs-ctl turns its knobs (daemon/ctl_server.c); metadata never
+ * goes through it. Its cost when off is this one branch at mount.
+ */
 static int fs_open_data_bdev(struct fs *fs, const char *image, char *msg, size_t msglen)
 {
 	int err;

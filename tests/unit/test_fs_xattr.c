@@ -8,7 +8,8 @@
  * replace flags, removal and the block being freed, namespaces and bad names,
  * size limits (-E2BIG, -ENOSPC with nothing changed), ctime; access ACLs
  * setting the mode (an equivalent ACL is not stored), ACL validation,
- * default ACLs; inheritance on create and mkdir, umask without a default
+ * default ACLs; setattr (fs/attr.c): the fields it names, ctime, the access
+ * ACL following chmod; inheritance on create and mkdir, umask without a default
  * ACL; everything again after unmount + mount; ENOSPC when no block is left
  * for an xattr block; fsck.foliofs clean at the end.
  */
@@ -332,6 +333,48 @@ static void test_acl_set(struct tfs *t, struct inode *f, struct inode *d, struct
 	(void)t;
 }
 
+/* fs_setattr: the fields it names, ctime, and the access ACL after chmod. */
+static void test_setattr(struct tfs *t)
+{
+	struct inode *g = mk(t->root, "sa", S_IFREG | 0644, &tfs_cred);
+	struct acl full = ACL({UOBJ, 6, NONE}, {USER, 4, 1234}, {GOBJ, 4, NONE}, {MASK, 6, NONE},
+			      {OTHER, 0, NONE});
+	struct acl after = ACL({UOBJ, 7, NONE}, {USER, 4, 1234}, {GOBJ, 4, NONE}, {MASK, 5, NONE},
+			       {OTHER, 1, NONE});
+	struct stat a = {.st_mode = S_IFDIR | 0640, .st_uid = 77, .st_gid = 88}, st;
+	uint8_t got[512];
+
+	tfs_age(g);
+	is_int(fs_setattr(g, &a, FS_SET_MODE), 0, "setattr: chmod");
+	is_int(tfs_mode(g), S_IFREG | 0640, "chmod sets the permission bits, not the type");
+	ok(tfs_ctime_new(g) && !tfs_mtime_new(g), "chmod sets ctime, not mtime");
+	is_int(fs_setattr(g, &a, FS_SET_UID | FS_SET_GID), 0, "setattr: chown");
+	fs_inode_stat(g, &st);
+	ok(st.st_uid == 77 && st.st_gid == 88, "owner and group set");
+	a.st_atim = (struct timespec){.tv_sec = 1000, .tv_nsec = 5};
+	a.st_mtim = (struct timespec){.tv_sec = 2000, .tv_nsec = 6};
+	a.st_ctim = (struct timespec){.tv_sec = 3000, .tv_nsec = 7};
+	is_int(fs_setattr(g, &a, FS_SET_ATIME | FS_SET_MTIME | FS_SET_CTIME), 0,
+	       "setattr: times given");
+	fs_inode_stat(g, &st);
+	ok(st.st_atim.tv_sec == 1000 && st.st_atim.tv_nsec == 5 && st.st_mtim.tv_sec == 2000 &&
+		   st.st_mtim.tv_nsec == 6 && st.st_ctim.tv_sec == 3000 && st.st_ctim.tv_nsec == 7,
+	   "atime, mtime and ctime as given, with nanoseconds");
+	is_int(fs_setattr(g, &a, FS_SET_MTIME_NOW), 0, "setattr: mtime now");
+	fs_inode_stat(g, &st);
+	ok(st.st_atim.tv_sec == 1000 && st.st_mtim.tv_sec > 2000 && st.st_ctim.tv_sec > 3000,
+	   "mtime and ctime now, atime left alone");
+	is_int(xset(g, ACL_ACCESS, full.bytes, full.len, 0), 0, "an access ACL");
+	a.st_mode = 0751;
+	is_int(fs_setattr(g, &a, FS_SET_MODE), 0, "chmod with an access ACL");
+	is_int(tfs_mode(g) & 07777, 0751, "the mode is as given");
+	is_int(xget(g, ACL_ACCESS, got, sizeof(got)), after.len, "the ACL is still there");
+	ok(!memcmp(got, after.bytes, after.len),
+	   "its owner, mask and other entries took the new bits; the named ones did not");
+	tfs_put(g);
+	is_int(fs_unlink(t->root, "sa"), 0, "unlink it");
+}
+
 static void test_acl_inherit(struct tfs *t)
 {
 	struct acl dflt = ACL({UOBJ, 7, NONE}, {USER, 7, 1234}, {GOBJ, 5, NONE}, {MASK, 7, NONE},
@@ -482,6 +525,7 @@ int main(void)
 		test_roundtrip(&t, f);
 		test_names_limits(&t, f);
 		test_acl_set(&t, f, d, l);
+		test_setattr(&t);
 		test_acl_inherit(&t);
 		make_keep(&t);
 		test_free_on_unlink(&t);

@@ -1,0 +1,133 @@
+/*
+ * fs/attr.c - setattr: the permission bits, owner, group and times of any
+ * inode. The size is file.c's (fs_setsize); the fields themselves are
+ * inode.c's (fs_inode_setattr).
+ *
+ * Interface (fs/fs.h, "attr.c"): fs_setattr.
+ *
+ * Permission checks are the caller's: the daemon mounts with
+ * default_permissions, so the kernel refuses chmod and chown to non-owners,
+ * clears S_ISGID on chmod by someone outside the group, and - because the
+ * daemon does not ask for FUSE_CAP_HANDLE_KILLPRIV - sends the mode without
+ * S_ISUID/S_ISGID along with chown, truncate and write.
+ *
+ * chmod keeps an access ACL in step, as the kernel's posix_acl_chmod does:
+ * the ACL's owner, mask (or group when there is no mask) and other entries
+ * take the new permission bits. The kernel forgets its cached ACLs after
+ * every setattr, so it reads the new one back.
+ *
+ * Locking: the inode's i_rwsem exclusively for the whole change (the xattr
+ * calls need it); inode.c takes i_lock around the field updates.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <sys/xattr.h>
+
+#include "fs/fs.h"
+
+#define ACL_ACCESS_NAME	  "system.posix_acl_access"
+#define ACL_HDR		  4 /* le32 version */
+#define ACL_ENTRY	  8 /* le16 tag, le16 perm, le32 id */
+#define ACL_TAG_USER_OBJ  0x01
+#define ACL_TAG_GROUP_OBJ 0x04
+#define ACL_TAG_MASK	  0x10
+#define ACL_TAG_OTHER	  0x20
+
+static uint16_t acl_get16(const uint8_t *p)
+{
+	return (uint16_t)(p[0] | p[1] << 8);
+}
+
+static void acl_put16(uint8_t *p, uint16_t v)
+{
+	p[0] = (uint8_t)v;
+	p[1] = (uint8_t)(v >> 8);
+}
+
+/* Give an ACL blob the permission bits of @mode (posix_acl_chmod). */
+static void acl_apply_mode(uint8_t *acl, size_t size, mode_t mode)
+{
+	size_t n = (size - ACL_HDR) / ACL_ENTRY;
+	uint8_t *group = NULL, *mask = NULL;
+
+	for (size_t i = 0; i < n; i++) {
+		uint8_t *e = acl + ACL_HDR + i * ACL_ENTRY;
+
+		switch (acl_get16(e)) {
+		case ACL_TAG_USER_OBJ:
+			acl_put16(e + 2, (mode >> 6) & 7);
+			break;
+		case ACL_TAG_GROUP_OBJ:
+			group = e;
+			break;
+		case ACL_TAG_MASK:
+			mask = e;
+			break;
+		case ACL_TAG_OTHER:
+			acl_put16(e + 2, mode & 7);
+			break;
+		}
+	}
+	if (mask || group)
+		acl_put16((mask ? mask : group) + 2, (mode >> 3) & 7);
+}
+
+/* chmod of an inode with an access ACL: rewrite the ACL (i_rwsem held). */
+static int attr_acl_chmod(struct inode *inode, mode_t mode)
+{
+	int size = fs_getxattr(inode, ACL_ACCESS_NAME, NULL, 0);
+	uint8_t *acl;
+	int err;
+
+	if (size == -ENODATA || size == -EOPNOTSUPP)
+		return 0;
+	if (size < 0)
+		return size;
+	if (size < ACL_HDR)
+		return 0;
+	acl = malloc((size_t)size);
+	if (!acl)
+		return -ENOMEM;
+	err = fs_getxattr(inode, ACL_ACCESS_NAME, acl, (size_t)size);
+	if (err == size) {
+		acl_apply_mode(acl, (size_t)size, mode);
+		err = fs_setxattr(inode, ACL_ACCESS_NAME, acl, (size_t)size, XATTR_REPLACE);
+	} else if (err >= 0) {
+		err = -EAGAIN; /* cannot happen with i_rwsem held */
+	}
+	free(acl);
+	return err;
+}
+
+/**
+ * fs_setattr - change the permission bits, owner, group and times of an inode
+ * @inode: the inode (referenced by the caller)
+ * @attr: the new values (st_mode's permission bits, st_uid, st_gid,
+ *	st_atim, st_mtim, st_ctim)
+ * @which: FS_SET_* bits saying which. ATIME_NOW / MTIME_NOW mean the
+ *	current time (utimensat's UTIME_NOW); a time with neither bit is left
+ *	alone (UTIME_OMIT). ctime becomes st_ctim with FS_SET_CTIME, else now.
+ *
+ * A mode change also rewrites the access ACL, if there is one. The inode is
+ * written through.
+ *
+ * Context: may sleep; takes @inode's i_rwsem exclusively (the caller holds
+ * no lock of it).
+ * Return: 0, -EROFS, or the error of the ACL update or the inode write.
+ */
+int fs_setattr(struct inode *inode, const struct stat *attr, unsigned which)
+{
+	int err = fs_check_writable(inode->fs);
+
+	if (err)
+		return err;
+	pthread_rwlock_wrlock(&inode->i_rwsem);
+	if (which & FS_SET_MODE)
+		err = attr_acl_chmod(inode, attr->st_mode);
+	if (!err)
+		err = fs_inode_setattr(inode, attr, which);
+	pthread_rwlock_unlock(&inode->i_rwsem);
+	return err;
+}
