@@ -862,8 +862,8 @@ uint32_t folio_xattr_encode(void *dst, uint8_t index, const void *name, uint8_t 
  * @value: the value of system.posix_acl_access or system.posix_acl_default
  * @len: its length
  *
- * The value is the kernel's blob: le32 version 2, then 8-byte entries of
- * le16 tag, le16 perm, le32 id.
+ * The value is the kernel's blob: struct folio_acl_header (version 2), then
+ * struct folio_acl_entry's (le16 tag, le16 perm, le32 id).
  *
  * Context: any thread.
  * Return: true when the version, length and every tag are valid.
@@ -871,24 +871,24 @@ uint32_t folio_xattr_encode(void *dst, uint8_t index, const void *name, uint8_t 
 bool folio_acl_valid(const void *value, size_t len)
 {
 	const uint8_t *p = value;
-	le32 ver;
+	struct folio_acl_header h;
 
-	if (len < 4 || (len - 4) % 8)
+	if (len < sizeof(h) || (len - sizeof(h)) % sizeof(struct folio_acl_entry))
 		return false;
-	memcpy(&ver, p, 4);
-	if (le32_to_cpu(ver) != 2)
+	memcpy(&h, p, sizeof(h));
+	if (le32_to_cpu(h.a_version) != FOLIO_ACL_VERSION)
 		return false;
-	for (size_t off = 4; off < len; off += 8) {
-		le16 tag;
+	for (size_t off = sizeof(h); off < len; off += sizeof(struct folio_acl_entry)) {
+		struct folio_acl_entry e;
 
-		memcpy(&tag, p + off, 2);
-		switch (le16_to_cpu(tag)) {
-		case 0x01: /* ACL_USER_OBJ */
-		case 0x02: /* ACL_USER */
-		case 0x04: /* ACL_GROUP_OBJ */
-		case 0x08: /* ACL_GROUP */
-		case 0x10: /* ACL_MASK */
-		case 0x20: /* ACL_OTHER */
+		memcpy(&e, p + off, sizeof(e));
+		switch (le16_to_cpu(e.e_tag)) {
+		case FOLIO_ACL_USER_OBJ:
+		case FOLIO_ACL_USER:
+		case FOLIO_ACL_GROUP_OBJ:
+		case FOLIO_ACL_GROUP:
+		case FOLIO_ACL_MASK:
+		case FOLIO_ACL_OTHER:
 			break;
 		default:
 			return false;

@@ -326,6 +326,29 @@ struct folio_xattr_entry {
 
 #define FOLIO_XATTR_HDR 4
 
+/* A POSIX ACL value (system.posix_acl_access / _default): the kernel's
+ * blob, stored as given: a header, then entries. */
+#define FOLIO_ACL_VERSION 2
+
+struct folio_acl_header {
+	le32 a_version; /* FOLIO_ACL_VERSION */
+} __attribute__((packed));
+
+struct folio_acl_entry {
+	le16 e_tag;  /* FOLIO_ACL_* */
+	le16 e_perm; /* rwx bits (4, 2, 1) */
+	le32 e_id;   /* uid or gid of FOLIO_ACL_USER / FOLIO_ACL_GROUP */
+} __attribute__((packed));
+
+enum folio_acl_tag {
+	FOLIO_ACL_USER_OBJ = 0x01,  /* the owner */
+	FOLIO_ACL_USER = 0x02,	    /* a named user */
+	FOLIO_ACL_GROUP_OBJ = 0x04, /* the owning group */
+	FOLIO_ACL_GROUP = 0x08,	    /* a named group */
+	FOLIO_ACL_MASK = 0x10,	    /* the most the group class may have */
+	FOLIO_ACL_OTHER = 0x20,	    /* everyone else */
+};
+
 /* ------------------------------------------------------------------ */
 /* Inode: s_inode_size bytes (256 by default)                          */
 /* ------------------------------------------------------------------ */
@@ -386,6 +409,8 @@ _Static_assert(sizeof(struct folio_dirent) == FOLIO_DIRENT_HDR, "dirent header s
 _Static_assert(sizeof(struct folio_dir_idx) == 16, "dir index size");
 _Static_assert(sizeof(struct folio_xattr_block) == FOLIO_BLK_PAYLOAD, "xattr block hdr");
 _Static_assert(sizeof(struct folio_xattr_entry) == FOLIO_XATTR_HDR, "xattr entry hdr");
+_Static_assert(sizeof(struct folio_acl_header) == 4, "ACL header size");
+_Static_assert(sizeof(struct folio_acl_entry) == 8, "ACL entry size");
 _Static_assert(sizeof(struct folio_inode) == FOLIO_INODE_FIXED, "inode fixed part");
 _Static_assert(offsetof(struct folio_inode, i_data) == 0x70, "i_data offset");
 _Static_assert(offsetof(struct folio_inode, i_xattr) == 0xC0, "i_xattr offset");

@@ -11,9 +11,9 @@
  * daemon does not ask for FUSE_CAP_HANDLE_KILLPRIV - sends the mode without
  * S_ISUID/S_ISGID along with chown, truncate and write.
  *
- * chmod keeps an access ACL in step, as the kernel's posix_acl_chmod does:
- * the ACL's owner, mask (or group when there is no mask) and other entries
- * take the new permission bits. The kernel forgets its cached ACLs after
+ * chmod keeps an access ACL in step, as the kernel's posix_acl_chmod does
+ * (acl.c's fs_acl_chmod): the ACL's owner, mask (or group when there is no
+ * mask) and other entries take the new permission bits. The kernel forgets its cached ACLs after
  * every setattr, so it reads the new one back.
  *
  * Locking: the inode's i_rwsem exclusively for the whole change (the xattr
@@ -27,57 +27,10 @@
 
 #include "fs/fs.h"
 
-#define ACL_ACCESS_NAME	  "system.posix_acl_access"
-#define ACL_HDR		  4 /* le32 version */
-#define ACL_ENTRY	  8 /* le16 tag, le16 perm, le32 id */
-#define ACL_TAG_USER_OBJ  0x01
-#define ACL_TAG_GROUP_OBJ 0x04
-#define ACL_TAG_MASK	  0x10
-#define ACL_TAG_OTHER	  0x20
-
-static uint16_t acl_get16(const uint8_t *p)
-{
-	return (uint16_t)(p[0] | p[1] << 8);
-}
-
-static void acl_put16(uint8_t *p, uint16_t v)
-{
-	p[0] = (uint8_t)v;
-	p[1] = (uint8_t)(v >> 8);
-}
-
-/* Give an ACL blob the permission bits of @mode (posix_acl_chmod). */
-static void acl_apply_mode(uint8_t *acl, size_t size, mode_t mode)
-{
-	size_t n = (size - ACL_HDR) / ACL_ENTRY;
-	uint8_t *group = NULL, *mask = NULL;
-
-	for (size_t i = 0; i < n; i++) {
-		uint8_t *e = acl + ACL_HDR + i * ACL_ENTRY;
-
-		switch (acl_get16(e)) {
-		case ACL_TAG_USER_OBJ:
-			acl_put16(e + 2, (mode >> 6) & 7);
-			break;
-		case ACL_TAG_GROUP_OBJ:
-			group = e;
-			break;
-		case ACL_TAG_MASK:
-			mask = e;
-			break;
-		case ACL_TAG_OTHER:
-			acl_put16(e + 2, mode & 7);
-			break;
-		}
-	}
-	if (mask || group)
-		acl_put16((mask ? mask : group) + 2, (mode >> 3) & 7);
-}
-
 /* chmod of an inode with an access ACL: rewrite the ACL (i_rwsem held). */
 static int attr_acl_chmod(struct inode *inode, mode_t mode)
 {
-	int size = fs_getxattr(inode, ACL_ACCESS_NAME, NULL, 0);
+	int size = fs_getxattr(inode, FS_ACL_ACCESS, NULL, 0);
 	uint8_t *acl;
 	int err;
 
@@ -85,15 +38,15 @@ static int attr_acl_chmod(struct inode *inode, mode_t mode)
 		return 0;
 	if (size < 0)
 		return size;
-	if (size < ACL_HDR)
+	if ((size_t)size < sizeof(struct folio_acl_header))
 		return 0;
 	acl = malloc((size_t)size);
 	if (!acl)
 		return -ENOMEM;
-	err = fs_getxattr(inode, ACL_ACCESS_NAME, acl, (size_t)size);
+	err = fs_getxattr(inode, FS_ACL_ACCESS, acl, (size_t)size);
 	if (err == size) {
-		acl_apply_mode(acl, (size_t)size, mode);
-		err = fs_setxattr(inode, ACL_ACCESS_NAME, acl, (size_t)size, XATTR_REPLACE);
+		fs_acl_chmod(acl, (size_t)size, mode);
+		err = fs_setxattr(inode, FS_ACL_ACCESS, acl, (size_t)size, XATTR_REPLACE);
 	} else if (err >= 0) {
 		err = -EAGAIN; /* cannot happen with i_rwsem held */
 	}

@@ -21,6 +21,8 @@
  *               inode table block of an inode
  *   block.c     metadata blocks through the device mapping, the superblock's
  *               block, corruption and the read-only state
+ *   acl.c       POSIX ACL blobs: checks and permission bits; pure functions
+ *               (no I/O, no locks, no fs call) that any file may use
  * (*) inode.c calls up twice, on purpose: evicting an unlinked inode frees
  *     what it owns through the files that own it (fs_extent_truncate,
  *     fs_dir_free, fs_xattr_free), since only inode.c knows when the last
@@ -233,6 +235,24 @@ static inline uint64_t fs_now_sec(void)
 }
 
 /* ------------------------------------------------------------------ */
+/* acl.c: POSIX ACL blobs; pure functions any file may call             */
+/* ------------------------------------------------------------------ */
+
+#define FS_ACL_ACCESS  "system.posix_acl_access"
+#define FS_ACL_DEFAULT "system.posix_acl_default"
+
+/* The kernel's rules for an ACL value: its entry count, or -EINVAL. */
+int fs_acl_check(const void *value, size_t size);
+/* The permission bits an access ACL implies (owner, mask or group, other);
+ * *equiv (if not NULL) true when it has only the three base entries. */
+mode_t fs_acl_mode_from(const void *value, size_t size, bool *equiv);
+/* A new inode's copy of a default ACL keeps only what @mode grants; returns
+ * the permission bits it implies. */
+mode_t fs_acl_create_masq(void *acl, size_t size, mode_t mode);
+/* An access ACL takes the permission bits of @mode (chmod). */
+void fs_acl_chmod(void *acl, size_t size, mode_t mode);
+
+/* ------------------------------------------------------------------ */
 /* alloc.c                                                             */
 /* ------------------------------------------------------------------ */
 
@@ -361,9 +381,6 @@ int fs_setxattr(struct inode *inode, const char *name, const void *value, size_t
 int fs_listxattr(struct inode *inode, char *buf, size_t size);
 int fs_removexattr(struct inode *inode, const char *name);
 int fs_xattr_free(struct inode *inode);
-/* Added by xattr.c: the permission bits an access ACL blob implies (owner,
- * mask or group, other); *equiv true when it has only the base entries. */
-mode_t fs_acl_mode_from(const void *value, size_t size, bool *equiv);
 
 /* ------------------------------------------------------------------ */
 /* attr.c                                                              */

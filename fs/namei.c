@@ -40,9 +40,6 @@
 #define FS_LINK_MAX	65000u		 /* names of one non-directory (-EMLINK past it) */
 #define FS_DIR_LINK_MAX (UINT32_MAX - 1) /* link count of a directory */
 
-#define ACL_ACCESS  "system.posix_acl_access"
-#define ACL_DEFAULT "system.posix_acl_default"
-
 /* ------------------------------------------------------------------ */
 /* Small helpers                                                       */
 /* ------------------------------------------------------------------ */
@@ -170,48 +167,6 @@ struct acl_inherit {
 	size_t alen;
 };
 
-/* Mask the permissions of a copy of the default ACL by @mode (the kernel's
- * posix_acl_create_masq); returns the resulting permission bits. */
-static mode_t acl_masq(void *acl, size_t len, mode_t mode)
-{
-	uint8_t *e = (uint8_t *)acl + 4, *group = NULL, *mask = NULL;
-	size_t n = (len - 4) / 8;
-
-	for (size_t i = 0; i < n; i++, e += 8) {
-		le16 tag, perm;
-		unsigned p;
-
-		memcpy(&tag, e, 2);
-		memcpy(&perm, e + 2, 2);
-		p = le16_to_cpu(perm);
-		switch (le16_to_cpu(tag)) {
-		case 0x01: /* USER_OBJ */
-			p &= (mode >> 6) & 7;
-			break;
-		case 0x04: /* GROUP_OBJ */
-			group = e;
-			break;
-		case 0x10: /* MASK */
-			mask = e;
-			break;
-		case 0x20: /* OTHER */
-			p &= mode & 7;
-			break;
-		}
-		perm = cpu_to_le16((uint16_t)p);
-		memcpy(e + 2, &perm, 2);
-	}
-	e = mask ? mask : group;
-	if (e) {
-		le16 perm;
-
-		memcpy(&perm, e + 2, 2);
-		perm = cpu_to_le16((uint16_t)(le16_to_cpu(perm) & ((mode >> 3) & 7)));
-		memcpy(e + 2, &perm, 2);
-	}
-	return fs_acl_mode_from(acl, len, NULL);
-}
-
 /* Work out a new inode's mode and ACLs from @dir's default ACL or the umask.
  * Context: caller holds @dir's i_rwsem. */
 static int acl_prepare(struct inode *dir, mode_t *mode, const struct fs_cred *cred,
@@ -227,22 +182,20 @@ static int acl_prepare(struct inode *dir, mode_t *mode, const struct fs_cred *cr
 	ai->dflt = malloc(room);
 	if (!ai->dflt)
 		return -ENOMEM;
-	len = fs_getxattr(dir, ACL_DEFAULT, ai->dflt, room);
-	if (len == -ENODATA || len <= 4) {
+	len = fs_getxattr(dir, FS_ACL_DEFAULT, ai->dflt, room);
+	if (len <= (int)sizeof(struct folio_acl_header)) { /* none, empty, or an error */
 		free(ai->dflt);
 		ai->dflt = NULL;
 		*mode &= ~(cred->umask & 0777);
 		return len < 0 && len != -ENODATA ? len : 0;
 	}
-	if (len < 0)
-		return len;
 	ai->dlen = (size_t)len;
 	ai->access = malloc(ai->dlen);
 	if (!ai->access)
 		return -ENOMEM;
 	memcpy(ai->access, ai->dflt, ai->dlen);
 	ai->alen = ai->dlen;
-	*mode = (*mode & ~0777) | acl_masq(ai->access, ai->alen, *mode);
+	*mode = (*mode & ~0777) | fs_acl_create_masq(ai->access, ai->alen, *mode);
 	fs_acl_mode_from(ai->access, ai->alen, &equiv);
 	if (equiv) {
 		free(ai->access);
@@ -270,9 +223,9 @@ static int acl_apply(struct inode *inode, const struct acl_inherit *ai)
 		return 0;
 	ilock(inode);
 	if (ai->access)
-		ret = fs_setxattr(inode, ACL_ACCESS, ai->access, ai->alen, 0);
+		ret = fs_setxattr(inode, FS_ACL_ACCESS, ai->access, ai->alen, 0);
 	if (!ret && ai->dflt)
-		ret = fs_setxattr(inode, ACL_DEFAULT, ai->dflt, ai->dlen, 0);
+		ret = fs_setxattr(inode, FS_ACL_DEFAULT, ai->dflt, ai->dlen, 0);
 	iunlock(inode);
 	return ret;
 }

@@ -3,8 +3,8 @@
  * section 12).
  *
  * Interface (fs/fs.h, "xattr.c"): fs_getxattr, fs_setxattr, fs_listxattr,
- * fs_removexattr, fs_xattr_free, and fs_acl_mode_from() for namei.c. The
- * caller holds the inode's i_rwsem: shared to read, exclusive to change.
+ * fs_removexattr, fs_xattr_free. The caller holds the inode's i_rwsem:
+ * shared to read, exclusive to change.
  *
  * Storage: the in-inode area (di->i_xattr, i_xattr_len bytes used, up to
  * inode_size - 192) first, then the inode's one xattr block (magic FXAT,
@@ -19,7 +19,7 @@
  *     -E2BIG (so is a value over 65535 bytes); one that does not fit the
  *     free room now is -ENOSPC.
  *   - system.posix_acl_access and system.posix_acl_default hold the kernel's
- *     blob, checked fully (folio_acl_valid and the kernel's entry rules).
+ *     blob, checked fully (acl.c's fs_acl_check: the kernel's rules).
  *     Setting the access ACL copies its owner, group-or-mask and other
  *     permissions into the mode; an access ACL equivalent to the mode (only
  *     the three base entries) is not stored (any stored one is removed), as
@@ -38,13 +38,6 @@
 
 #define XAT_INODE_ROOM_MAX (1024 - FOLIO_INODE_FIXED)
 #define XAT_VALUE_MAX	   65535
-
-#define ACL_USER_OBJ  0x01
-#define ACL_USER      0x02
-#define ACL_GROUP_OBJ 0x04
-#define ACL_GROUP     0x08
-#define ACL_MASK      0x10
-#define ACL_OTHER     0x20
 
 /* One place attributes live, copied to memory. */
 struct xat_area {
@@ -246,96 +239,6 @@ static int xat_commit(struct xat_ctx *x, bool set_mode, mode_t mode)
 }
 
 /* ------------------------------------------------------------------ */
-/* ACL blobs                                                           */
-/* ------------------------------------------------------------------ */
-
-struct acl_entry_le {
-	le16 tag;
-	le16 perm;
-	le32 id;
-} __attribute__((packed));
-
-/* The kernel's rules (posix_acl_valid): USER_OBJ, USERs, GROUP_OBJ, GROUPs,
- * MASK, OTHER in that order, one of each base entry, a MASK when there are
- * named entries, perms within rwx. Return: number of entries, or -EINVAL. */
-static int acl_check(const void *value, size_t size)
-{
-	const struct acl_entry_le *e = (const void *)((const uint8_t *)value + 4);
-	unsigned n, state = ACL_USER_OBJ;
-	bool needs_mask = false;
-
-	if (!folio_acl_valid(value, size))
-		return -EINVAL;
-	n = (unsigned)((size - 4) / 8);
-	for (unsigned i = 0; i < n; i++) {
-		unsigned tag = le16_to_cpu(e[i].tag), want = tag;
-
-		if (le16_to_cpu(e[i].perm) & ~7u)
-			return -EINVAL;
-		if (tag == ACL_GROUP_OBJ || tag == ACL_USER)
-			want = ACL_USER;
-		else if (tag == ACL_MASK || tag == ACL_GROUP)
-			want = ACL_GROUP;
-		if (tag == ACL_OTHER &&
-		    (state == ACL_OTHER || (state == ACL_GROUP && !needs_mask))) {
-			state = 0;
-			continue;
-		}
-		if (state != want)
-			return -EINVAL;
-		needs_mask |= tag == ACL_USER || tag == ACL_GROUP;
-		if (tag == ACL_USER_OBJ)
-			state = ACL_USER;
-		else if (tag == ACL_GROUP_OBJ)
-			state = ACL_GROUP;
-		else if (tag == ACL_MASK)
-			state = ACL_OTHER;
-	}
-	return n == 0 || state == 0 ? (int)n : -EINVAL;
-}
-
-/**
- * fs_acl_mode_from - the permission bits an access ACL implies
- * @value: a valid ACL blob (acl_check passed)
- * @size: its length
- * @equiv: set to true when the ACL has only the three base entries (the mode
- *	says everything it says)
- *
- * Context: any thread.
- * Return: owner bits from USER_OBJ, group bits from MASK (GROUP_OBJ when no
- * MASK), other bits from OTHER.
- */
-mode_t fs_acl_mode_from(const void *value, size_t size, bool *equiv)
-{
-	const struct acl_entry_le *e = (const void *)((const uint8_t *)value + 4);
-	unsigned n = (unsigned)((size - 4) / 8), u = 0, g = 0, o = 0, m = 0;
-	bool has_mask = false;
-
-	for (unsigned i = 0; i < n; i++) {
-		unsigned perm = le16_to_cpu(e[i].perm) & 7;
-
-		switch (le16_to_cpu(e[i].tag)) {
-		case ACL_USER_OBJ:
-			u = perm;
-			break;
-		case ACL_GROUP_OBJ:
-			g = perm;
-			break;
-		case ACL_MASK:
-			m = perm;
-			has_mask = true;
-			break;
-		case ACL_OTHER:
-			o = perm;
-			break;
-		}
-	}
-	if (equiv)
-		*equiv = n == 3;
-	return (mode_t)(u << 6 | (has_mask ? m : g) << 3 | o);
-}
-
-/* ------------------------------------------------------------------ */
 /* The interface                                                       */
 /* ------------------------------------------------------------------ */
 
@@ -472,7 +375,7 @@ static int xat_acl_prepare(struct inode *inode, struct xat_set *s)
 	pthread_mutex_unlock(&inode->i_lock);
 	if (S_ISLNK(imode))
 		return -EOPNOTSUPP;
-	n = acl_check(s->value, s->size);
+	n = fs_acl_check(s->value, s->size);
 	if (n < 0)
 		return n;
 	if (s->index == FOLIO_XATTR_ACL_DEFAULT) {
