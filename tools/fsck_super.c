@@ -223,44 +223,44 @@ static void fsck_check_padding(struct fsck *f, uint32_t group, const uint8_t *ma
 	}
 }
 
-/* Read and check group @group's block bitmap. */
-static void fsck_group_bmap(struct fsck *f, uint32_t group)
+/*
+ * Group @group's block bitmap, or (@inodes) its inode bitmap: inside the
+ * group, claimed, read into f->bmaps / f->imaps, and its checksum, padding
+ * bits and the descriptor's free count checked.
+ */
+static void fsck_group_bitmap(struct fsck *f, uint32_t group, bool inodes)
 {
 	const struct folio_group_desc *gd = &f->gdt[group];
-	uint8_t *map = f->bmaps + (size_t)group * f->g.block_size;
-	uint32_t nblocks = folio_group_nblocks(&f->g, group), zeros;
+	const char *what = inodes ? "inode" : "block";
+	uint64_t blk = le64_to_cpu(inodes ? gd->bg_inode_bitmap : gd->bg_block_bitmap);
+	uint32_t csum = le32_to_cpu(inodes ? gd->bg_inode_bitmap_csum : gd->bg_block_bitmap_csum);
+	uint32_t nfree = le32_to_cpu(inodes ? gd->bg_free_inodes : gd->bg_free_blocks);
+	uint32_t nbits = inodes ? f->g.inodes_per_group : folio_group_nblocks(&f->g, group);
+	uint8_t *map = (inodes ? f->imaps : f->bmaps) + (size_t)group * f->g.block_size;
+	uint32_t zeros;
 
-	fsck_read(f, le64_to_cpu(gd->bg_block_bitmap), 1, map);
-	f->bmap_ok[group] = 1;
-	if (folio_bitmap_csum(f->seed, map, f->g.block_size) !=
-	    le32_to_cpu(gd->bg_block_bitmap_csum))
-		fsck_problem(f, "group %u: block bitmap checksum mismatch", group);
-	fsck_check_padding(f, group, map, nblocks, "block");
-	zeros = fsck_zero_bits(map, nblocks);
-	if (zeros != le32_to_cpu(gd->bg_free_blocks))
-		fsck_problem(f, "group %u: free blocks count %u, bitmap has %u free", group,
-			     le32_to_cpu(gd->bg_free_blocks), zeros);
+	if (!fsck_in_group(f, group, blk, 1)) {
+		fsck_problem(f, "group %u: %s bitmap at %" PRIu64 " is outside the group", group,
+			     what, blk);
+		return;
+	}
+	fsck_claim(f, blk, 1, group, inodes ? FK_IBITMAP : FK_BBITMAP);
+	fsck_read(f, blk, 1, map);
+	(inodes ? f->imap_ok : f->bmap_ok)[group] = 1;
+	if (folio_bitmap_csum(f->seed, map, f->g.block_size) != csum)
+		fsck_problem(f, "group %u: %s bitmap checksum mismatch", group, what);
+	fsck_check_padding(f, group, map, nbits, what);
+	zeros = fsck_zero_bits(map, nbits);
+	if (zeros != nfree)
+		fsck_problem(f, "group %u: free %ss count %u, bitmap has %u free", group, what,
+			     nfree, zeros);
 }
 
-/* Read and check group @group's inode bitmap. */
-static void fsck_group_imap(struct fsck *f, uint32_t group)
+/* The reserved inodes (group 0) must be marked in use. */
+static void fsck_reserved_inodes(struct fsck *f)
 {
-	const struct folio_group_desc *gd = &f->gdt[group];
-	uint8_t *map = f->imaps + (size_t)group * f->g.block_size;
-	uint32_t ipg = f->g.inodes_per_group, zeros;
-
-	fsck_read(f, le64_to_cpu(gd->bg_inode_bitmap), 1, map);
-	f->imap_ok[group] = 1;
-	if (folio_bitmap_csum(f->seed, map, f->g.block_size) !=
-	    le32_to_cpu(gd->bg_inode_bitmap_csum))
-		fsck_problem(f, "group %u: inode bitmap checksum mismatch", group);
-	fsck_check_padding(f, group, map, ipg, "inode");
-	zeros = fsck_zero_bits(map, ipg);
-	if (zeros != le32_to_cpu(gd->bg_free_inodes))
-		fsck_problem(f, "group %u: free inodes count %u, bitmap has %u free", group,
-			     le32_to_cpu(gd->bg_free_inodes), zeros);
-	for (uint32_t ino = 1; group == 0 && ino < FOLIO_FIRST_INO; ino++)
-		if (!fsck_test_bit(map, ino - 1))
+	for (uint32_t ino = 1; ino < FOLIO_FIRST_INO; ino++)
+		if (!fsck_test_bit(f->imaps, ino - 1))
 			fsck_problem(f, "inode %u: reserved but marked free in the inode bitmap",
 				     ino);
 }
@@ -286,20 +286,10 @@ static void fsck_group(struct fsck *f, uint32_t group)
 		     folio_group_first_block(&f->g, group) + folio_group_nblocks(&f->g, group) - 1,
 		     bb, ib, it, it + itb - 1, le32_to_cpu(gd->bg_free_blocks),
 		     le32_to_cpu(gd->bg_free_inodes), le32_to_cpu(gd->bg_used_dirs));
-	if (!fsck_in_group(f, group, bb, 1))
-		fsck_problem(f, "group %u: block bitmap at %" PRIu64 " is outside the group", group,
-			     bb);
-	else {
-		fsck_claim(f, bb, 1, group, FK_BBITMAP);
-		fsck_group_bmap(f, group);
-	}
-	if (!fsck_in_group(f, group, ib, 1))
-		fsck_problem(f, "group %u: inode bitmap at %" PRIu64 " is outside the group", group,
-			     ib);
-	else {
-		fsck_claim(f, ib, 1, group, FK_IBITMAP);
-		fsck_group_imap(f, group);
-	}
+	fsck_group_bitmap(f, group, false);
+	fsck_group_bitmap(f, group, true);
+	if (group == 0 && f->imap_ok[0])
+		fsck_reserved_inodes(f);
 	if (!fsck_in_group(f, group, it, itb))
 		fsck_problem(f, "group %u: inode table at %" PRIu64 " is outside the group", group,
 			     it);
