@@ -153,9 +153,7 @@ static void entry_fill(struct inode *inode, struct fuse_entry_param *e)
 	memset(e, 0, sizeof(*e));
 	fs_inode_stat(inode, &e->attr);
 	e->ino = inode->ino;
-	pthread_mutex_lock(&inode->i_lock);
-	e->generation = le32_to_cpu(inode->di->i_generation);
-	pthread_mutex_unlock(&inode->i_lock);
+	e->generation = fs_inode_generation(inode);
 	e->attr_timeout = DAEMON_ATTR_TIMEOUT;
 	e->entry_timeout = DAEMON_ENTRY_TIMEOUT;
 }

@@ -58,20 +58,10 @@ static uint64_t fs_max_size(struct fs *fs)
 	return FOLIO_MAX_LBLK << fs->geom.block_shift;
 }
 
-static uint32_t inode_mode(struct inode *inode)
-{
-	uint32_t mode;
-
-	pthread_mutex_lock(&inode->i_lock);
-	mode = le16_to_cpu(inode->di->i_mode);
-	pthread_mutex_unlock(&inode->i_lock);
-	return mode;
-}
-
 /* 0 for a regular file we may change, else the errno POSIX gives. */
 static int file_check_regular(struct inode *inode, bool write)
 {
-	uint32_t mode = inode_mode(inode);
+	uint32_t mode = fs_inode_mode(inode);
 
 	if (S_ISDIR(mode))
 		return -EISDIR;
@@ -180,7 +170,7 @@ int fs_open(struct inode *inode, int flags, struct fs_file **out)
 	if (!file)
 		return -ENOMEM;
 	if ((flags & O_TRUNC) && (flags & O_ACCMODE) != O_RDONLY && inode->has_mapping &&
-	    S_ISREG(inode_mode(inode))) {
+	    S_ISREG(fs_inode_mode(inode))) {
 		err = fs_setsize(inode, 0);
 		if (err) {
 			free(file);

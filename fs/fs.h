@@ -290,6 +290,30 @@ int fs_orphan_remove_linked(struct inode *inode);
 /* inode.c                                                             */
 /* ------------------------------------------------------------------ */
 
+/* The mode of an inode the caller owns or holds i_lock of. */
+static inline uint32_t fs_di_mode(const struct folio_inode *di)
+{
+	return le16_to_cpu(di->i_mode);
+}
+
+/* fs_inode_mode(), fs_inode_nlink(), fs_inode_gid(), fs_inode_generation():
+ * one field of the in-core inode, read under i_lock. */
+#define FS_INODE_GETTER(name, field, conv)                                                         \
+	static inline uint32_t fs_inode_##name(struct inode *inode)                                \
+	{                                                                                          \
+		uint32_t v;                                                                        \
+                                                                                                   \
+		pthread_mutex_lock(&inode->i_lock);                                                \
+		v = conv(inode->di->field);                                                        \
+		pthread_mutex_unlock(&inode->i_lock);                                              \
+		return v;                                                                          \
+	}
+FS_INODE_GETTER(mode, i_mode, le16_to_cpu)
+FS_INODE_GETTER(nlink, i_nlink, le32_to_cpu)
+FS_INODE_GETTER(gid, i_gid, le32_to_cpu)
+FS_INODE_GETTER(generation, i_generation, le32_to_cpu)
+#undef FS_INODE_GETTER
+
 /* Get the in-core inode (loading and checking it), iref + 1. -ENOENT when the
  * inode is not in use, -EUCLEAN when corrupt. */
 int fs_iget(struct fs *fs, uint32_t ino, struct inode **out);

@@ -168,11 +168,6 @@ static void inode_destroy(struct inode *inode)
 	free(inode);
 }
 
-static uint32_t di_mode(const struct folio_inode *di)
-{
-	return le16_to_cpu(di->i_mode);
-}
-
 static bool mode_valid(uint32_t mode)
 {
 	switch (mode & S_IFMT) {
@@ -190,7 +185,7 @@ static bool mode_valid(uint32_t mode)
 
 static bool di_wants_mapping(const struct folio_inode *di)
 {
-	uint32_t mode = di_mode(di);
+	uint32_t mode = fs_di_mode(di);
 
 	return S_ISREG(mode) || (S_ISLNK(mode) && !(le32_to_cpu(di->i_flags) & FOLIO_IFL_INLINE));
 }
@@ -198,7 +193,7 @@ static bool di_wants_mapping(const struct folio_inode *di)
 static int inode_setup_mapping(struct inode *inode)
 {
 	struct fs *fs = inode->fs;
-	struct bdev *bdev = S_ISREG(di_mode(inode->di)) ? fs->data_bdev : fs->bdev;
+	struct bdev *bdev = S_ISREG(fs_di_mode(inode->di)) ? fs->data_bdev : fs->bdev;
 	int err = mapping_init(&inode->mapping, fs->cache, bdev, fs->geom.block_shift,
 			       &fs_file_aops, inode);
 
@@ -215,7 +210,7 @@ static int inode_check(struct inode *inode)
 {
 	struct fs *fs = inode->fs;
 	struct folio_inode *di = inode->di;
-	uint32_t mode = di_mode(di), flags = le32_to_cpu(di->i_flags);
+	uint32_t mode = fs_di_mode(di), flags = le32_to_cpu(di->i_flags);
 
 	if (!folio_inode_csum_ok(fs->csum_seed, inode->ino, di, fs->geom.inode_size))
 		return fs_corrupt(fs, inode->ino, "inode checksum mismatch");
@@ -393,7 +388,7 @@ int fs_inode_write(struct inode *inode)
 static int inode_free_all(struct inode *inode)
 {
 	struct fs *fs = inode->fs;
-	uint32_t mode = di_mode(inode->di);
+	uint32_t mode = fs_di_mode(inode->di);
 	int err = 0;
 
 	if (inode->has_mapping) {
@@ -417,13 +412,9 @@ static int inode_free_all(struct inode *inode)
 static int inode_evict(struct inode *inode)
 {
 	struct fs *fs = inode->fs;
-	uint32_t nlink;
 	int err = 0;
 
-	pthread_mutex_lock(&inode->i_lock);
-	nlink = le32_to_cpu(inode->di->i_nlink);
-	pthread_mutex_unlock(&inode->i_lock);
-	if (!nlink && !fs_check_writable(fs))
+	if (!fs_inode_nlink(inode) && !fs_check_writable(fs))
 		err = inode_free_all(inode);
 	else if (inode->has_mapping && !fs->opts.rdonly)
 		err = filemap_write_and_wait(&inode->mapping);
@@ -655,7 +646,7 @@ void fs_inode_stat(struct inode *inode, struct stat *st)
 
 	memset(st, 0, sizeof(*st));
 	pthread_mutex_lock(&inode->i_lock);
-	mode = di_mode(di);
+	mode = fs_di_mode(di);
 	st->st_ino = inode->ino;
 	st->st_mode = mode;
 	st->st_nlink = le32_to_cpu(di->i_nlink);

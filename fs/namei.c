@@ -65,36 +65,6 @@ static void iunlock(struct inode *inode)
 	pthread_rwlock_unlock(&inode->i_rwsem);
 }
 
-static mode_t imode(struct inode *inode)
-{
-	mode_t mode;
-
-	pthread_mutex_lock(&inode->i_lock);
-	mode = le16_to_cpu(inode->di->i_mode);
-	pthread_mutex_unlock(&inode->i_lock);
-	return mode;
-}
-
-static uint32_t inlink(struct inode *inode)
-{
-	uint32_t n;
-
-	pthread_mutex_lock(&inode->i_lock);
-	n = le32_to_cpu(inode->di->i_nlink);
-	pthread_mutex_unlock(&inode->i_lock);
-	return n;
-}
-
-static gid_t igid(struct inode *inode)
-{
-	gid_t gid;
-
-	pthread_mutex_lock(&inode->i_lock);
-	gid = le32_to_cpu(inode->di->i_gid);
-	pthread_mutex_unlock(&inode->i_lock);
-	return gid;
-}
-
 /* Set times to now and write the inode. */
 static int itouch(struct inode *inode, unsigned which)
 {
@@ -139,9 +109,9 @@ static int name_free(struct inode *dir, const char *name, size_t *len)
 		return ret;
 	if (dotname(name, *len))
 		return -EEXIST;
-	if (!S_ISDIR(imode(dir)))
+	if (!S_ISDIR(fs_inode_mode(dir)))
 		return -ENOTDIR;
-	if (inlink(dir) == 0)
+	if (fs_inode_nlink(dir) == 0)
 		return -ENOENT;
 	ret = fs_dir_lookup(dir, name, *len, &ino, NULL);
 	return ret == -ENOENT ? 0 : ret ? ret : -EEXIST;
@@ -150,7 +120,7 @@ static int name_free(struct inode *dir, const char *name, size_t *len)
 /* Drop a new inode that never got a name: fs_iput() frees it. */
 static void inode_discard(struct inode *inode)
 {
-	while (inlink(inode) > 0)
+	while (fs_inode_nlink(inode) > 0)
 		if (fs_inode_dec_link(inode))
 			break;
 	fs_iput(inode);
@@ -252,7 +222,7 @@ int fs_lookup(struct inode *dir, const char *name, struct inode **out)
 
 	if (ret)
 		return ret;
-	if (!S_ISDIR(imode(dir)))
+	if (!S_ISDIR(fs_inode_mode(dir)))
 		return -ENOTDIR;
 	ilock_shared(dir);
 	if (dotname(name, len) == 1)
@@ -274,7 +244,7 @@ int fs_lookup(struct inode *dir, const char *name, struct inode **out)
 static int create_finish(struct inode *dir, const char *name, size_t len, struct inode *inode,
 			 const struct acl_inherit *ai, struct inode **out)
 {
-	mode_t mode = imode(inode);
+	mode_t mode = fs_inode_mode(inode);
 	int ret = acl_apply(inode, ai);
 
 	if (!ret)
@@ -297,11 +267,11 @@ static int create_finish(struct inode *dir, const char *name, size_t len, struct
 /* The owner group of a new inode and the set-group-id bit of directories. */
 static gid_t new_gid(struct inode *dir, mode_t *mode, const struct fs_cred *cred)
 {
-	if (!(imode(dir) & S_ISGID))
+	if (!(fs_inode_mode(dir) & S_ISGID))
 		return cred->gid;
 	if (S_ISDIR(*mode))
 		*mode |= S_ISGID;
-	return igid(dir);
+	return fs_inode_gid(dir);
 }
 
 /* Everything fs_create, fs_mkdir and fs_symlink share; @init fills the new
@@ -320,7 +290,7 @@ static int create_common(struct inode *dir, const char *name, mode_t mode, dev_t
 		return ret;
 	ilock(dir);
 	ret = name_free(dir, name, &len);
-	if (!ret && S_ISDIR(mode) && inlink(dir) >= FS_DIR_LINK_MAX)
+	if (!ret && S_ISDIR(mode) && fs_inode_nlink(dir) >= FS_DIR_LINK_MAX)
 		ret = -EMLINK;
 	if (!ret)
 		ret = acl_prepare(dir, &mode, cred, &ai);
@@ -480,10 +450,10 @@ int fs_readlink(struct inode *inode, char *buf, size_t size)
 	pthread_mutex_lock(&inode->i_lock);
 	len = le64_to_cpu(inode->di->i_size);
 	inl = le32_to_cpu(inode->di->i_flags) & FOLIO_IFL_INLINE;
-	if (S_ISLNK(le16_to_cpu(inode->di->i_mode)) && inl && len <= FOLIO_INLINE_MAX)
+	if (S_ISLNK(fs_di_mode(inode->di)) && inl && len <= FOLIO_INLINE_MAX)
 		memcpy(buf, inode->di->i_symlink, len < size ? len : size);
 	pthread_mutex_unlock(&inode->i_lock);
-	if (!S_ISLNK(imode(inode)))
+	if (!S_ISLNK(fs_inode_mode(inode)))
 		return -EINVAL;
 	if (len == 0 || len > FOLIO_SYMLINK_MAX || (inl && len > FOLIO_INLINE_MAX) ||
 	    (!inl && !inode->has_mapping))
@@ -527,19 +497,20 @@ int fs_link(struct inode *inode, struct inode *dir, const char *name)
 
 	if (ret)
 		return ret;
-	if (S_ISDIR(imode(inode)))
+	if (S_ISDIR(fs_inode_mode(inode)))
 		return -EPERM;
-	if (!S_ISDIR(imode(dir)))
+	if (!S_ISDIR(fs_inode_mode(dir)))
 		return -ENOTDIR;
 	ilock(dir);
 	ilock(inode);
 	ret = name_free(dir, name, &len);
-	if (!ret && inlink(inode) == 0)
+	if (!ret && fs_inode_nlink(inode) == 0)
 		ret = -ENOENT;
-	if (!ret && inlink(inode) >= FS_LINK_MAX)
+	if (!ret && fs_inode_nlink(inode) >= FS_LINK_MAX)
 		ret = -EMLINK;
 	if (!ret)
-		ret = fs_dir_add(dir, name, len, inode->ino, folio_mode_to_ftype(imode(inode)));
+		ret = fs_dir_add(dir, name, len, inode->ino,
+				 folio_mode_to_ftype(fs_inode_mode(inode)));
 	if (!ret) {
 		ret = fs_inode_inc_link(inode);
 		if (ret)
@@ -561,7 +532,7 @@ static int victim_get(struct inode *dir, const char *name, size_t len, struct in
 	uint32_t ino;
 	int ret;
 
-	if (!S_ISDIR(imode(dir)))
+	if (!S_ISDIR(fs_inode_mode(dir)))
 		return -ENOTDIR;
 	ret = fs_dir_lookup(dir, name, len, &ino, type);
 	if (!ret)
@@ -598,7 +569,7 @@ int fs_unlink(struct inode *dir, const char *name)
 	ret = victim_get(dir, name, len, &inode, &type);
 	if (ret)
 		goto out;
-	if (type == FOLIO_FT_DIR || S_ISDIR(imode(inode))) {
+	if (type == FOLIO_FT_DIR || S_ISDIR(fs_inode_mode(inode))) {
 		fs_iput(inode);
 		ret = -EISDIR;
 		goto out;
@@ -623,7 +594,7 @@ static int rmdir_links(struct inode *parent, struct inode *victim)
 {
 	int ret = 0;
 
-	while (!ret && inlink(victim) > 0)
+	while (!ret && fs_inode_nlink(victim) > 0)
 		ret = fs_inode_dec_link(victim);
 	if (!ret)
 		ret = fs_inode_dec_link(parent);
@@ -657,7 +628,7 @@ int fs_rmdir(struct inode *dir, const char *name)
 	ret = victim_get(dir, name, len, &victim, &type);
 	if (ret)
 		goto out;
-	if (!S_ISDIR(imode(victim))) {
+	if (!S_ISDIR(fs_inode_mode(victim))) {
 		fs_iput(victim);
 		ret = -ENOTDIR;
 		goto out;
@@ -701,7 +672,7 @@ static int is_ancestor(struct fs *fs, uint32_t anc, uint32_t ino, bool *out)
 		ret = fs_iget(fs, ino, &d);
 		if (ret)
 			return ret == -ENOENT ? 0 : ret;
-		parent = S_ISDIR(imode(d)) ? fs_dir_parent(d) : FOLIO_ROOT_INO;
+		parent = S_ISDIR(fs_inode_mode(d)) ? fs_dir_parent(d) : FOLIO_ROOT_INO;
 		fs_iput(d);
 		ino = parent;
 	}
@@ -770,7 +741,7 @@ static void rename_unlock(struct rename_ctx *r)
  * order: they are unrelated once rename_check() passed. */
 static void rename_lock_children(struct rename_ctx *r)
 {
-	struct inode *a = S_ISDIR(imode(r->src)) ? r->src : NULL;
+	struct inode *a = S_ISDIR(fs_inode_mode(r->src)) ? r->src : NULL;
 	struct inode *b = r->tgt;
 
 	if (a && b && b->ino < a->ino) {
@@ -794,7 +765,8 @@ static void rename_lock_children(struct rename_ctx *r)
 /* Type, emptiness, loop and link-limit checks. */
 static int rename_check(struct rename_ctx *r)
 {
-	bool sdir = S_ISDIR(imode(r->src)), tdir = r->tgt && S_ISDIR(imode(r->tgt)), anc;
+	bool sdir = S_ISDIR(fs_inode_mode(r->src)), tdir = r->tgt && S_ISDIR(fs_inode_mode(r->tgt)),
+	     anc;
 	struct fs *fs = r->od->fs;
 	int ret;
 
@@ -821,10 +793,10 @@ static int rename_check(struct rename_ctx *r)
 		if (ret || anc)
 			return ret ? ret : -EINVAL;
 	}
-	if (r->cross && sdir && !tdir && inlink(r->nd) >= FS_DIR_LINK_MAX)
+	if (r->cross && sdir && !tdir && fs_inode_nlink(r->nd) >= FS_DIR_LINK_MAX)
 		return -EMLINK;
 	if (r->cross && tdir && !sdir && (r->flags & RENAME_EXCHANGE) &&
-	    inlink(r->od) >= FS_DIR_LINK_MAX)
+	    fs_inode_nlink(r->od) >= FS_DIR_LINK_MAX)
 		return -EMLINK;
 	return 0;
 }
@@ -837,7 +809,7 @@ static int rename_lookup(struct rename_ctx *r)
 	uint32_t sino, tino;
 	int ret;
 
-	if (inlink(r->od) == 0 || inlink(r->nd) == 0)
+	if (fs_inode_nlink(r->od) == 0 || fs_inode_nlink(r->nd) == 0)
 		return -ENOENT;
 	ret = fs_dir_lookup(r->od, r->oname, r->olen, &sino, &r->stype);
 	if (ret)
@@ -860,11 +832,11 @@ static int rename_lookup(struct rename_ctx *r)
 /* A plain rename: the source's name moves, a target is overwritten. */
 static int rename_move(struct rename_ctx *r)
 {
-	bool sdir = S_ISDIR(imode(r->src));
+	bool sdir = S_ISDIR(fs_inode_mode(r->src));
 	int ret;
 
 	if (r->tgt) {
-		if (S_ISDIR(imode(r->tgt)) && !fs_dir_empty(r->tgt))
+		if (S_ISDIR(fs_inode_mode(r->tgt)) && !fs_dir_empty(r->tgt))
 			return -ENOTEMPTY;
 		ret = fs_dir_replace(r->nd, r->nname, r->nlen, r->src->ino, r->stype);
 	} else {
@@ -887,7 +859,7 @@ static int rename_move(struct rename_ctx *r)
 		if (!ret)
 			ret = fs_inode_dec_link(r->od);
 	}
-	if (!ret && r->tgt && S_ISDIR(imode(r->tgt)))
+	if (!ret && r->tgt && S_ISDIR(fs_inode_mode(r->tgt)))
 		ret = rmdir_links(r->nd, r->tgt);
 	else if (!ret && r->tgt)
 		ret = fs_inode_dec_link(r->tgt);
@@ -897,7 +869,7 @@ static int rename_move(struct rename_ctx *r)
 /* RENAME_EXCHANGE: the two names swap inodes. */
 static int rename_exchange(struct rename_ctx *r)
 {
-	bool sdir = S_ISDIR(imode(r->src)), tdir = S_ISDIR(imode(r->tgt));
+	bool sdir = S_ISDIR(fs_inode_mode(r->src)), tdir = S_ISDIR(fs_inode_mode(r->tgt));
 	int ret;
 
 	ret = fs_dir_replace(r->od, r->oname, r->olen, r->tgt->ino, r->ttype);
@@ -935,7 +907,7 @@ static int rename_names(struct rename_ctx *r, const char *oldname, const char *n
 		return ret;
 	if (dotname(oldname, r->olen) || dotname(newname, r->nlen))
 		return -EINVAL;
-	if (!S_ISDIR(imode(r->od)) || !S_ISDIR(imode(r->nd)))
+	if (!S_ISDIR(fs_inode_mode(r->od)) || !S_ISDIR(fs_inode_mode(r->nd)))
 		return -ENOTDIR;
 	return 0;
 }

@@ -366,13 +366,10 @@ struct xat_set {
 /* Check an ACL value against the inode and work out its effect. */
 static int xat_acl_prepare(struct inode *inode, struct xat_set *s)
 {
-	mode_t imode;
+	mode_t imode = fs_inode_mode(inode);
 	bool equiv;
 	int n;
 
-	pthread_mutex_lock(&inode->i_lock);
-	imode = le16_to_cpu(inode->di->i_mode);
-	pthread_mutex_unlock(&inode->i_lock);
 	if (S_ISLNK(imode))
 		return -EOPNOTSUPP;
 	n = fs_acl_check(s->value, s->size);
