@@ -7,8 +7,9 @@
  * daemon_handles_release.
  *
  * Rules every handler keeps:
- *  - One reply per request, on every path; no fs lock (i_rwsem included) is
- *    held across it. Inode references (iref) are dropped before replying;
+ *  - One reply per request, on every path. Handlers take no fs lock: every
+ *    fs_* call they make takes what it needs (i_rwsem included) and drops it
+ *    before returning. Inode references (iref) are dropped before replying;
  *    the kernel's lookup count or an open handle keeps the inode alive.
  *  - FUSE node ids are inode numbers (FUSE_ROOT_ID is FOLIO_ROOT_INO). The
  *    inode behind a node id is found with fs_iget(); the root stays
@@ -865,20 +866,17 @@ static int rd_actor(void *ctx, const char *name, size_t len, uint32_t ino, uint8
 	return 0;
 }
 
-/* Under the directory's lock: the dots (first time only) and the records
- * from @off on. */
+/* The dots (first time only), then the records from @off on. */
 static int rd_scan(struct rd_ctx *c, struct inode *dir, off_t off)
 {
 	uint64_t cookie = off < (off_t)FOLIO_DIR_KEY_MIN ? 0 : (uint64_t)off;
 	int err;
 
-	pthread_rwlock_rdlock(&dir->i_rwsem);
 	c->used = c->dots;
 	if (off < 2)
 		rd_dots(c, dir, fs_dir_parent(dir), off);
 	c->dots = c->used;
-	err = fs_dir_iterate(dir, cookie, rd_actor, c);
-	pthread_rwlock_unlock(&dir->i_rwsem);
+	err = fs_readdir(dir, cookie, rd_actor, c);
 	return err ? err : c->err;
 }
 
@@ -976,9 +974,7 @@ static void op_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name, const 
 	int err = ino_get(d, ino, &inode);
 
 	if (!err) {
-		pthread_rwlock_wrlock(&inode->i_rwsem);
 		err = fs_setxattr(inode, name, value, size, flags);
-		pthread_rwlock_unlock(&inode->i_rwsem);
 		fs_iput(inode);
 	}
 	/* an access ACL changes the mode: drop the kernel's attributes */
@@ -1006,9 +1002,7 @@ static void op_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t
 	int n = size && !buf ? -ENOMEM : ino_get(d, ino, &inode);
 
 	if (!n) {
-		pthread_rwlock_rdlock(&inode->i_rwsem);
 		n = fs_getxattr(inode, name, buf, size);
-		pthread_rwlock_unlock(&inode->i_rwsem);
 		fs_iput(inode);
 	}
 	xattr_reply(req, n, buf, size);
@@ -1023,9 +1017,7 @@ static void op_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
 	int n = size && !buf ? -ENOMEM : ino_get(d, ino, &inode);
 
 	if (!n) {
-		pthread_rwlock_rdlock(&inode->i_rwsem);
 		n = fs_listxattr(inode, buf, size);
-		pthread_rwlock_unlock(&inode->i_rwsem);
 		fs_iput(inode);
 	}
 	xattr_reply(req, n, buf, size);
@@ -1039,9 +1031,7 @@ static void op_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
 	int err = ino_get(d, ino, &inode);
 
 	if (!err) {
-		pthread_rwlock_wrlock(&inode->i_rwsem);
 		err = fs_removexattr(inode, name);
-		pthread_rwlock_unlock(&inode->i_rwsem);
 		fs_iput(inode);
 	}
 	reply_err(req, err);

@@ -30,7 +30,7 @@
 /* chmod of an inode with an access ACL: rewrite the ACL (i_rwsem held). */
 static int attr_acl_chmod(struct inode *inode, mode_t mode)
 {
-	int size = fs_getxattr(inode, FS_ACL_ACCESS, NULL, 0);
+	int size = __fs_getxattr(inode, FS_ACL_ACCESS, NULL, 0);
 	uint8_t *acl;
 	int err;
 
@@ -43,10 +43,10 @@ static int attr_acl_chmod(struct inode *inode, mode_t mode)
 	acl = malloc((size_t)size);
 	if (!acl)
 		return -ENOMEM;
-	err = fs_getxattr(inode, FS_ACL_ACCESS, acl, (size_t)size);
+	err = __fs_getxattr(inode, FS_ACL_ACCESS, acl, (size_t)size);
 	if (err == size) {
 		fs_acl_chmod(acl, (size_t)size, mode);
-		err = fs_setxattr(inode, FS_ACL_ACCESS, acl, (size_t)size, XATTR_REPLACE);
+		err = __fs_setxattr(inode, FS_ACL_ACCESS, acl, (size_t)size, XATTR_REPLACE);
 	} else if (err >= 0) {
 		err = -EAGAIN; /* cannot happen with i_rwsem held */
 	}

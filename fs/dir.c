@@ -4,8 +4,9 @@
  *
  * Interface (fs/fs.h, "dir.c"): fs_dir_init, fs_dir_lookup, fs_dir_add,
  * fs_dir_remove, fs_dir_replace, fs_dir_empty, fs_dir_iterate, fs_dir_free,
- * fs_dir_parent, fs_dir_set_parent. The caller holds the directory's i_rwsem:
- * shared to read, exclusive to change. Link counts are the caller's (namei.c).
+ * fs_dir_parent, fs_dir_set_parent: the caller holds the directory's
+ * i_rwsem, shared to read, exclusive to change; fs_readdir takes it itself. Link counts are the
+ * caller's (namei.c).
  *
  * The tree: the root block and depth live in the inode (i_dir); every node is
  * a headed block (magic FDIR, owner = the directory) read and written through
@@ -1047,6 +1048,29 @@ int fs_dir_iterate(struct inode *dir, uint64_t cookie, fs_dir_actor fn, void *ct
 	ret = dir_scan(dir, cookie < FOLIO_DIR_KEY_MIN ? FOLIO_DIR_KEY_MIN : cookie, dir_iter_fn,
 		       &it);
 	return ret > 0 ? 0 : ret;
+}
+
+/**
+ * fs_readdir - fs_dir_iterate() under the directory's i_rwsem (shared)
+ * @dir: the directory
+ * @cookie: where to resume: a record's next_cookie, or 0 to start
+ * @fn: called per record, as for fs_dir_iterate()
+ * @ctx: passed to @fn
+ *
+ * "." and ".." are the caller's (fs_dir_parent() names the parent).
+ *
+ * Context: may sleep; the caller holds no lock of @dir; @fn may not change
+ * @dir.
+ * Return: as fs_dir_iterate().
+ */
+int fs_readdir(struct inode *dir, uint64_t cookie, fs_dir_actor fn, void *ctx)
+{
+	int ret;
+
+	pthread_rwlock_rdlock(&dir->i_rwsem);
+	ret = fs_dir_iterate(dir, cookie, fn, ctx);
+	pthread_rwlock_unlock(&dir->i_rwsem);
+	return ret;
 }
 
 /* Free the subtree at @blk (level @level); counts freed blocks. */

@@ -389,6 +389,8 @@ bool fs_dir_empty(struct inode *dir);
 typedef int (*fs_dir_actor)(void *ctx, const char *name, size_t len, uint32_t ino, uint8_t type,
 			    uint64_t next_cookie);
 int fs_dir_iterate(struct inode *dir, uint64_t cookie, fs_dir_actor fn, void *ctx);
+/* The same, taking @dir's i_rwsem shared itself (the daemon's readdir). */
+int fs_readdir(struct inode *dir, uint64_t cookie, fs_dir_actor fn, void *ctx);
 /* Free every block of the directory tree (eviction). */
 int fs_dir_free(struct inode *dir);
 /* Added by dir.c: ".." of a directory (dr_parent), and moving it (rename;
@@ -397,13 +399,20 @@ uint32_t fs_dir_parent(struct inode *dir);
 int fs_dir_set_parent(struct inode *dir, uint32_t parent);
 
 /* ------------------------------------------------------------------ */
-/* xattr.c (caller holds the inode's i_rwsem exclusive to change)      */
+/* xattr.c                                                             */
 /* ------------------------------------------------------------------ */
 
+/* Take the inode's i_rwsem (shared to read, exclusive to change). */
 int fs_getxattr(struct inode *inode, const char *name, void *buf, size_t size);
 int fs_setxattr(struct inode *inode, const char *name, const void *value, size_t size, int flags);
 int fs_listxattr(struct inode *inode, char *buf, size_t size);
 int fs_removexattr(struct inode *inode, const char *name);
+/* The same with i_rwsem held by the caller (namei.c, attr.c). */
+int __fs_getxattr(struct inode *inode, const char *name, void *buf, size_t size);
+int __fs_setxattr(struct inode *inode, const char *name, const void *value, size_t size, int flags);
+int __fs_listxattr(struct inode *inode, char *buf, size_t size);
+int __fs_removexattr(struct inode *inode, const char *name);
+/* Eviction: drop every attribute and the xattr block. */
 int fs_xattr_free(struct inode *inode);
 
 /* ------------------------------------------------------------------ */

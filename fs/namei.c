@@ -152,7 +152,7 @@ static int acl_prepare(struct inode *dir, mode_t *mode, const struct fs_cred *cr
 	ai->dflt = malloc(room);
 	if (!ai->dflt)
 		return -ENOMEM;
-	len = fs_getxattr(dir, FS_ACL_DEFAULT, ai->dflt, room);
+	len = __fs_getxattr(dir, FS_ACL_DEFAULT, ai->dflt, room);
 	if (len <= (int)sizeof(struct folio_acl_header)) { /* none, empty, or an error */
 		free(ai->dflt);
 		ai->dflt = NULL;
@@ -193,9 +193,9 @@ static int acl_apply(struct inode *inode, const struct acl_inherit *ai)
 		return 0;
 	ilock(inode);
 	if (ai->access)
-		ret = fs_setxattr(inode, FS_ACL_ACCESS, ai->access, ai->alen, 0);
+		ret = __fs_setxattr(inode, FS_ACL_ACCESS, ai->access, ai->alen, 0);
 	if (!ret && ai->dflt)
-		ret = fs_setxattr(inode, FS_ACL_DEFAULT, ai->dflt, ai->dlen, 0);
+		ret = __fs_setxattr(inode, FS_ACL_DEFAULT, ai->dflt, ai->dlen, 0);
 	iunlock(inode);
 	return ret;
 }

@@ -3,8 +3,10 @@
  * section 12).
  *
  * Interface (fs/fs.h, "xattr.c"): fs_getxattr, fs_setxattr, fs_listxattr,
- * fs_removexattr, fs_xattr_free. The caller holds the inode's i_rwsem:
- * shared to read, exclusive to change.
+ * fs_removexattr take the inode's i_rwsem (shared to read, exclusive to
+ * change); __fs_getxattr, __fs_setxattr, __fs_listxattr, __fs_removexattr
+ * are the same with the lock held by the caller (namei.c, attr.c);
+ * fs_xattr_free (eviction).
  *
  * Storage: the in-inode area (di->i_xattr, i_xattr_len bytes used, up to
  * inode_size - 192) first, then the inode's one xattr block (magic FXAT,
@@ -243,7 +245,7 @@ static int xat_commit(struct xat_ctx *x, bool set_mode, mode_t mode)
 /* ------------------------------------------------------------------ */
 
 /**
- * fs_getxattr - read one attribute
+ * __fs_getxattr - read one attribute
  * @inode: the inode
  * @name: full name ("user.foo", "system.posix_acl_access", ...)
  * @buf: where the value goes
@@ -254,7 +256,7 @@ static int xat_commit(struct xat_ctx *x, bool set_mode, mode_t mode)
  * non-zero and too small; -EOPNOTSUPP for an unknown namespace; -EINVAL or
  * -ERANGE for a bad name; -EUCLEAN, -ENOMEM or a read error.
  */
-int fs_getxattr(struct inode *inode, const char *name, void *buf, size_t size)
+int __fs_getxattr(struct inode *inode, const char *name, void *buf, size_t size)
 {
 	struct folio_xattr_ref r;
 	struct xat_ctx x;
@@ -302,7 +304,7 @@ static size_t xat_list_area(const struct xat_area *a, char *buf, size_t pos)
 }
 
 /**
- * fs_listxattr - the names of every attribute, each NUL-terminated
+ * __fs_listxattr - the names of every attribute, each NUL-terminated
  * @inode: the inode
  * @buf: where they go
  * @size: room in @buf; 0 asks for the length only
@@ -311,7 +313,7 @@ static size_t xat_list_area(const struct xat_area *a, char *buf, size_t pos)
  * Return: bytes of the list; -ERANGE when @size is non-zero and too small;
  * -EUCLEAN, -ENOMEM or a read error.
  */
-int fs_listxattr(struct inode *inode, char *buf, size_t size)
+int __fs_listxattr(struct inode *inode, char *buf, size_t size)
 {
 	struct xat_ctx x;
 	size_t len;
@@ -419,7 +421,7 @@ out:
 }
 
 /**
- * fs_setxattr - create or replace one attribute
+ * __fs_setxattr - create or replace one attribute
  * @inode: the inode
  * @name: full name
  * @value: the value
@@ -437,7 +439,7 @@ out:
  * over 255 bytes; -EACCES for a default ACL on a non-directory; -EROFS;
  * -EUCLEAN, -ENOMEM or an I/O error.
  */
-int fs_setxattr(struct inode *inode, const char *name, const void *value, size_t size, int flags)
+int __fs_setxattr(struct inode *inode, const char *name, const void *value, size_t size, int flags)
 {
 	struct xat_set s = {.value = value, .size = size, .flags = flags};
 	int ret = fs_check_writable(inode->fs);
@@ -460,7 +462,7 @@ int fs_setxattr(struct inode *inode, const char *name, const void *value, size_t
 }
 
 /**
- * fs_removexattr - remove one attribute
+ * __fs_removexattr - remove one attribute
  * @inode: the inode
  * @name: full name
  *
@@ -471,7 +473,7 @@ int fs_setxattr(struct inode *inode, const char *name, const void *value, size_t
  * Return: 0; -ENODATA when absent; -EOPNOTSUPP, -EINVAL, -ERANGE for the name;
  * -EROFS; -EUCLEAN, -ENOMEM or a read error.
  */
-int fs_removexattr(struct inode *inode, const char *name)
+int __fs_removexattr(struct inode *inode, const char *name)
 {
 	struct xat_set s = {.flags = XATTR_REPLACE, .remove = true};
 	int ret = fs_check_writable(inode->fs);
@@ -509,5 +511,85 @@ int fs_xattr_free(struct inode *inode)
 	ret = fs_inode_write(inode);
 	if (blk && blk < inode->fs->geom.blocks_count)
 		fs_free_blocks(inode->fs, blk, 1);
+	return ret;
+}
+
+/* ---- the same, taking the inode's i_rwsem ---- */
+
+/**
+ * fs_getxattr - __fs_getxattr() under @inode's i_rwsem (shared)
+ * @inode: the inode
+ * @name: full name
+ * @buf: where the value goes
+ * @size: room in @buf; 0 asks for the length only
+ *
+ * Context: may sleep; the caller holds no lock of @inode.
+ * Return: as __fs_getxattr().
+ */
+int fs_getxattr(struct inode *inode, const char *name, void *buf, size_t size)
+{
+	int ret;
+
+	pthread_rwlock_rdlock(&inode->i_rwsem);
+	ret = __fs_getxattr(inode, name, buf, size);
+	pthread_rwlock_unlock(&inode->i_rwsem);
+	return ret;
+}
+
+/**
+ * fs_listxattr - __fs_listxattr() under @inode's i_rwsem (shared)
+ * @inode: the inode
+ * @buf: where the names go
+ * @size: room in @buf; 0 asks for the length only
+ *
+ * Context: may sleep; the caller holds no lock of @inode.
+ * Return: as __fs_listxattr().
+ */
+int fs_listxattr(struct inode *inode, char *buf, size_t size)
+{
+	int ret;
+
+	pthread_rwlock_rdlock(&inode->i_rwsem);
+	ret = __fs_listxattr(inode, buf, size);
+	pthread_rwlock_unlock(&inode->i_rwsem);
+	return ret;
+}
+
+/**
+ * fs_setxattr - __fs_setxattr() under @inode's i_rwsem (exclusive)
+ * @inode: the inode
+ * @name: full name
+ * @value: the value
+ * @size: its length
+ * @flags: 0, XATTR_CREATE or XATTR_REPLACE
+ *
+ * Context: may sleep; the caller holds no lock of @inode.
+ * Return: as __fs_setxattr().
+ */
+int fs_setxattr(struct inode *inode, const char *name, const void *value, size_t size, int flags)
+{
+	int ret;
+
+	pthread_rwlock_wrlock(&inode->i_rwsem);
+	ret = __fs_setxattr(inode, name, value, size, flags);
+	pthread_rwlock_unlock(&inode->i_rwsem);
+	return ret;
+}
+
+/**
+ * fs_removexattr - __fs_removexattr() under @inode's i_rwsem (exclusive)
+ * @inode: the inode
+ * @name: full name
+ *
+ * Context: may sleep; the caller holds no lock of @inode.
+ * Return: as __fs_removexattr().
+ */
+int fs_removexattr(struct inode *inode, const char *name)
+{
+	int ret;
+
+	pthread_rwlock_wrlock(&inode->i_rwsem);
+	ret = __fs_removexattr(inode, name);
+	pthread_rwlock_unlock(&inode->i_rwsem);
 	return ret;
 }

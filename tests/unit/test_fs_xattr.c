@@ -68,7 +68,7 @@ static int xset(struct inode *i, const char *name, const void *v, size_t n, int 
 	int ret;
 
 	pthread_rwlock_wrlock(&i->i_rwsem);
-	ret = fs_setxattr(i, name, v, n, flags);
+	ret = __fs_setxattr(i, name, v, n, flags);
 	pthread_rwlock_unlock(&i->i_rwsem);
 	return ret;
 }
@@ -78,7 +78,7 @@ static int xget(struct inode *i, const char *name, void *v, size_t n)
 	int ret;
 
 	pthread_rwlock_rdlock(&i->i_rwsem);
-	ret = fs_getxattr(i, name, v, n);
+	ret = __fs_getxattr(i, name, v, n);
 	pthread_rwlock_unlock(&i->i_rwsem);
 	return ret;
 }
@@ -88,7 +88,7 @@ static int xlist(struct inode *i, char *v, size_t n)
 	int ret;
 
 	pthread_rwlock_rdlock(&i->i_rwsem);
-	ret = fs_listxattr(i, v, n);
+	ret = __fs_listxattr(i, v, n);
 	pthread_rwlock_unlock(&i->i_rwsem);
 	return ret;
 }
@@ -98,7 +98,7 @@ static int xremove(struct inode *i, const char *name)
 	int ret;
 
 	pthread_rwlock_wrlock(&i->i_rwsem);
-	ret = fs_removexattr(i, name);
+	ret = __fs_removexattr(i, name);
 	pthread_rwlock_unlock(&i->i_rwsem);
 	return ret;
 }
