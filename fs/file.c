@@ -448,13 +448,25 @@ static void file_whole_blocks(struct fs *fs, uint64_t off, uint64_t end, uint64_
 	*last = end >> fs->geom.block_shift;
 }
 
+/* Zero range's change to the whole blocks: written ones become unwritten,
+ * holes among them get unwritten blocks. */
+static int file_make_unwritten(struct inode *inode, uint64_t lblk, uint64_t count)
+{
+	int err = fs_extent_mark_unwritten(inode, lblk, count);
+
+	return err ? err : fs_extent_prealloc(inode, lblk, count);
+}
+
 /*
- * Punch and zero range drop the cached pages and change the block map under
- * one hold of invalidate_lock: a read in between (an asynchronous readahead
+ * Punch hole and zero range: zero the cached bytes of [off, end) (dropping
+ * the pages wholly inside) and apply @change to the whole blocks of the
+ * range (fs_extent_punch, or file_make_unwritten). Both happen under one
+ * hold of invalidate_lock: a read in between (an asynchronous readahead
  * worker, say) would otherwise cache the old blocks' data again, and it
  * would stay cached over the hole or unwritten blocks.
  */
-static int file_punch(struct inode *inode, uint64_t off, uint64_t end)
+static int file_zero_blocks(struct inode *inode, uint64_t off, uint64_t end,
+			    int (*change)(struct inode *inode, uint64_t lblk, uint64_t count))
 {
 	uint64_t first, last;
 	int err;
@@ -463,23 +475,7 @@ static int file_punch(struct inode *inode, uint64_t off, uint64_t end)
 	err = __filemap_zero_range(&inode->mapping, off, end - off);
 	file_whole_blocks(inode->fs, off, end, &first, &last);
 	if (!err && last > first)
-		err = fs_extent_punch(inode, first, last - first);
-	filemap_invalidate_unlock(&inode->mapping);
-	return err;
-}
-
-static int file_zero_range(struct inode *inode, uint64_t off, uint64_t end)
-{
-	uint64_t first, last;
-	int err;
-
-	filemap_invalidate_lock(&inode->mapping);
-	err = __filemap_zero_range(&inode->mapping, off, end - off);
-	file_whole_blocks(inode->fs, off, end, &first, &last);
-	if (!err && last > first)
-		err = fs_extent_mark_unwritten(inode, first, last - first);
-	if (!err && last > first)
-		err = fs_extent_prealloc(inode, first, last - first);
+		err = change(inode, first, last - first);
 	filemap_invalidate_unlock(&inode->mapping);
 	return err;
 }
@@ -499,9 +495,9 @@ static int __fs_fallocate(struct inode *inode, int mode, uint64_t off, uint64_t 
 	int err;
 
 	if (mode & FALLOC_FL_PUNCH_HOLE)
-		return file_punch(inode, off, end);
+		return file_zero_blocks(inode, off, end, fs_extent_punch);
 	if (mode & FALLOC_FL_ZERO_RANGE)
-		err = file_zero_range(inode, off, end);
+		err = file_zero_blocks(inode, off, end, file_make_unwritten);
 	else
 		err = file_prealloc(inode, off, end);
 	if (!err && !(mode & FALLOC_FL_KEEP_SIZE) && end > file_size(inode))
