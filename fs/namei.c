@@ -525,18 +525,86 @@ int fs_link(struct inode *inode, struct inode *dir, const char *name)
 	return ret;
 }
 
-/* Look up the victim of unlink or rmdir in @dir (locked) and lock it. */
-static int victim_get(struct inode *dir, const char *name, size_t len, struct inode **out,
-		      uint8_t *type)
+/* Look up the victim of unlink (@rmdir false: anything but a directory) or
+ * rmdir (a directory) in @dir, which the caller holds locked. */
+static int victim_get(struct inode *dir, const char *name, size_t len, bool rmdir,
+		      struct inode **out)
 {
 	uint32_t ino;
+	uint8_t type;
+	bool isdir;
 	int ret;
 
 	if (!S_ISDIR(fs_inode_mode(dir)))
 		return -ENOTDIR;
-	ret = fs_dir_lookup(dir, name, len, &ino, type);
+	ret = fs_dir_lookup(dir, name, len, &ino, &type);
 	if (!ret)
 		ret = fs_iget(dir->fs, ino, out);
+	if (ret)
+		return ret;
+	isdir = S_ISDIR(fs_inode_mode(*out));
+	if (rmdir ? !isdir : isdir || type == FOLIO_FT_DIR) {
+		fs_iput(*out);
+		return rmdir ? -ENOTDIR : -EISDIR;
+	}
+	return 0;
+}
+
+/* A directory loses its name: both its links, and its parent's link. */
+static int rmdir_links(struct inode *parent, struct inode *victim)
+{
+	int ret = 0;
+
+	while (!ret && fs_inode_nlink(victim) > 0)
+		ret = fs_inode_dec_link(victim);
+	if (!ret)
+		ret = fs_inode_dec_link(parent);
+	return ret;
+}
+
+/* The change itself, both inodes locked: the name goes; a file loses a link,
+ * an empty directory both and its parent one. */
+static int remove_victim(struct inode *dir, const char *name, size_t len, bool rmdir,
+			 struct inode *victim)
+{
+	int ret;
+
+	if (!rmdir) {
+		ret = fs_dir_remove(dir, name, len, NULL);
+		return ret ? ret : fs_inode_dec_link(victim);
+	}
+	ret = fs_dir_empty(victim) ? fs_dir_remove(dir, name, len, NULL) : -ENOTEMPTY;
+	return ret ? ret : rmdir_links(dir, victim);
+}
+
+/* Everything fs_unlink and fs_rmdir share: check the name, lock @dir, find
+ * and lock the victim, remove it, set the times. */
+static int remove_common(struct inode *dir, const char *name, bool rmdir)
+{
+	struct inode *victim;
+	size_t len;
+	int ret = fs_check_writable(dir->fs);
+
+	if (!ret)
+		ret = name_len(name, &len);
+	if (ret)
+		return ret;
+	if (dotname(name, len))
+		return !rmdir ? -EISDIR : dotname(name, len) == 1 ? -EINVAL : -ENOTEMPTY;
+	ilock(dir);
+	ret = victim_get(dir, name, len, rmdir, &victim);
+	if (ret)
+		goto out;
+	ilock(victim);
+	ret = remove_victim(dir, name, len, rmdir, victim);
+	if (!ret) {
+		itouch(victim, FS_CTIME);
+		itouch(dir, FS_MTIME | FS_CTIME);
+	}
+	iunlock(victim);
+	fs_iput(victim);
+out:
+	iunlock(dir);
 	return ret;
 }
 
@@ -554,51 +622,7 @@ static int victim_get(struct inode *dir, const char *name, size_t len, struct in
  */
 int fs_unlink(struct inode *dir, const char *name)
 {
-	struct inode *inode;
-	uint8_t type;
-	size_t len;
-	int ret = fs_check_writable(dir->fs);
-
-	if (!ret)
-		ret = name_len(name, &len);
-	if (ret)
-		return ret;
-	if (dotname(name, len))
-		return -EISDIR;
-	ilock(dir);
-	ret = victim_get(dir, name, len, &inode, &type);
-	if (ret)
-		goto out;
-	if (type == FOLIO_FT_DIR || S_ISDIR(fs_inode_mode(inode))) {
-		fs_iput(inode);
-		ret = -EISDIR;
-		goto out;
-	}
-	ilock(inode);
-	ret = fs_dir_remove(dir, name, len, NULL);
-	if (!ret)
-		ret = fs_inode_dec_link(inode);
-	if (!ret) {
-		itouch(inode, FS_CTIME);
-		itouch(dir, FS_MTIME | FS_CTIME);
-	}
-	iunlock(inode);
-	fs_iput(inode);
-out:
-	iunlock(dir);
-	return ret;
-}
-
-/* A directory loses its name: both its links, and its parent's link. */
-static int rmdir_links(struct inode *parent, struct inode *victim)
-{
-	int ret = 0;
-
-	while (!ret && fs_inode_nlink(victim) > 0)
-		ret = fs_inode_dec_link(victim);
-	if (!ret)
-		ret = fs_inode_dec_link(parent);
-	return ret;
+	return remove_common(dir, name, false);
 }
 
 /**
@@ -613,39 +637,7 @@ static int rmdir_links(struct inode *parent, struct inode *victim)
  */
 int fs_rmdir(struct inode *dir, const char *name)
 {
-	struct inode *victim;
-	uint8_t type;
-	size_t len;
-	int ret = fs_check_writable(dir->fs);
-
-	if (!ret)
-		ret = name_len(name, &len);
-	if (ret)
-		return ret;
-	if (dotname(name, len))
-		return dotname(name, len) == 1 ? -EINVAL : -ENOTEMPTY;
-	ilock(dir);
-	ret = victim_get(dir, name, len, &victim, &type);
-	if (ret)
-		goto out;
-	if (!S_ISDIR(fs_inode_mode(victim))) {
-		fs_iput(victim);
-		ret = -ENOTDIR;
-		goto out;
-	}
-	ilock(victim);
-	ret = fs_dir_empty(victim) ? fs_dir_remove(dir, name, len, NULL) : -ENOTEMPTY;
-	if (!ret)
-		ret = rmdir_links(dir, victim);
-	if (!ret) {
-		itouch(victim, FS_CTIME);
-		itouch(dir, FS_MTIME | FS_CTIME);
-	}
-	iunlock(victim);
-	fs_iput(victim);
-out:
-	iunlock(dir);
-	return ret;
+	return remove_common(dir, name, true);
 }
 
 /* ------------------------------------------------------------------ */
