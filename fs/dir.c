@@ -911,6 +911,23 @@ int fs_dir_add(struct inode *dir, const char *name, size_t len, uint32_t ino, ui
 	return dir_commit(dir, &st);
 }
 
+/* For a change to an existing name: @dir writable, the name found (@m) and
+ * the path to its leaf walked (@p, for the caller to release). */
+static int dir_walk_name(struct inode *dir, const char *name, size_t len, struct dir_match *m,
+			 struct dir_path *p)
+{
+	int ret = fs_check_writable(dir->fs);
+
+	if (!ret)
+		ret = dir_find(dir, name, len, m);
+	if (ret)
+		return ret;
+	if (!m->found)
+		return -ENOENT;
+	ret = dir_walk(dir, m->key, p);
+	return ret == 1 ? -EUCLEAN : ret;
+}
+
 /**
  * fs_dir_remove - remove a name from a directory
  * @dir: the directory
@@ -931,17 +948,10 @@ int fs_dir_remove(struct inode *dir, const char *name, size_t len, uint32_t *ino
 	struct dir_state st;
 	struct dir_match m;
 	struct dir_path p;
-	int ret = fs_check_writable(dir->fs);
+	int ret = dir_walk_name(dir, name, len, &m, &p);
 
-	if (!ret)
-		ret = dir_find(dir, name, len, &m);
 	if (ret)
 		return ret;
-	if (!m.found)
-		return -ENOENT;
-	ret = dir_walk(dir, m.key, &p);
-	if (ret)
-		return ret == 1 ? -EUCLEAN : ret;
 	dir_state_init(dir, &st);
 	ret = dir_remove_key(dir, &p, &st, m.key);
 	dir_path_release(&p);
@@ -972,17 +982,10 @@ int fs_dir_replace(struct inode *dir, const char *name, size_t len, uint32_t ino
 	struct dir_match m;
 	struct dir_path p;
 	uint32_t off;
-	int ret = fs_check_writable(dir->fs);
+	int ret = dir_walk_name(dir, name, len, &m, &p);
 
-	if (!ret)
-		ret = dir_find(dir, name, len, &m);
 	if (ret)
 		return ret;
-	if (!m.found)
-		return -ENOENT;
-	ret = dir_walk(dir, m.key, &p);
-	if (ret)
-		return ret == 1 ? -EUCLEAN : ret;
 	off = leaf_find(payload_of(p.bh[0]), dn_used(p.bh[0]), m.key);
 	de = (struct folio_dirent *)(payload_of(p.bh[0]) + off);
 	if (off >= dn_used(p.bh[0]) || de_key(de) != m.key) {

@@ -749,6 +749,30 @@ int fs_inode_setattr(struct inode *inode, const struct stat *attr, unsigned whic
 	return fs_inode_write(inode);
 }
 
+/* nlink + @delta (1 or -1) and ctime now, written through; *@was gets the
+ * count before. An inode with no link gets none back or loses none. */
+static int inode_add_link(struct inode *inode, int delta, uint32_t *was)
+{
+	struct timespec ts;
+	uint32_t n;
+	int err = fs_check_writable(inode->fs);
+
+	if (err)
+		return err;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	pthread_mutex_lock(&inode->i_lock);
+	n = le32_to_cpu(inode->di->i_nlink);
+	if (!n || (delta > 0 && n == UINT32_MAX)) {
+		pthread_mutex_unlock(&inode->i_lock);
+		return n ? -EMLINK : -ENOENT;
+	}
+	inode->di->i_nlink = cpu_to_le32(n + (uint32_t)delta);
+	di_set_times(inode->di, FS_CTIME, &ts);
+	pthread_mutex_unlock(&inode->i_lock);
+	*was = n;
+	return fs_inode_write(inode);
+}
+
 /**
  * fs_inode_inc_link - add a link
  * @inode: the inode
@@ -760,23 +784,9 @@ int fs_inode_setattr(struct inode *inode, const struct stat *attr, unsigned whic
  */
 int fs_inode_inc_link(struct inode *inode)
 {
-	struct timespec ts;
-	uint32_t n;
-	int err = fs_check_writable(inode->fs);
+	uint32_t was;
 
-	if (err)
-		return err;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	pthread_mutex_lock(&inode->i_lock);
-	n = le32_to_cpu(inode->di->i_nlink);
-	if (!n || n == UINT32_MAX) {
-		pthread_mutex_unlock(&inode->i_lock);
-		return n ? -EMLINK : -ENOENT;
-	}
-	inode->di->i_nlink = cpu_to_le32(n + 1);
-	di_set_times(inode->di, FS_CTIME, &ts);
-	pthread_mutex_unlock(&inode->i_lock);
-	return fs_inode_write(inode);
+	return inode_add_link(inode, 1, &was);
 }
 
 /**
@@ -793,24 +803,10 @@ int fs_inode_inc_link(struct inode *inode)
  */
 int fs_inode_dec_link(struct inode *inode)
 {
-	struct timespec ts;
-	uint32_t n;
-	int err = fs_check_writable(inode->fs);
+	uint32_t was;
+	int err = inode_add_link(inode, -1, &was);
 
-	if (err)
-		return err;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	pthread_mutex_lock(&inode->i_lock);
-	n = le32_to_cpu(inode->di->i_nlink);
-	if (n) {
-		inode->di->i_nlink = cpu_to_le32(n - 1);
-		di_set_times(inode->di, FS_CTIME, &ts);
-	}
-	pthread_mutex_unlock(&inode->i_lock);
-	if (!n)
-		return -ENOENT;
-	err = fs_inode_write(inode);
-	if (!err && n == 1)
+	if (!err && was == 1)
 		err = fs_orphan_add(inode);
 	return err;
 }
