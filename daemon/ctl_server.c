@@ -400,20 +400,6 @@ static int ctl_read_line(int fd, char *buf, size_t size)
 	return n ? 0 : -EIO;
 }
 
-static void ctl_send(int fd, const char *buf, size_t len)
-{
-	while (len) {
-		ssize_t w = send(fd, buf, len, MSG_NOSIGNAL);
-
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			return;
-		buf += w;
-		len -= (size_t)w;
-	}
-}
-
 static void ctl_serve(struct daemon *d, int fd)
 {
 	struct timeval tv = {.tv_sec = CTL_TIMEOUT_S};
@@ -439,7 +425,7 @@ static void ctl_serve(struct daemon *d, int fd)
 	else
 		fputs("OK\n", out);
 	if (!fclose(out))
-		ctl_send(fd, text, len);
+		ctl_send_all(fd, text, len); /* a client that left has no answer */
 	free(text);
 }
 

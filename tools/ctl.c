@@ -82,21 +82,6 @@ static int ctl_connect(const char *path)
 	return fd;
 }
 
-static int send_all(int fd, const char *buf, size_t len)
-{
-	while (len) {
-		ssize_t w = send(fd, buf, len, MSG_NOSIGNAL);
-
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			return -1;
-		buf += w;
-		len -= (size_t)w;
-	}
-	return 0;
-}
-
 /* Read the whole answer (the daemon closes when done). */
 static char *read_all(int fd)
 {
@@ -170,7 +155,7 @@ int main(int argc, char **argv)
 		free(req);
 		return 2;
 	}
-	if (send_all(fd, req, strlen(req))) {
+	if (ctl_send_all(fd, req, strlen(req))) {
 		fprintf(stderr, "foliofs-ctl: cannot send to the daemon: %s\n", strerror(errno));
 		ret = 1;
 	} else {
