@@ -333,7 +333,7 @@ int fs_inode_write(struct inode *inode);
 void fs_inode_stat(struct inode *inode, struct stat *st);
 /* Timestamps: which of FS_ATIME | FS_MTIME | FS_CTIME to set to now. */
 enum { FS_ATIME = 1, FS_MTIME = 2, FS_CTIME = 4, FS_CRTIME = 8 };
-void fs_inode_touch(struct inode *inode, unsigned which);
+int fs_inode_touch(struct inode *inode, unsigned which);
 /* Set the fields fs_setattr() names (attr.c takes the locks and the ACL). */
 int fs_inode_setattr(struct inode *inode, const struct stat *attr, unsigned which);
 /* nlink changes (caller holds i_rwsem of the parent directory). nlink 0 puts

@@ -5,8 +5,7 @@
  * Interface (fs/fs.h, "inode.c"): fs_iget, fs_iput, fs_inode_lookup,
  * fs_forget, fs_inode_open, fs_inode_release, fs_inode_new, fs_inode_write,
  * fs_inode_stat, fs_inode_touch, fs_inode_setattr, fs_inode_inc_link,
- * fs_inode_dec_link,
- * fs_icache_init, fs_icache_writeback, fs_icache_destroy.
+ * fs_inode_dec_link, fs_icache_init, fs_icache_writeback, fs_icache_destroy.
  *
  * Life of an in-core inode (all counts under fs->icache_lock):
  *   fs_iget: found (iref + 1), or inserted with FS_I_NEW, loaded and checked
@@ -697,12 +696,14 @@ static void di_set_times(struct folio_inode *di, unsigned which, const struct ti
  * @inode: the inode
  * @which: FS_ATIME | FS_MTIME | FS_CTIME | FS_CRTIME
  *
- * The inode is written through (fs_inode_write()); a failure to do so is
- * left for the next write or sync to find.
+ * The inode is written through (fs_inode_write()); callers that change
+ * something else first may leave a failure for the next write or sync to
+ * find.
  *
  * Context: may sleep; as fs_inode_write().
+ * Return: as fs_inode_write().
  */
-void fs_inode_touch(struct inode *inode, unsigned which)
+int fs_inode_touch(struct inode *inode, unsigned which)
 {
 	struct timespec ts;
 
@@ -710,7 +711,7 @@ void fs_inode_touch(struct inode *inode, unsigned which)
 	pthread_mutex_lock(&inode->i_lock);
 	di_set_times(inode->di, which, &ts);
 	pthread_mutex_unlock(&inode->i_lock);
-	fs_inode_write(inode);
+	return fs_inode_write(inode);
 }
 
 /**

@@ -65,13 +65,6 @@ static void iunlock(struct inode *inode)
 	pthread_rwlock_unlock(&inode->i_rwsem);
 }
 
-/* Set times to now and write the inode. */
-static int itouch(struct inode *inode, unsigned which)
-{
-	fs_inode_touch(inode, which);
-	return fs_inode_write(inode);
-}
-
 /* 1 for ".", 2 for "..", else 0. */
 static int dotname(const char *name, size_t len)
 {
@@ -258,7 +251,7 @@ static int create_finish(struct inode *dir, const char *name, size_t len, struct
 		inode_discard(inode);
 		return ret;
 	}
-	itouch(dir, FS_MTIME | FS_CTIME);
+	fs_inode_touch(dir, FS_MTIME | FS_CTIME);
 	fs_inode_lookup(inode);
 	*out = inode;
 	return 0;
@@ -517,8 +510,8 @@ int fs_link(struct inode *inode, struct inode *dir, const char *name)
 			fs_dir_remove(dir, name, len, NULL);
 	}
 	if (!ret) {
-		itouch(inode, FS_CTIME);
-		itouch(dir, FS_MTIME | FS_CTIME);
+		fs_inode_touch(inode, FS_CTIME);
+		fs_inode_touch(dir, FS_MTIME | FS_CTIME);
 	}
 	iunlock(inode);
 	iunlock(dir);
@@ -598,8 +591,8 @@ static int remove_common(struct inode *dir, const char *name, bool rmdir)
 	ilock(victim);
 	ret = remove_victim(dir, name, len, rmdir, victim);
 	if (!ret) {
-		itouch(victim, FS_CTIME);
-		itouch(dir, FS_MTIME | FS_CTIME);
+		fs_inode_touch(victim, FS_CTIME);
+		fs_inode_touch(dir, FS_MTIME | FS_CTIME);
 	}
 	iunlock(victim);
 	fs_iput(victim);
@@ -955,12 +948,12 @@ int fs_rename(struct inode *olddir, const char *oldname, struct inode *newdir, c
 		ret = flags & RENAME_EXCHANGE ? rename_exchange(&r) : rename_move(&r);
 	}
 	if (!ret) {
-		itouch(r.src, FS_CTIME);
+		fs_inode_touch(r.src, FS_CTIME);
 		if (r.tgt)
-			itouch(r.tgt, FS_CTIME);
-		itouch(r.od, FS_MTIME | FS_CTIME);
+			fs_inode_touch(r.tgt, FS_CTIME);
+		fs_inode_touch(r.od, FS_MTIME | FS_CTIME);
 		if (r.cross)
-			itouch(r.nd, FS_MTIME | FS_CTIME);
+			fs_inode_touch(r.nd, FS_MTIME | FS_CTIME);
 	}
 	rename_unlock(&r);
 	if (r.src)

@@ -229,8 +229,7 @@ static int xat_commit(struct xat_ctx *x, bool set_mode, mode_t mode)
 	if (set_mode)
 		di->i_mode = cpu_to_le16((uint16_t)((le16_to_cpu(di->i_mode) & ~07777) | mode));
 	pthread_mutex_unlock(&inode->i_lock);
-	fs_inode_touch(inode, FS_CTIME);
-	err = fs_inode_write(inode);
+	err = fs_inode_touch(inode, FS_CTIME);
 	brelse(nbh);
 	if (drop) {
 		brelse(x->bh);
