@@ -74,9 +74,11 @@ int fs_setattr(struct inode *inode, const struct stat *attr, unsigned which)
 {
 	int err = fs_check_writable(inode->fs);
 
+	inode_assert_state(inode);
 	if (err)
 		return err;
 	pthread_rwlock_wrlock(&inode->i_rwsem);
+	orphan_assert_state(inode);
 	if (which & FS_SET_MODE)
 		err = attr_acl_chmod(inode, attr->st_mode);
 	if (!err)

@@ -63,6 +63,7 @@ static int file_check_regular(struct inode *inode, bool write)
 {
 	uint32_t mode = fs_inode_mode(inode);
 
+	inode_assert_state(inode);
 	if (S_ISDIR(mode))
 		return -EISDIR;
 	if (!S_ISREG(mode) || !inode->has_mapping)
@@ -167,6 +168,7 @@ int fs_open(struct inode *inode, int flags, struct fs_file **out)
 	struct fs_file *file = calloc(1, sizeof(*file));
 	int err;
 
+	inode_assert_state(inode);
 	if (!file)
 		return -ENOMEM;
 	if ((flags & O_TRUNC) && (flags & O_ACCMODE) != O_RDONLY && inode->has_mapping &&

@@ -314,6 +314,24 @@ FS_INODE_GETTER(gid, i_gid, le32_to_cpu)
 FS_INODE_GETTER(generation, i_generation, le32_to_cpu)
 #undef FS_INODE_GETTER
 
+/* Debug builds: check inode.c's invariants (I1, I2, I4) of an inode in use,
+ * and orphan.c's O1 of one whose link count is stable (its i_rwsem held).
+ * No-ops otherwise. */
+#ifdef FOLIO_DEBUG
+void inode_assert_state(struct inode *inode);
+void orphan_assert_state(struct inode *inode);
+#else
+static inline void inode_assert_state(struct inode *inode)
+{
+	(void)inode;
+}
+
+static inline void orphan_assert_state(struct inode *inode)
+{
+	(void)inode;
+}
+#endif
+
 /* Get the in-core inode (loading and checking it), iref + 1. -ENOENT when the
  * inode is not in use, -EUCLEAN when corrupt. */
 int fs_iget(struct fs *fs, uint32_t ino, struct inode **out);

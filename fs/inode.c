@@ -17,19 +17,25 @@
  *   leaves the hash and waiters on fs->icache_wait retry. Nothing is kept
  *   cached once unused: the buffer cache keeps the inode table blocks.
  *
- * Invariants:
- *  - At most one in-core inode per number; one in state FS_I_NEW or
- *    FS_I_FREEING is never handed out.
- *  - inode->di is the whole on-disk inode; every change is written through to
- *    the inode table buffer by fs_inode_write() (i_size from the mapping),
- *    around the slot's i_orphan_next, which belongs to orphan.c (its O2).
- *  - nlink 0 <=> on the orphan list (orphan.c's O1), from
- *    fs_inode_dec_link() until the inode is freed.
- *  - Mappings (fs_file_aops) exist for regular files and long symlinks
- *    (and every new symlink, until namei.c makes it inline).
+ * Invariants (inode_assert_state() checks I1-I4 in debug builds at the entry
+ * points that rely on them; orphan.c's orphan_assert_state() checks O1):
+ *  I1. At most one in-core inode per number, in the hash; one in state
+ *      FS_I_NEW or FS_I_FREEING is never handed out, and one handed out is
+ *      used only while something holds it (iref, nlookup or nopen).
+ *  I2. inode->di is the whole on-disk inode and a valid one (known type,
+ *      known flags, FOLIO_IFL_INLINE only on symlinks); every change is
+ *      written through to the inode table buffer by fs_inode_write() (i_size
+ *      from the mapping), around the slot's i_orphan_next, which belongs to
+ *      orphan.c (its O2).
+ *  I3. nlink 0 <=> on the orphan list (orphan.c's O1), from
+ *      fs_inode_dec_link() until the inode is freed.
+ *  I4. Mappings (fs_file_aops) exist for regular files and long symlinks
+ *      (and every new symlink, until namei.c makes it inline), for nothing
+ *      else, and a mapping's host is its inode.
  */
 #include "config.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -109,6 +115,44 @@ static void icache_remove(struct fs *fs, struct inode *inode)
 		fs->nr_inodes--;
 	}
 }
+
+#ifdef FOLIO_DEBUG
+static bool mode_valid(uint32_t mode);
+
+/**
+ * inode_assert_state - check invariants I1, I2 and I4 of an inode in use
+ * @inode: an inode the caller holds (iref, a lookup or an open file)
+ *
+ * For the entry points that rely on them, as SQLite's pager checks its
+ * state. I3 (the link count against the orphan list) needs the count to be
+ * stable: orphan_assert_state().
+ *
+ * Context: debug builds only (a no-op otherwise); takes icache_lock and
+ * i_lock, so the caller holds neither; aborts on a violation.
+ */
+void inode_assert_state(struct inode *inode)
+{
+	struct fs *fs = inode->fs;
+	uint32_t mode, flags;
+
+	assert(folio_ino_valid(&fs->geom, inode->ino));
+	pthread_mutex_lock(&fs->icache_lock);
+	assert(icache_find(fs, inode->ino) == inode);	       /* I1 */
+	assert(!inode->i_state);			       /* I1 */
+	assert(inode->iref || inode->nlookup || inode->nopen); /* I1 */
+	pthread_mutex_unlock(&fs->icache_lock);
+	pthread_mutex_lock(&inode->i_lock);
+	mode = fs_di_mode(inode->di);
+	flags = le32_to_cpu(inode->di->i_flags);
+	assert(mode_valid(mode));			      /* I2 */
+	assert(!(flags & ~FOLIO_IFL_KNOWN));		      /* I2 */
+	assert(!(flags & FOLIO_IFL_INLINE) || S_ISLNK(mode)); /* I2 */
+	pthread_mutex_unlock(&inode->i_lock);
+	assert(!S_ISREG(mode) || inode->has_mapping);		       /* I4 */
+	assert(!inode->has_mapping || S_ISREG(mode) || S_ISLNK(mode)); /* I4 */
+	assert(!inode->has_mapping || inode->mapping.host == inode);   /* I4 */
+}
+#endif
 
 /**
  * fs_icache_init - set up the inode cache at mount
@@ -278,6 +322,7 @@ int fs_iget(struct fs *fs, uint32_t ino, struct inode **out)
 	if (inode) {
 		inode->iref++;
 		pthread_mutex_unlock(&fs->icache_lock);
+		inode_assert_state(inode);
 		*out = inode;
 		return 0;
 	}
@@ -303,6 +348,7 @@ int fs_iget(struct fs *fs, uint32_t ino, struct inode **out)
 		inode_destroy(inode);
 		return err;
 	}
+	inode_assert_state(inode);
 	*out = inode;
 	return 0;
 }
@@ -413,6 +459,7 @@ static int inode_evict(struct inode *inode)
 	struct fs *fs = inode->fs;
 	int err = 0;
 
+	orphan_assert_state(inode); /* FS_I_FREEING: nobody else uses it */
 	if (!fs_inode_nlink(inode) && !fs_check_writable(fs))
 		err = inode_free_all(inode);
 	else if (inode->has_mapping && !fs->opts.rdonly)
@@ -457,6 +504,7 @@ static void inode_put_unlock(struct inode *inode)
  */
 void fs_iput(struct inode *inode)
 {
+	inode_assert_state(inode);
 	pthread_mutex_lock(&inode->fs->icache_lock);
 	if (inode->iref)
 		inode->iref--;
@@ -471,6 +519,7 @@ void fs_iput(struct inode *inode)
  */
 void fs_inode_lookup(struct inode *inode)
 {
+	inode_assert_state(inode);
 	pthread_mutex_lock(&inode->fs->icache_lock);
 	inode->nlookup++;
 	pthread_mutex_unlock(&inode->fs->icache_lock);
@@ -506,6 +555,7 @@ void fs_forget(struct fs *fs, uint32_t ino, uint64_t n)
  */
 void fs_inode_open(struct inode *inode)
 {
+	inode_assert_state(inode);
 	pthread_mutex_lock(&inode->fs->icache_lock);
 	inode->nopen++;
 	pthread_mutex_unlock(&inode->fs->icache_lock);
@@ -521,6 +571,7 @@ void fs_inode_open(struct inode *inode)
  */
 void fs_inode_release(struct inode *inode)
 {
+	inode_assert_state(inode);
 	pthread_mutex_lock(&inode->fs->icache_lock);
 	if (inode->nopen)
 		inode->nopen--;
@@ -643,6 +694,7 @@ void fs_inode_stat(struct inode *inode, struct stat *st)
 	struct fs *fs = inode->fs;
 	uint32_t mode;
 
+	inode_assert_state(inode);
 	memset(st, 0, sizeof(*st));
 	pthread_mutex_lock(&inode->i_lock);
 	mode = fs_di_mode(di);
@@ -732,6 +784,7 @@ int fs_inode_setattr(struct inode *inode, const struct stat *attr, unsigned whic
 	struct folio_inode *di = inode->di;
 	struct timespec now;
 
+	inode_assert_state(inode);
 	clock_gettime(CLOCK_REALTIME, &now);
 	pthread_mutex_lock(&inode->i_lock);
 	if (which & FS_SET_MODE)
@@ -758,6 +811,8 @@ static int inode_add_link(struct inode *inode, int delta, uint32_t *was)
 	uint32_t n;
 	int err = fs_check_writable(inode->fs);
 
+	inode_assert_state(inode);
+	orphan_assert_state(inode); /* the caller holds i_rwsem, or owns a new inode */
 	if (err)
 		return err;
 	clock_gettime(CLOCK_REALTIME, &ts);

@@ -213,6 +213,7 @@ int fs_lookup(struct inode *dir, const char *name, struct inode **out)
 	size_t len;
 	int ret = name_len(name, &len);
 
+	inode_assert_state(dir);
 	if (ret)
 		return ret;
 	if (!S_ISDIR(fs_inode_mode(dir)))
@@ -279,6 +280,7 @@ static int create_common(struct inode *dir, const char *name, mode_t mode, dev_t
 	gid_t gid;
 	int ret = fs_check_writable(dir->fs);
 
+	inode_assert_state(dir);
 	if (ret)
 		return ret;
 	ilock(dir);
@@ -488,6 +490,8 @@ int fs_link(struct inode *inode, struct inode *dir, const char *name)
 	size_t len;
 	int ret = fs_check_writable(dir->fs);
 
+	inode_assert_state(inode);
+	inode_assert_state(dir);
 	if (ret)
 		return ret;
 	if (S_ISDIR(fs_inode_mode(inode)))
@@ -578,6 +582,7 @@ static int remove_common(struct inode *dir, const char *name, bool rmdir)
 	size_t len;
 	int ret = fs_check_writable(dir->fs);
 
+	inode_assert_state(dir);
 	if (!ret)
 		ret = name_len(name, &len);
 	if (ret)
@@ -930,6 +935,8 @@ int fs_rename(struct inode *olddir, const char *oldname, struct inode *newdir, c
 			       .cross = olddir != newdir};
 	int ret = fs_check_writable(olddir->fs);
 
+	inode_assert_state(olddir);
+	inode_assert_state(newdir);
 	if (ret)
 		return ret;
 	if ((flags & ~(RENAME_NOREPLACE | RENAME_EXCHANGE)) ||

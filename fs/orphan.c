@@ -12,7 +12,7 @@
  * the head to the predecessor (the list holds only what is unlinked and
  * still in use, so it stays short).
  *
- * Invariants:
+ * Invariants (orphan_assert_state() checks O1 in debug builds):
  *  O1. nlink 0 <=> on the list, from fs_inode_dec_link() (which calls
  *      fs_orphan_add() after writing the inode) until eviction frees the
  *      inode (fs_orphan_remove() before its number is freed).
@@ -34,9 +34,31 @@
  */
 #include "config.h"
 
+#include <assert.h>
 #include <errno.h>
 
 #include "fs/fs.h"
+
+#ifdef FOLIO_DEBUG
+/**
+ * orphan_assert_state - check O1 for an inode whose link count is stable
+ * @inode: the inode; the caller holds its i_rwsem (every link count change
+ *	happens under it) or owns it outright (a new inode, eviction)
+ *
+ * Context: debug builds only (a no-op otherwise); takes i_lock; aborts on a
+ * violation.
+ */
+void orphan_assert_state(struct inode *inode)
+{
+	bool on, unlinked;
+
+	pthread_mutex_lock(&inode->i_lock);
+	on = inode->on_orphan_list;
+	unlinked = !inode->di->i_nlink;
+	pthread_mutex_unlock(&inode->i_lock);
+	assert(on == unlinked); /* O1 */
+}
+#endif
 
 /* ---- links in the table slots (orphan_lock held) ---- */
 
@@ -123,6 +145,8 @@ int fs_orphan_add(struct inode *inode)
 	struct fs *fs = inode->fs;
 	int err;
 
+	assert(!inode->di->i_nlink &&
+	       !inode->on_orphan_list); /* O1: what it is about to make true */
 	pthread_mutex_lock(&fs->orphan_lock);
 	err = orphan_set_next(fs, inode->ino, fs_orphan_head(fs));
 	if (!err)
