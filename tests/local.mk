@@ -1,10 +1,15 @@
 # tests/: the shared test library (tests/lib), then each part's own rules.
-EXTRA_DIST += tests/lib/tap.h tests/lib/tap.sh
+EXTRA_DIST += tests/lib/tap.h tests/lib/tap.sh tests/lib/clock.h
 
 # The unit tests' block mapper, linked by the cache tests.
 noinst_LIBRARIES += tests/lib/libtestfs.a
 tests_lib_libtestfs_a_SOURCES = tests/lib/testfs.c tests/lib/testfs.h
 TESTFS_LIBS = tests/lib/libtestfs.a $(CACHE_LIBS)
+
+# The filesystem tests' fixture (images, fs_mount, fsck), linked by test_fs_*.
+noinst_LIBRARIES += tests/lib/libfsfix.a
+tests_lib_libfsfix_a_SOURCES = tests/lib/fsfix.c tests/lib/fsfix.h
+FSFIX_LIBS = tests/lib/libfsfix.a $(FS_LIBS)
 
 # The slowest parts first, so a parallel `make check` starts them early.
 include tests/fsx/local.mk

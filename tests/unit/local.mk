@@ -32,23 +32,16 @@ tests_unit_test_flusher_LDADD = $(TESTFS_LIBS)
 tests_unit_test_stress_LDADD = $(TESTFS_LIBS)
 tests_unit_test_faults_LDADD = $(TESTFS_LIBS)
 
-# The filesystem library (super, alloc, inode, extent, file; dir, namei, xattr).
-FS_CORE_UTIL = tests/unit/fscore_util.c tests/unit/fscore_util.h tests/lib/tap.h
-FSDIR_UTIL = tests/unit/fsdir_util.c tests/unit/fsdir_util.h
+# The filesystem library (super, alloc, inode, extent, file; dir, namei,
+# xattr), through tests/lib/fsfix.
 UNIT_FS_TESTS = tests/unit/test_fs_core tests/unit/test_fs_extent tests/unit/test_fs_enospc \
 	tests/unit/test_fs_dir tests/unit/test_fs_namei tests/unit/test_fs_xattr
-tests_unit_test_fs_core_SOURCES = tests/unit/test_fs_core.c $(FS_CORE_UTIL)
-tests_unit_test_fs_core_LDADD = $(FS_LIBS)
-tests_unit_test_fs_extent_SOURCES = tests/unit/test_fs_extent.c $(FS_CORE_UTIL)
-tests_unit_test_fs_extent_LDADD = $(FS_LIBS)
-tests_unit_test_fs_enospc_SOURCES = tests/unit/test_fs_enospc.c $(FS_CORE_UTIL)
-tests_unit_test_fs_enospc_LDADD = $(FS_LIBS)
-tests_unit_test_fs_dir_SOURCES = tests/unit/test_fs_dir.c $(FSDIR_UTIL)
-tests_unit_test_fs_dir_LDADD = $(FS_LIBS)
-tests_unit_test_fs_namei_SOURCES = tests/unit/test_fs_namei.c $(FSDIR_UTIL)
-tests_unit_test_fs_namei_LDADD = $(FS_LIBS)
-tests_unit_test_fs_xattr_SOURCES = tests/unit/test_fs_xattr.c $(FSDIR_UTIL)
-tests_unit_test_fs_xattr_LDADD = $(FS_LIBS)
+tests_unit_test_fs_core_LDADD = $(FSFIX_LIBS)
+tests_unit_test_fs_extent_LDADD = $(FSFIX_LIBS)
+tests_unit_test_fs_enospc_LDADD = $(FSFIX_LIBS)
+tests_unit_test_fs_dir_LDADD = $(FSFIX_LIBS)
+tests_unit_test_fs_namei_LDADD = $(FSFIX_LIBS)
+tests_unit_test_fs_xattr_LDADD = $(FSFIX_LIBS)
 # They run mkfs.foliofs and fsck.foliofs from the build tree.
 $(UNIT_FS_TESTS): tools/mkfs.foliofs tools/fsck.foliofs
 

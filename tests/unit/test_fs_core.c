@@ -26,8 +26,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "tests/lib/fsfix.h"
 #include "tests/lib/tap.h"
-#include "tests/unit/fscore_util.h"
 
 #define MODEL_SIZE (1U << 20)
 
@@ -37,14 +37,14 @@ static void test_mount_basic(unsigned bs)
 {
 	struct folio_super sb0, sb;
 	struct statvfs st;
-	struct fct t, t2;
+	struct fsfix t, t2;
 	char msg[256] = "";
 	struct stat rst;
 	int err;
 
-	fct_mkfs(&t, bs, "64M", NULL);
-	fct_read_sb(&t, &sb0);
-	fct_mount(&t);
+	fsfix_mkfs(&t, bs, "64M", NULL);
+	fsfix_read_sb(&t, &sb0);
+	fsfix_mount(&t);
 	fs_statfs(t.fs, &st);
 	is_int(st.f_bsize, bs, "bs %u: statfs block size", bs);
 	is_u64(st.f_blocks, le64_to_cpu(sb0.s_blocks_count), "bs %u: statfs blocks", bs);
@@ -52,7 +52,7 @@ static void test_mount_basic(unsigned bs)
 	is_u64(st.f_ffree, le32_to_cpu(sb0.s_free_inodes), "bs %u: free inodes as mkfs left", bs);
 	fs_inode_stat(t.root, &rst);
 	ok(S_ISDIR(rst.st_mode) && rst.st_ino == 1, "bs %u: root is directory 1", bs);
-	fct_read_sb(&t, &sb);
+	fsfix_read_sb(&t, &sb);
 	ok(!(le16_to_cpu(sb.s_state) & FOLIO_STATE_CLEAN), "bs %u: mounted image is not clean", bs);
 	is_int(le32_to_cpu(sb.s_mount_count), le32_to_cpu(sb0.s_mount_count) + 1,
 	       "bs %u: mount counted on disk", bs);
@@ -62,47 +62,47 @@ static void test_mount_basic(unsigned bs)
 	err = fs_mount(t.image, &t.fs->opts, &t2.fs, msg, sizeof(msg));
 	is_int(err, -EBUSY, "bs %u: second mount of the image is refused", bs);
 	ok(strstr(msg, t.image) != NULL, "bs %u: with a message naming it: %s", bs, msg);
-	is_int(fct_umount(&t), 0, "bs %u: unmount", bs);
-	fct_read_sb(&t, &sb);
+	is_int(fsfix_umount(&t), 0, "bs %u: unmount", bs);
+	fsfix_read_sb(&t, &sb);
 	ok(le16_to_cpu(sb.s_state) & FOLIO_STATE_CLEAN, "bs %u: unmounted image is clean", bs);
 	is_u64(le64_to_cpu(sb.s_free_blocks), le64_to_cpu(sb0.s_free_blocks),
 	       "bs %u: free blocks on disk unchanged", bs);
-	is_int(fct_fsck(&t), 0, "bs %u: fsck clean after mount/unmount", bs);
-	fct_cleanup(&t);
+	is_int(fsfix_fsck(&t), 0, "bs %u: fsck clean after mount/unmount", bs);
+	fsfix_cleanup(&t);
 }
 
 /* ---- mount errors ---- */
 
-static void expect_mount_error(struct fct *t, int want, const char *what, const char *needle)
+static void expect_mount_error(struct fsfix *t, int want, const char *what, const char *needle)
 {
 	size_t len0, len1;
-	uint8_t *before = fct_slurp(t->image, &len0), *after;
+	uint8_t *before = fsfix_slurp(t->image, &len0), *after;
 	char msg[256] = "";
-	int err = fct_mount_opts(t, NULL, msg, sizeof(msg));
+	int err = fsfix_mount_opts(t, NULL, msg, sizeof(msg));
 
 	is_int(err, want, "%s: errno", what);
 	ok(msg[0] && !strchr(msg, '\n') && (!needle || strstr(msg, needle)), "%s: message '%s'",
 	   what, msg);
-	after = fct_slurp(t->image, &len1);
+	after = fsfix_slurp(t->image, &len1);
 	ok(len0 == len1 && !memcmp(before, after, len0), "%s: image unchanged", what);
 	free(before);
 	free(after);
 	if (!err)
-		fct_umount(t);
+		fsfix_umount(t);
 }
 
 static void test_mount_errors(void)
 {
 	struct folio_super sb;
-	struct fct t;
+	struct fsfix t;
 	char msg[256] = "";
 	uint8_t *zero = calloc(1, 1 << 20), flip;
 	uint64_t gdt;
 	int err;
 
-	fct_mkfs(&t, 4096, "8M", NULL);
+	fsfix_mkfs(&t, 4096, "8M", NULL);
 	snprintf(t.image, sizeof(t.image), "%s/missing", t.tmpdir);
-	err = fct_mount_opts(&t, NULL, msg, sizeof(msg));
+	err = fsfix_mount_opts(&t, NULL, msg, sizeof(msg));
 	is_int(err, -ENOENT, "missing image: -ENOENT");
 	ok(strstr(msg, "missing") != NULL, "missing image: message '%s'", msg);
 
@@ -116,30 +116,30 @@ static void test_mount_errors(void)
 	expect_mount_error(&t, -EINVAL, "zero-filled image", "not a foliofs");
 
 	snprintf(t.image, sizeof(t.image), "%s/img", t.tmpdir);
-	fct_read_sb(&t, &sb);
+	fsfix_read_sb(&t, &sb);
 	flip = (uint8_t)(sb.s_label[3] ^ 0x40);
-	fct_patch(t.image, offsetof(struct folio_super, s_label) + 3, &flip, 1);
+	fsfix_patch(t.image, offsetof(struct folio_super, s_label) + 3, &flip, 1);
 	expect_mount_error(&t, -EBADMSG, "flipped label byte", "checksum");
-	fct_patch(t.image, offsetof(struct folio_super, s_label) + 3, &sb.s_label[3], 1);
+	fsfix_patch(t.image, offsetof(struct folio_super, s_label) + 3, &sb.s_label[3], 1);
 
 	flip = (uint8_t)(((uint8_t *)&sb.s_magic)[1] ^ 1);
-	fct_patch(t.image, 1, &flip, 1);
+	fsfix_patch(t.image, 1, &flip, 1);
 	expect_mount_error(&t, -EINVAL, "flipped magic byte", "not a foliofs");
-	fct_patch(t.image, 1, ((uint8_t *)&sb.s_magic) + 1, 1);
+	fsfix_patch(t.image, 1, ((uint8_t *)&sb.s_magic) + 1, 1);
 
 	{
 		struct folio_super nsb = sb;
 
 		nsb.s_version = cpu_to_le32(2);
 		folio_sb_csum_set(&nsb);
-		fct_patch(t.image, 0, &nsb, sizeof(nsb));
+		fsfix_patch(t.image, 0, &nsb, sizeof(nsb));
 		expect_mount_error(&t, -EPROTONOSUPPORT, "newer version", "version");
 		nsb = sb;
 		nsb.s_feature_incompat = cpu_to_le32(0x80);
 		folio_sb_csum_set(&nsb);
-		fct_patch(t.image, 0, &nsb, sizeof(nsb));
+		fsfix_patch(t.image, 0, &nsb, sizeof(nsb));
 		expect_mount_error(&t, -EPROTONOSUPPORT, "unknown incompat feature", "feature");
-		fct_patch(t.image, 0, &sb, sizeof(sb));
+		fsfix_patch(t.image, 0, &sb, sizeof(sb));
 	}
 
 	gdt = le64_to_cpu(sb.s_gdt_block) * 4096;
@@ -151,63 +151,63 @@ static void test_mount_errors(void)
 			BAIL("read descriptor");
 		close(fd);
 		flip = (uint8_t)(((uint8_t *)&gd)[0x18] ^ 1);
-		fct_patch(t.image, gdt + 0x18, &flip, 1);
+		fsfix_patch(t.image, gdt + 0x18, &flip, 1);
 		expect_mount_error(&t, -EBADMSG, "flipped descriptor byte", "descriptor");
-		fct_patch(t.image, gdt + 0x18, ((uint8_t *)&gd) + 0x18, 1);
+		fsfix_patch(t.image, gdt + 0x18, ((uint8_t *)&gd) + 0x18, 1);
 	}
 
 	{
 		size_t len;
-		uint8_t *whole = fct_slurp(t.image, &len);
+		uint8_t *whole = fsfix_slurp(t.image, &len);
 
 		if (truncate(t.image, 4 << 20))
 			BAIL("truncate image");
 		expect_mount_error(&t, -ENOSPC, "image shorter than the filesystem", NULL);
-		fct_patch(t.image, 0, whole, len);
+		fsfix_patch(t.image, 0, whole, len);
 		free(whole);
 	}
 
-	fct_mount(&t);
-	is_int(fct_umount(&t), 0, "restored image mounts again");
-	is_int(fct_fsck(&t), 0, "restored image fsck clean");
+	fsfix_mount(&t);
+	is_int(fsfix_umount(&t), 0, "restored image mounts again");
+	is_int(fsfix_fsck(&t), 0, "restored image fsck clean");
 	free(zero);
-	fct_cleanup(&t);
+	fsfix_cleanup(&t);
 }
 
 /* A read-only mount writes nothing, not even the superblock. */
 static void test_mount_ro(void)
 {
 	struct fs_options ro = {.cache_size = 32ULL << 20, .ra_max_pages = 32, .rdonly = true};
-	struct fct t;
+	struct fsfix t;
 	size_t len0, len1;
 	uint8_t *before, *after, buf[100];
 	struct inode *inode;
 	struct fs_file *f;
 
-	fct_mkfs(&t, 2048, "8M", NULL);
-	fct_mount(&t);
-	inode = fct_create(&t, "f");
-	f = fct_open(inode, O_RDWR);
-	fct_write_pattern(f, 3, 0, 5000);
+	fsfix_mkfs(&t, 2048, "8M", NULL);
+	fsfix_mount(&t);
+	inode = fsfix_create(&t, "f");
+	f = fsfix_open(inode, O_RDWR);
+	fsfix_write_pattern(f, 3, 0, 5000);
 	fs_release(f);
-	fct_put(inode);
-	fct_umount(&t);
-	before = fct_slurp(t.image, &len0);
-	is_int(fct_mount_opts(&t, &ro, NULL, 0), 0, "read-only mount");
-	inode = fct_lookup(&t, "f");
-	f = fct_open(inode, O_RDONLY);
+	fsfix_put(inode);
+	fsfix_umount(&t);
+	before = fsfix_slurp(t.image, &len0);
+	is_int(fsfix_mount_opts(&t, &ro, NULL, 0), 0, "read-only mount");
+	inode = fsfix_lookup(&t, "f");
+	f = fsfix_open(inode, O_RDONLY);
 	is_int(fs_write(f, "x", 1, 0), -EROFS, "write on a read-only mount: -EROFS");
 	is_int(fs_read(f, buf, sizeof(buf), 4950), 50, "read on a read-only mount");
-	ok(buf[0] == fct_byte(3, 4950) && buf[49] == fct_byte(3, 4999), "bytes read back");
+	ok(buf[0] == fsfix_byte(3, 4950) && buf[49] == fsfix_byte(3, 4999), "bytes read back");
 	is_int(fs_setsize(inode, 0), -EROFS, "truncate on a read-only mount: -EROFS");
 	fs_release(f);
-	fct_put(inode);
-	is_int(fct_umount(&t), 0, "read-only unmount");
-	after = fct_slurp(t.image, &len1);
+	fsfix_put(inode);
+	is_int(fsfix_umount(&t), 0, "read-only unmount");
+	after = fsfix_slurp(t.image, &len1);
 	ok(len0 == len1 && !memcmp(before, after, len0), "read-only mount changed no byte");
 	free(before);
 	free(after);
-	fct_cleanup(&t);
+	fsfix_cleanup(&t);
 }
 
 /* Corruption found while mounted: the operation fails with -EUCLEAN, the
@@ -220,19 +220,19 @@ static void test_corrupt_node(void)
 	struct fs_file *f;
 	uint64_t node;
 	uint8_t buf[64], flip;
-	struct fct t;
+	struct fsfix t;
 
-	fct_mkfs(&t, 1024, "8M", NULL);
-	fct_mount(&t);
-	inode = fct_create(&t, "c");
-	f = fct_open(inode, O_RDWR);
+	fsfix_mkfs(&t, 1024, "8M", NULL);
+	fsfix_mount(&t);
+	inode = fsfix_create(&t, "c");
+	f = fsfix_open(inode, O_RDWR);
 	for (int i = 0; i < 8; i++)
-		fct_write_pattern(f, 2, (uint64_t)i * 2048, 1024);
+		fsfix_write_pattern(f, 2, (uint64_t)i * 2048, 1024);
 	ok(le16_to_cpu(inode->di->i_extents.eh.eh_depth) == 1, "8 extents: a tree with a node");
 	node = le64_to_cpu(inode->di->i_extents.idx[0].ei_child);
 	fs_release(f);
-	fct_put(inode);
-	fct_umount(&t);
+	fsfix_put(inode);
+	fsfix_umount(&t);
 	{
 		int fd = open(t.image, O_RDONLY);
 
@@ -241,23 +241,23 @@ static void test_corrupt_node(void)
 		close(fd);
 	}
 	flip ^= 0x10;
-	fct_patch(t.image, node * 1024 + 40, &flip, 1);
-	fct_mount(&t);
-	inode = fct_lookup(&t, "c");
-	f = fct_open(inode, O_RDWR);
+	fsfix_patch(t.image, node * 1024 + 40, &flip, 1);
+	fsfix_mount(&t);
+	inode = fsfix_lookup(&t, "c");
+	f = fsfix_open(inode, O_RDWR);
 	is_int(fs_read(f, buf, sizeof(buf), 0), -EUCLEAN, "a corrupt extent node: -EUCLEAN");
 	fs_statfs(t.fs, &st);
 	ok(st.f_flag & ST_RDONLY, "the filesystem went read-only");
 	is_int(fs_write(f, buf, 1, 0), -EROFS, "writes fail with -EROFS");
 	fs_release(f);
-	fct_put(inode);
-	fct_umount(&t);
-	fct_read_sb(&t, &sb);
+	fsfix_put(inode);
+	fsfix_umount(&t);
+	fsfix_read_sb(&t, &sb);
 	ok((le16_to_cpu(sb.s_state) & FOLIO_STATE_ERRORS) &&
 		   !(le16_to_cpu(sb.s_state) & FOLIO_STATE_CLEAN),
 	   "the image is marked ERRORS, not clean");
-	is_int(fct_fsck(&t), 4, "fsck finds the damage");
-	fct_cleanup(&t);
+	is_int(fsfix_fsck(&t), 4, "fsck finds the damage");
+	fsfix_cleanup(&t);
 }
 
 /* ---- reads and writes ---- */
@@ -269,7 +269,7 @@ struct wr {
 
 static void model_write(uint8_t *model, unsigned seed, uint64_t off, size_t len)
 {
-	fct_fill(model + off, len, seed, off);
+	fsfix_fill(model + off, len, seed, off);
 }
 
 static void test_rw(unsigned bs)
@@ -284,66 +284,66 @@ static void test_rw(unsigned bs)
 	struct inode *inode;
 	struct fs_file *f;
 	struct stat st;
-	struct fct t;
+	struct fsfix t;
 	uint64_t pblk;
 	unsigned flags = 0;
 	int n;
 
-	fct_mkfs(&t, bs, "64M", NULL);
-	fct_mount(&t);
-	free0 = fct_free_blocks(&t);
-	inode = fct_create(&t, "data");
-	f = fct_open(inode, O_RDWR);
+	fsfix_mkfs(&t, bs, "64M", NULL);
+	fsfix_mount(&t);
+	free0 = fsfix_free_blocks(&t);
+	inode = fsfix_create(&t, "data");
+	f = fsfix_open(inode, O_RDWR);
 	for (unsigned i = 0; i < sizeof(w) / sizeof(w[0]); i++) {
-		fct_write_pattern(f, i + 1, w[i].off, w[i].len);
+		fsfix_write_pattern(f, i + 1, w[i].off, w[i].len);
 		model_write(model, i + 1, w[i].off, w[i].len);
 		if (w[i].off + w[i].len > size)
 			size = w[i].off + w[i].len;
 	}
 	fs_inode_stat(inode, &st);
 	is_u64(st.st_size, size, "bs %u: size after the writes", bs);
-	ok(fct_file_equals(f, model, 0, size), "bs %u: whole file reads back", bs);
-	ok(fct_file_equals(f, model + bs - 5, bs - 5, 3 * bs + 11), "bs %u: unaligned read back",
+	ok(fsfix_file_equals(f, model, 0, size), "bs %u: whole file reads back", bs);
+	ok(fsfix_file_equals(f, model + bs - 5, bs - 5, 3 * bs + 11), "bs %u: unaligned read back",
 	   bs);
-	iblocks = fct_iblocks(inode);
+	iblocks = fsfix_blocks(inode);
 	ext_blocks = fs_extent_blocks(inode);
 	is_u64(iblocks, ext_blocks, "bs %u: i_blocks equals what the tree owns", bs);
 	is_u64((uint64_t)st.st_blocks, iblocks * (bs / 512), "bs %u: st_blocks in 512 units", bs);
 	is_int(st.st_blksize, 4096, "bs %u: st_blksize 4096", bs);
-	is_u64(free0 - fct_free_blocks(&t), iblocks, "bs %u: free count fell by i_blocks", bs);
+	is_u64(free0 - fsfix_free_blocks(&t), iblocks, "bs %u: free count fell by i_blocks", bs);
 	is_int(fs_read(f, model, 10, size), 0, "bs %u: read at EOF returns 0", bs);
 	fs_release(f);
-	fct_put(inode);
+	fsfix_put(inode);
 
 	/* a sequential stream lands contiguously */
-	inode = fct_create(&t, "seq");
-	f = fct_open(inode, O_WRONLY | O_APPEND);
+	inode = fsfix_create(&t, "seq");
+	f = fsfix_open(inode, O_WRONLY | O_APPEND);
 	for (int i = 0; i < 64; i++)
-		fct_write_pattern(f, 99, (uint64_t)i * 4096, 4096);
+		fsfix_write_pattern(f, 99, (uint64_t)i * 4096, 4096);
 	n = fs_map_blocks(&inode->mapping, 0, 1000, &pblk, &flags);
 	is_int(n, 64 * 4096 / bs, "bs %u: 256 KiB of appends map as one run", bs);
 	ok(flags == MAP_MAPPED, "bs %u: ... mapped and written", bs);
 	fs_release(f);
-	fct_put(inode);
+	fsfix_put(inode);
 
-	is_int(fct_umount(&t), 0, "bs %u: unmount", bs);
-	is_int(fct_fsck(&t), 0, "bs %u: fsck clean after writes", bs);
-	fct_mount(&t);
-	inode = fct_lookup(&t, "data");
-	f = fct_open(inode, O_RDONLY);
+	is_int(fsfix_umount(&t), 0, "bs %u: unmount", bs);
+	is_int(fsfix_fsck(&t), 0, "bs %u: fsck clean after writes", bs);
+	fsfix_mount(&t);
+	inode = fsfix_lookup(&t, "data");
+	f = fsfix_open(inode, O_RDONLY);
 	fs_inode_stat(inode, &st);
 	is_u64(st.st_size, size, "bs %u: size after remount", bs);
-	ok(fct_file_equals(f, model, 0, size), "bs %u: bytes identical after remount", bs);
-	is_u64(fct_iblocks(inode), iblocks, "bs %u: i_blocks after remount", bs);
+	ok(fsfix_file_equals(f, model, 0, size), "bs %u: bytes identical after remount", bs);
+	is_u64(fsfix_blocks(inode), iblocks, "bs %u: i_blocks after remount", bs);
 	fs_release(f);
-	fct_put(inode);
+	fsfix_put(inode);
 	is_int(fs_unlink(t.root, "data"), 0, "bs %u: unlink", bs);
 	is_int(fs_unlink(t.root, "seq"), 0, "bs %u: unlink the stream", bs);
-	is_u64(fct_free_blocks(&t), free0, "bs %u: every block back after unlink", bs);
-	is_int(fct_umount(&t), 0, "bs %u: unmount", bs);
-	is_int(fct_fsck(&t), 0, "bs %u: fsck clean after unlink", bs);
+	is_u64(fsfix_free_blocks(&t), free0, "bs %u: every block back after unlink", bs);
+	is_int(fsfix_umount(&t), 0, "bs %u: unmount", bs);
+	is_int(fsfix_fsck(&t), 0, "bs %u: fsck clean after unlink", bs);
 	free(model);
-	fct_cleanup(&t);
+	fsfix_cleanup(&t);
 }
 
 /* ---- sparse file with data past 1 TiB ---- */
@@ -356,41 +356,41 @@ static void test_sparse(unsigned bs)
 	struct fs_file *f;
 	uint8_t *model = malloc(4096);
 	struct stat st;
-	struct fct t;
+	struct fsfix t;
 
-	fct_mkfs(&t, bs, "32M", NULL);
-	fct_mount(&t);
-	free0 = fct_free_blocks(&t);
-	inode = fct_create(&t, "sparse");
-	f = fct_open(inode, O_RDWR);
-	fct_write_pattern(f, 7, off, 4096);
+	fsfix_mkfs(&t, bs, "32M", NULL);
+	fsfix_mount(&t);
+	free0 = fsfix_free_blocks(&t);
+	inode = fsfix_create(&t, "sparse");
+	f = fsfix_open(inode, O_RDWR);
+	fsfix_write_pattern(f, 7, off, 4096);
 	fs_inode_stat(inode, &st);
 	is_u64(st.st_size, off + 4096, "bs %u: sparse size 1 TiB + 8 KiB", bs);
-	is_u64(fct_iblocks(inode), 4096 / bs, "bs %u: only the data block(s) owned", bs);
+	is_u64(fsfix_blocks(inode), 4096 / bs, "bs %u: only the data block(s) owned", bs);
 	is_u64((uint64_t)st.st_blocks, 8, "bs %u: st_blocks 8", bs);
-	is_u64(free0 - fct_free_blocks(&t), 4096 / bs, "bs %u: free count fell by the data", bs);
-	ok(fct_file_zero(f, 0, 4096), "bs %u: start reads zeros", bs);
-	ok(fct_file_zero(f, 1ULL << 40, 4096), "bs %u: 1 TiB reads zeros", bs);
-	fct_fill(model, 4096, 7, off);
-	ok(fct_file_equals(f, model, off, 4096), "bs %u: data at 1 TiB + 4 KiB", bs);
+	is_u64(free0 - fsfix_free_blocks(&t), 4096 / bs, "bs %u: free count fell by the data", bs);
+	ok(fsfix_file_zero(f, 0, 4096), "bs %u: start reads zeros", bs);
+	ok(fsfix_file_zero(f, 1ULL << 40, 4096), "bs %u: 1 TiB reads zeros", bs);
+	fsfix_fill(model, 4096, 7, off);
+	ok(fsfix_file_equals(f, model, off, 4096), "bs %u: data at 1 TiB + 4 KiB", bs);
 	found = (uint64_t)fs_lseek(inode, 0, SEEK_DATA);
 	is_u64(found, off, "bs %u: SEEK_DATA finds it", bs);
 	is_int(fs_lseek(inode, (int64_t)off, SEEK_HOLE), (int64_t)(off + 4096),
 	       "bs %u: SEEK_HOLE after it is EOF", bs);
 	fs_release(f);
-	fct_put(inode);
-	is_int(fct_umount(&t), 0, "bs %u: unmount", bs);
-	is_int(fct_fsck(&t), 0, "bs %u: fsck clean with a 1 TiB sparse file", bs);
-	fct_mount(&t);
-	inode = fct_lookup(&t, "sparse");
-	f = fct_open(inode, O_RDONLY);
-	ok(fct_file_equals(f, model, off, 4096), "bs %u: data after remount", bs);
-	ok(fct_file_zero(f, off - 8192, 8192), "bs %u: hole before it after remount", bs);
+	fsfix_put(inode);
+	is_int(fsfix_umount(&t), 0, "bs %u: unmount", bs);
+	is_int(fsfix_fsck(&t), 0, "bs %u: fsck clean with a 1 TiB sparse file", bs);
+	fsfix_mount(&t);
+	inode = fsfix_lookup(&t, "sparse");
+	f = fsfix_open(inode, O_RDONLY);
+	ok(fsfix_file_equals(f, model, off, 4096), "bs %u: data after remount", bs);
+	ok(fsfix_file_zero(f, off - 8192, 8192), "bs %u: hole before it after remount", bs);
 	fs_release(f);
-	fct_put(inode);
-	is_int(fct_umount(&t), 0, "bs %u: unmount", bs);
+	fsfix_put(inode);
+	is_int(fsfix_umount(&t), 0, "bs %u: unmount", bs);
 	free(model);
-	fct_cleanup(&t);
+	fsfix_cleanup(&t);
 }
 
 /* ---- truncate ---- */
@@ -402,46 +402,46 @@ static void test_truncate(unsigned bs)
 	struct inode *inode;
 	struct fs_file *f;
 	struct stat st;
-	struct fct t;
+	struct fsfix t;
 
-	fct_mkfs(&t, bs, "16M", NULL);
-	fct_mount(&t);
-	free0 = fct_free_blocks(&t);
-	inode = fct_create(&t, "t");
-	f = fct_open(inode, O_RDWR);
-	fct_write_pattern(f, 5, 0, 3 * bs + 100);
+	fsfix_mkfs(&t, bs, "16M", NULL);
+	fsfix_mount(&t);
+	free0 = fsfix_free_blocks(&t);
+	inode = fsfix_create(&t, "t");
+	f = fsfix_open(inode, O_RDWR);
+	fsfix_write_pattern(f, 5, 0, 3 * bs + 100);
 	model_write(model, 5, 0, 3 * bs + 100);
 	is_int(fs_setsize(inode, bs + 10), 0, "bs %u: truncate down", bs);
 	memset(model + bs + 10, 0, 16 * bs - bs - 10);
 	fs_inode_stat(inode, &st);
 	is_u64(st.st_size, bs + 10, "bs %u: new size", bs);
-	is_u64(fct_iblocks(inode), 2, "bs %u: two blocks kept", bs);
-	is_u64(free0 - fct_free_blocks(&t), 2, "bs %u: the others freed", bs);
+	is_u64(fsfix_blocks(inode), 2, "bs %u: two blocks kept", bs);
+	is_u64(free0 - fsfix_free_blocks(&t), 2, "bs %u: the others freed", bs);
 	is_int(fs_setsize(inode, 5 * bs), 0, "bs %u: truncate up", bs);
-	ok(fct_file_equals(f, model, 0, 5 * bs), "bs %u: tail past the old end reads zeros", bs);
-	is_u64(fct_iblocks(inode), 2, "bs %u: growing allocates nothing", bs);
-	fct_write_pattern(f, 6, 4 * bs, bs);
+	ok(fsfix_file_equals(f, model, 0, 5 * bs), "bs %u: tail past the old end reads zeros", bs);
+	is_u64(fsfix_blocks(inode), 2, "bs %u: growing allocates nothing", bs);
+	fsfix_write_pattern(f, 6, 4 * bs, bs);
 	model_write(model, 6, 4 * bs, bs);
 	is_int(fs_setsize(inode, 4 * bs + 1), 0, "bs %u: cut inside the last block", bs);
 	memset(model + 4 * bs + 1, 0, bs - 1);
 	is_int(fs_setsize(inode, 6 * bs), 0, "bs %u: and grow again", bs);
-	ok(fct_file_equals(f, model, 0, 6 * bs), "bs %u: cut bytes read zeros", bs);
+	ok(fsfix_file_equals(f, model, 0, 6 * bs), "bs %u: cut bytes read zeros", bs);
 	fs_release(f);
-	fct_put(inode);
-	is_int(fct_umount(&t), 0, "bs %u: unmount", bs);
-	is_int(fct_fsck(&t), 0, "bs %u: fsck clean after truncates", bs);
-	fct_mount(&t);
-	inode = fct_lookup(&t, "t");
-	f = fct_open(inode, O_RDWR | O_TRUNC);
+	fsfix_put(inode);
+	is_int(fsfix_umount(&t), 0, "bs %u: unmount", bs);
+	is_int(fsfix_fsck(&t), 0, "bs %u: fsck clean after truncates", bs);
+	fsfix_mount(&t);
+	inode = fsfix_lookup(&t, "t");
+	f = fsfix_open(inode, O_RDWR | O_TRUNC);
 	fs_inode_stat(inode, &st);
-	ok(fct_iblocks(inode) == 0 && st.st_size == 0, "bs %u: O_TRUNC empties the file", bs);
-	is_u64(fct_free_blocks(&t), free0 - 0, "bs %u: every block back", bs);
+	ok(fsfix_blocks(inode) == 0 && st.st_size == 0, "bs %u: O_TRUNC empties the file", bs);
+	is_u64(fsfix_free_blocks(&t), free0 - 0, "bs %u: every block back", bs);
 	fs_release(f);
-	fct_put(inode);
-	is_int(fct_umount(&t), 0, "bs %u: unmount", bs);
-	is_int(fct_fsck(&t), 0, "bs %u: fsck clean", bs);
+	fsfix_put(inode);
+	is_int(fsfix_umount(&t), 0, "bs %u: unmount", bs);
+	is_int(fsfix_fsck(&t), 0, "bs %u: fsck clean", bs);
 	free(model);
-	fct_cleanup(&t);
+	fsfix_cleanup(&t);
 }
 
 /* ---- punch hole, zero range, preallocation ---- */
@@ -453,22 +453,22 @@ static void test_punch_zero(unsigned bs)
 	struct inode *inode;
 	struct fs_file *f;
 	struct stat st;
-	struct fct t;
+	struct fsfix t;
 
-	fct_mkfs(&t, bs, "16M", NULL);
-	fct_mount(&t);
-	free0 = fct_free_blocks(&t);
-	inode = fct_create(&t, "p");
-	f = fct_open(inode, O_RDWR);
-	fct_write_pattern(f, 8, 0, 8 * bs);
+	fsfix_mkfs(&t, bs, "16M", NULL);
+	fsfix_mount(&t);
+	free0 = fsfix_free_blocks(&t);
+	inode = fsfix_create(&t, "p");
+	f = fsfix_open(inode, O_RDWR);
+	fsfix_write_pattern(f, 8, 0, 8 * bs);
 	model_write(model, 8, 0, 8 * bs);
 	is_int(fs_fallocate(inode, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, bs + 100,
 			    4 * bs - 93),
 	       0, "bs %u: punch hole", bs);
 	memset(model + bs + 100, 0, 4 * bs - 93);
-	ok(fct_file_equals(f, model, 0, 8 * bs), "bs %u: punched bytes read zeros", bs);
-	is_u64(fct_iblocks(inode), 5, "bs %u: the 3 whole blocks freed", bs);
-	is_u64(free0 - fct_free_blocks(&t), 5, "bs %u: free count agrees", bs);
+	ok(fsfix_file_equals(f, model, 0, 8 * bs), "bs %u: punched bytes read zeros", bs);
+	is_u64(fsfix_blocks(inode), 5, "bs %u: the 3 whole blocks freed", bs);
+	is_u64(free0 - fsfix_free_blocks(&t), 5, "bs %u: free count agrees", bs);
 	found = (uint64_t)fs_lseek(inode, 0, SEEK_HOLE);
 	is_u64(found, 2 * bs, "bs %u: SEEK_HOLE finds the punched blocks", bs);
 	found = (uint64_t)fs_lseek(inode, 2 * bs, SEEK_DATA);
@@ -479,8 +479,8 @@ static void test_punch_zero(unsigned bs)
 	is_int(fs_fallocate(inode, FALLOC_FL_ZERO_RANGE, bs / 2, 6 * bs + 1), 0,
 	       "bs %u: zero range", bs);
 	memset(model + bs / 2, 0, 6 * bs + 1);
-	ok(fct_file_equals(f, model, 0, 8 * bs), "bs %u: zeroed bytes read zeros", bs);
-	is_u64(fct_iblocks(inode), 8, "bs %u: zero range allocates the holes (unwritten)", bs);
+	ok(fsfix_file_equals(f, model, 0, 8 * bs), "bs %u: zeroed bytes read zeros", bs);
+	is_u64(fsfix_blocks(inode), 8, "bs %u: zero range allocates the holes (unwritten)", bs);
 	fs_inode_stat(inode, &st);
 	is_u64(st.st_size, 8 * bs, "bs %u: size kept", bs);
 	is_int(fs_fallocate(inode, FALLOC_FL_ZERO_RANGE | FALLOC_FL_KEEP_SIZE, 7 * bs, 4 * bs), 0,
@@ -488,29 +488,29 @@ static void test_punch_zero(unsigned bs)
 	fs_inode_stat(inode, &st);
 	is_u64(st.st_size, 8 * bs, "bs %u: ... size kept", bs);
 	/* [0,1) written, [1,6) unwritten, [6,7) written, [7,11) unwritten: one node */
-	is_u64(fct_iblocks(inode), 11 + le16_to_cpu(inode->di->i_extents.eh.eh_depth),
+	is_u64(fsfix_blocks(inode), 11 + le16_to_cpu(inode->di->i_extents.eh.eh_depth),
 	       "bs %u: ... blocks past EOF preallocated", bs);
-	is_u64(fct_iblocks(inode), fs_extent_blocks(inode), "bs %u: ... i_blocks agrees", bs);
+	is_u64(fsfix_blocks(inode), fs_extent_blocks(inode), "bs %u: ... i_blocks agrees", bs);
 	is_int(fs_fallocate(inode, FALLOC_FL_ZERO_RANGE, 7 * bs, 4 * bs), 0,
 	       "bs %u: zero range past EOF", bs);
 	fs_inode_stat(inode, &st);
 	is_u64(st.st_size, 11 * bs, "bs %u: ... size grows", bs);
-	is_u64(free0 - fct_free_blocks(&t), fct_iblocks(inode), "bs %u: free count agrees", bs);
+	is_u64(free0 - fsfix_free_blocks(&t), fsfix_blocks(inode), "bs %u: free count agrees", bs);
 	memset(model + 7 * bs, 0, bs);
-	ok(fct_file_equals(f, model, 0, 11 * bs), "bs %u: contents after zero ranges", bs);
+	ok(fsfix_file_equals(f, model, 0, 11 * bs), "bs %u: contents after zero ranges", bs);
 	fs_release(f);
-	fct_put(inode);
-	is_int(fct_umount(&t), 0, "bs %u: unmount", bs);
-	is_int(fct_fsck(&t), 0, "bs %u: fsck clean after punch and zero range", bs);
-	fct_mount(&t);
-	inode = fct_lookup(&t, "p");
-	f = fct_open(inode, O_RDONLY);
-	ok(fct_file_equals(f, model, 0, 11 * bs), "bs %u: contents after remount", bs);
+	fsfix_put(inode);
+	is_int(fsfix_umount(&t), 0, "bs %u: unmount", bs);
+	is_int(fsfix_fsck(&t), 0, "bs %u: fsck clean after punch and zero range", bs);
+	fsfix_mount(&t);
+	inode = fsfix_lookup(&t, "p");
+	f = fsfix_open(inode, O_RDONLY);
+	ok(fsfix_file_equals(f, model, 0, 11 * bs), "bs %u: contents after remount", bs);
 	fs_release(f);
-	fct_put(inode);
-	is_int(fct_umount(&t), 0, "bs %u: unmount", bs);
+	fsfix_put(inode);
+	is_int(fsfix_umount(&t), 0, "bs %u: unmount", bs);
 	free(model);
-	fct_cleanup(&t);
+	fsfix_cleanup(&t);
 }
 
 static void test_prealloc(unsigned bs)
@@ -521,28 +521,28 @@ static void test_prealloc(unsigned bs)
 	struct fs_file *f;
 	unsigned flags = 0;
 	struct stat st;
-	struct fct t;
+	struct fsfix t;
 	int n;
 
-	fct_mkfs(&t, bs, "16M", NULL);
-	fct_mount(&t);
-	free0 = fct_free_blocks(&t);
-	inode = fct_create(&t, "pre");
-	f = fct_open(inode, O_RDWR);
+	fsfix_mkfs(&t, bs, "16M", NULL);
+	fsfix_mount(&t);
+	free0 = fsfix_free_blocks(&t);
+	inode = fsfix_create(&t, "pre");
+	f = fsfix_open(inode, O_RDWR);
 	is_int(fs_fallocate(inode, 0, 0, 10 * bs), 0, "bs %u: fallocate 10 blocks", bs);
 	fs_inode_stat(inode, &st);
 	is_u64(st.st_size, 10 * bs, "bs %u: size set", bs);
-	is_u64(fct_iblocks(inode), 10, "bs %u: 10 blocks owned", bs);
-	ok(fct_file_zero(f, 0, 10 * bs), "bs %u: preallocated blocks read zeros", bs);
+	is_u64(fsfix_blocks(inode), 10, "bs %u: 10 blocks owned", bs);
+	ok(fsfix_file_zero(f, 0, 10 * bs), "bs %u: preallocated blocks read zeros", bs);
 	n = fs_map_blocks(&inode->mapping, 0, 100, &pblk, &flags);
 	ok(n == 10 && flags == MAP_UNWRITTEN, "bs %u: one unwritten run of 10 (%d)", bs, n);
 	is_int(fs_lseek(inode, 0, SEEK_DATA), 0, "bs %u: unwritten counts as data", bs);
-	fct_write_pattern(f, 11, 3 * bs + 5, bs);
+	fsfix_write_pattern(f, 11, 3 * bs + 5, bs);
 	model_write(model, 11, 3 * bs + 5, bs);
-	ok(fct_file_equals(f, model, 0, 10 * bs), "bs %u: write into preallocated blocks", bs);
-	is_u64(fct_iblocks(inode), 10, "bs %u: no new blocks for it", bs);
+	ok(fsfix_file_equals(f, model, 0, 10 * bs), "bs %u: write into preallocated blocks", bs);
+	is_u64(fsfix_blocks(inode), 10, "bs %u: no new blocks for it", bs);
 	for (unsigned i = 0; i < 10; i++) {
-		fct_write_pattern(f, 12, (uint64_t)i * bs, bs);
+		fsfix_write_pattern(f, 12, (uint64_t)i * bs, bs);
 		model_write(model, 12, (uint64_t)i * bs, bs);
 	}
 	flags = 0;
@@ -551,19 +551,19 @@ static void test_prealloc(unsigned bs)
 	is_int(fs_fallocate(inode, FALLOC_FL_KEEP_SIZE, 10 * bs, 6 * bs), 0,
 	       "bs %u: fallocate past EOF, KEEP_SIZE", bs);
 	fs_inode_stat(inode, &st);
-	ok(st.st_size == 10 * bs && fct_iblocks(inode) == 16, "bs %u: size kept, 16 blocks", bs);
+	ok(st.st_size == 10 * bs && fsfix_blocks(inode) == 16, "bs %u: size kept, 16 blocks", bs);
 	is_int(fs_setsize(inode, 10 * bs), 0, "bs %u: truncate to the same size", bs);
-	is_u64(fct_iblocks(inode), 10, "bs %u: frees the blocks past EOF", bs);
-	is_u64(free0 - fct_free_blocks(&t), 10, "bs %u: free count agrees", bs);
+	is_u64(fsfix_blocks(inode), 10, "bs %u: frees the blocks past EOF", bs);
+	is_u64(free0 - fsfix_free_blocks(&t), 10, "bs %u: free count agrees", bs);
 	is_int(fs_fallocate(inode, 0x40, 0, bs), -EOPNOTSUPP, "bs %u: unknown mode refused", bs);
 	is_int(fs_fallocate(inode, 0, 0, 0), -EINVAL, "bs %u: zero length refused", bs);
-	ok(fct_file_equals(f, model, 0, 10 * bs), "bs %u: contents", bs);
+	ok(fsfix_file_equals(f, model, 0, 10 * bs), "bs %u: contents", bs);
 	fs_release(f);
-	fct_put(inode);
-	is_int(fct_umount(&t), 0, "bs %u: unmount", bs);
-	is_int(fct_fsck(&t), 0, "bs %u: fsck clean after preallocation", bs);
+	fsfix_put(inode);
+	is_int(fsfix_umount(&t), 0, "bs %u: unmount", bs);
+	is_int(fsfix_fsck(&t), 0, "bs %u: fsck clean after preallocation", bs);
 	free(model);
-	fct_cleanup(&t);
+	fsfix_cleanup(&t);
 }
 
 /* ---- SEEK_DATA / SEEK_HOLE ---- */
@@ -572,15 +572,15 @@ static void test_seek(unsigned bs)
 {
 	struct inode *inode;
 	struct fs_file *f;
-	struct fct t;
+	struct fsfix t;
 	int64_t b = bs;
 
-	fct_mkfs(&t, bs, "16M", NULL);
-	fct_mount(&t);
-	inode = fct_create(&t, "s");
-	f = fct_open(inode, O_RDWR);
-	fct_write_pattern(f, 1, 0, 2 * bs);
-	fct_write_pattern(f, 1, 5 * bs, bs);
+	fsfix_mkfs(&t, bs, "16M", NULL);
+	fsfix_mount(&t);
+	inode = fsfix_create(&t, "s");
+	f = fsfix_open(inode, O_RDWR);
+	fsfix_write_pattern(f, 1, 0, 2 * bs);
+	fsfix_write_pattern(f, 1, 5 * bs, bs);
 	is_int(fs_setsize(inode, 8 * bs), 0, "bs %u: layout data 0-1, hole 2-4, data 5, hole", bs);
 	is_int(fs_lseek(inode, 0, SEEK_DATA), 0, "bs %u: SEEK_DATA 0", bs);
 	is_int(fs_lseek(inode, 10, SEEK_DATA), 10, "bs %u: SEEK_DATA inside data", bs);
@@ -594,9 +594,9 @@ static void test_seek(unsigned bs)
 	is_int(fs_lseek(inode, 8 * b, SEEK_HOLE), -ENXIO, "bs %u: SEEK_HOLE at EOF", bs);
 	is_int(fs_lseek(inode, -1, SEEK_DATA), -ENXIO, "bs %u: negative offset", bs);
 	fs_release(f);
-	fct_put(inode);
-	is_int(fct_umount(&t), 0, "bs %u: unmount", bs);
-	fct_cleanup(&t);
+	fsfix_put(inode);
+	is_int(fsfix_umount(&t), 0, "bs %u: unmount", bs);
+	fsfix_cleanup(&t);
 }
 
 /* ---- copy_file_range ---- */
@@ -607,38 +607,38 @@ static void test_copy(unsigned bs)
 	uint8_t *ma = calloc(1, 8 * bs), *mb = calloc(1, 8 * bs);
 	struct inode *a, *b;
 	struct fs_file *fa, *fb;
-	struct fct t;
+	struct fsfix t;
 
-	fct_mkfs(&t, bs, "16M", NULL);
-	fct_mount(&t);
-	a = fct_create(&t, "a");
-	b = fct_create(&t, "b");
-	fa = fct_open(a, O_RDWR);
-	fb = fct_open(b, O_RDWR);
-	fct_write_pattern(fa, 21, 0, len);
+	fsfix_mkfs(&t, bs, "16M", NULL);
+	fsfix_mount(&t);
+	a = fsfix_create(&t, "a");
+	b = fsfix_create(&t, "b");
+	fa = fsfix_open(a, O_RDWR);
+	fb = fsfix_open(b, O_RDWR);
+	fsfix_write_pattern(fa, 21, 0, len);
 	model_write(ma, 21, 0, len);
 	is_int(fs_copy_range(fa, 0, fb, 7, len + 1000), (int64_t)len,
 	       "bs %u: copy stops at the source's end", bs);
 	memcpy(mb + 7, ma, len);
-	ok(fct_file_equals(fb, mb, 0, len + 7), "bs %u: copied bytes", bs);
+	ok(fsfix_file_equals(fb, mb, 0, len + 7), "bs %u: copied bytes", bs);
 	is_int(fs_copy_range(fa, 0, fa, bs / 2, 2 * bs), 2 * bs, "bs %u: overlapping copy upward",
 	       bs);
 	memmove(ma + bs / 2, ma, 2 * bs);
-	ok(fct_file_equals(fa, ma, 0, len), "bs %u: as if the source was read first", bs);
+	ok(fsfix_file_equals(fa, ma, 0, len), "bs %u: as if the source was read first", bs);
 	is_int(fs_copy_range(fa, bs, fa, 10, 2 * bs), 2 * bs, "bs %u: overlapping copy downward",
 	       bs);
 	memmove(ma + 10, ma + bs, 2 * bs);
-	ok(fct_file_equals(fa, ma, 0, len), "bs %u: downward result", bs);
+	ok(fsfix_file_equals(fa, ma, 0, len), "bs %u: downward result", bs);
 	is_int(fs_copy_range(fa, len, fb, 0, 10), 0, "bs %u: copy from EOF copies nothing", bs);
 	fs_release(fa);
 	fs_release(fb);
-	fct_put(a);
-	fct_put(b);
-	is_int(fct_umount(&t), 0, "bs %u: unmount", bs);
-	is_int(fct_fsck(&t), 0, "bs %u: fsck clean after copies", bs);
+	fsfix_put(a);
+	fsfix_put(b);
+	is_int(fsfix_umount(&t), 0, "bs %u: unmount", bs);
+	is_int(fsfix_fsck(&t), 0, "bs %u: fsck clean after copies", bs);
 	free(ma);
 	free(mb);
-	fct_cleanup(&t);
+	fsfix_cleanup(&t);
 }
 
 /* ---- fsync and errseq ---- */
@@ -647,20 +647,20 @@ static void test_fsync_errseq(void)
 {
 	struct inode *inode;
 	struct fs_file *a, *b, *c;
-	struct fct t;
+	struct fsfix t;
 
-	fct_mkfs(&t, 4096, "8M", NULL);
-	fct_mount(&t);
-	inode = fct_create(&t, "e");
-	a = fct_open(inode, O_RDWR);
-	b = fct_open(inode, O_RDWR);
-	fct_write_pattern(a, 1, 0, 10000);
+	fsfix_mkfs(&t, 4096, "8M", NULL);
+	fsfix_mount(&t);
+	inode = fsfix_create(&t, "e");
+	a = fsfix_open(inode, O_RDWR);
+	b = fsfix_open(inode, O_RDWR);
+	fsfix_write_pattern(a, 1, 0, 10000);
 	is_int(fs_fsync(a, false), 0, "fsync with nothing failed");
 	ok(atomic_load(&inode->mapping.nrdirty) == 0, "fsync left no dirty page");
 	mapping_set_error(&inode->mapping, -EIO);
 	is_int(fs_fsync(a, false), -EIO, "handle A sees the write-back error");
 	is_int(fs_fsync(a, true), 0, "... once");
-	c = fct_open(inode, O_RDONLY);
+	c = fsfix_open(inode, O_RDONLY);
 	is_int(fs_fsync(b, false), -EIO, "handle B sees it too");
 	is_int(fs_fsync(b, false), 0, "... once");
 	is_int(fs_fsync(c, false), 0, "a handle opened after it was seen does not");
@@ -672,10 +672,10 @@ static void test_fsync_errseq(void)
 	fs_release(a);
 	fs_release(b);
 	fs_release(c);
-	fct_put(inode);
-	is_int(fct_umount(&t), 0, "unmount");
-	is_int(fct_fsck(&t), 0, "fsck clean");
-	fct_cleanup(&t);
+	fsfix_put(inode);
+	is_int(fsfix_umount(&t), 0, "unmount");
+	is_int(fsfix_fsck(&t), 0, "fsck clean");
+	fsfix_cleanup(&t);
 }
 
 /* ---- the orphan list under concurrent releases ---- */
@@ -792,19 +792,19 @@ static void *orph_release(void *arg)
 		sched_yield();
 	/* newest first: each is right behind the head when released */
 	for (int i = ORPH_FILES - 1 - (int)r->id; i > 0; i -= ORPH_RELEASERS)
-		fct_put(r->o->inodes[i]);
+		fsfix_put(r->o->inodes[i]);
 	return NULL;
 }
 
 /* Make them all and unlink them, o1 ... oN first and o0 last, so o0 is the
  * head of the list. */
-static void orph_setup(struct fct *t, struct orph *o, uint32_t *inos)
+static void orph_setup(struct fsfix *t, struct orph *o, uint32_t *inos)
 {
 	char name[32];
 
 	for (unsigned i = 0; i < ORPH_FILES; i++) {
 		snprintf(name, sizeof(name), "o%u", i);
-		o->inodes[i] = fct_create(t, name);
+		o->inodes[i] = fsfix_create(t, name);
 		inos[i] = o->inodes[i]->ino;
 	}
 	for (unsigned i = 1; i <= ORPH_FILES; i++) {
@@ -860,13 +860,13 @@ static void test_orphan_race(void)
 	struct folio_inode *slot;
 	struct buffer_head *bh;
 	unsigned freed = 0;
-	struct fct t;
+	struct fsfix t;
 	int err;
 
 	if (!o.inodes || !inos)
 		BAIL("out of memory");
-	fct_mkfs(&t, 4096, "64M", NULL);
-	fct_mount(&t);
+	fsfix_mkfs(&t, 4096, "64M", NULL);
+	fsfix_mount(&t);
 	orph_setup(&t, &o, inos);
 	bh = fs_ino_bread(t.fs, inos[0], &slot, &err);
 	if (!bh)
@@ -879,7 +879,7 @@ static void test_orphan_race(void)
 	orph_check_stores(&o);
 	is_int(fs_orphan_head(t.fs), inos[0],
 	       "orphans released behind the head: it is still the head");
-	fct_put(o.inodes[0]);
+	fsfix_put(o.inodes[0]);
 	is_int(fs_orphan_head(t.fs), 0, "the orphan list ends empty");
 	for (unsigned i = 0; i < ORPH_FILES; i++) {
 		struct inode *g;
@@ -891,9 +891,9 @@ static void test_orphan_race(void)
 	}
 	is_int(freed, ORPH_FILES, "every orphan freed");
 	ok(!fs_check_writable(t.fs), "still writable (no corruption found)");
-	is_int(fct_umount(&t), 0, "unmount after the releases");
-	is_int(fct_fsck(&t), 0, "fsck clean after concurrent orphan releases");
-	fct_cleanup(&t);
+	is_int(fsfix_umount(&t), 0, "unmount after the releases");
+	is_int(fsfix_fsck(&t), 0, "fsck clean after concurrent orphan releases");
+	fsfix_cleanup(&t);
 	free(o.inodes);
 	free(inos);
 }

@@ -23,8 +23,9 @@
 #include <string.h>
 #include <sys/statvfs.h>
 
+#include "tests/lib/clock.h"
+#include "tests/lib/fsfix.h"
 #include "tests/lib/tap.h"
-#include "tests/unit/fsdir_util.h"
 
 static const unsigned block_sizes[] = {1024, 2048, 4096};
 
@@ -67,13 +68,13 @@ static uint64_t dir_root(struct inode *dir)
 }
 
 /* Directory size rules: i_size = nodes * B, i_blocks = nodes (no xattrs). */
-static void check_dir_size(struct tfs *t, struct inode *dir, const char *what)
+static void check_dir_size(struct fsfix *t, struct inode *dir, const char *what)
 {
-	uint64_t size = tfs_size(dir), blocks = tfs_blocks(dir);
+	uint64_t size = fsfix_size(dir), blocks = fsfix_blocks(dir);
 
-	ok(size == blocks * t->block_size && (size == 0) == (dir_root(dir) == 0),
+	ok(size == blocks * t->bs && (size == 0) == (dir_root(dir) == 0),
 	   "%s: i_size %llu = %llu nodes * %u", what, (unsigned long long)size,
-	   (unsigned long long)blocks, t->block_size);
+	   (unsigned long long)blocks, t->bs);
 }
 
 struct keyscan {
@@ -109,27 +110,27 @@ static int scan(struct inode *dir, uint64_t cookie, struct keyscan *k)
 }
 
 /* fsck while mounted: everything written by fs_sync, image not clean. */
-static void fsck_mounted(struct tfs *t, const char *what)
+static void fsck_mounted(struct fsfix *t, const char *what)
 {
 	is_int(fs_sync(t->fs), 0, "%s: fs_sync", what);
-	is_int(tfs_fsck(t), 0, "%s: fsck clean while mounted", what);
+	is_int(fsfix_fsck(t), 0, "%s: fsck clean while mounted", what);
 }
 
 /* ------------------------------------------------------------------ */
 /* Empty directories and the tree growing and shrinking                */
 /* ------------------------------------------------------------------ */
 
-static void test_empty(struct tfs *t)
+static void test_empty(struct fsfix *t)
 {
 	struct inode *d;
 	uint32_t ino;
 	struct keyscan k = {0};
 	char big[300];
 
-	is_int(fs_mkdir(t->root, "empty", 0755, &tfs_cred, &d), 0, "mkdir empty");
+	is_int(fs_mkdir(t->root, "empty", 0755, &fsfix_cred, &d), 0, "mkdir empty");
 	ok(fs_dir_empty(d), "new directory is empty");
-	is_u64(tfs_size(d), 0, "empty directory: size 0");
-	is_u64(tfs_blocks(d), 0, "empty directory: no blocks");
+	is_u64(fsfix_size(d), 0, "empty directory: size 0");
+	is_u64(fsfix_blocks(d), 0, "empty directory: no blocks");
 	is_u64(dir_root(d), 0, "empty directory: no root node");
 	is_int(scan(d, 0, &k), 0, "iterate empty");
 	is_u64(k.n, 0, "iterate empty: no records");
@@ -144,12 +145,12 @@ static void test_empty(struct tfs *t)
 	is_int(fs_dir_add(d, "..", 2, 8, FOLIO_FT_DIR), -EINVAL, "add '..'");
 	is_int(fs_dir_add(d, "", 0, 8, FOLIO_FT_DIR), -EINVAL, "add empty name");
 	pthread_rwlock_unlock(&d->i_rwsem);
-	is_u64(tfs_parent(d), FOLIO_ROOT_INO, "dr_parent is the root");
-	tfs_put(d);
+	is_u64(fsfix_parent(d), FOLIO_ROOT_INO, "dr_parent is the root");
+	fsfix_put(d);
 }
 
 /* Grow a tree of @n long names (links to @file) to depth >= 2. */
-static void grow(struct tfs *t, struct inode *dir, struct inode *file, unsigned n)
+static void grow(struct fsfix *t, struct inode *dir, struct inode *file, unsigned n)
 {
 	char name[FOLIO_NAME_MAX + 1];
 	unsigned fails = 0;
@@ -184,21 +185,21 @@ static void lookup_all(struct inode *dir, unsigned n, const bool *gone, uint32_t
 	is_int(bad, 0, "%s: every name found (or gone) as expected", what);
 }
 
-static void test_grow_shrink(struct tfs *t)
+static void test_grow_shrink(struct fsfix *t)
 {
-	unsigned n = t->block_size == 4096 ? 6000 : 3000;
+	unsigned n = t->bs == 4096 ? 6000 : 3000;
 	struct inode *dir, *file;
 	bool *gone = calloc(n, 1);
 	char name[FOLIO_NAME_MAX + 1];
 	struct keyscan k = {0};
 	unsigned removed = 0, bad = 0;
 
-	is_int(fs_mkdir(t->root, "tree", 0755, &tfs_cred, &dir), 0, "mkdir tree");
-	is_int(fs_create(dir, "file", S_IFREG | 0644, 0, &tfs_cred, &file), 0, "create file");
+	is_int(fs_mkdir(t->root, "tree", 0755, &fsfix_cred, &dir), 0, "mkdir tree");
+	is_int(fs_create(dir, "file", S_IFREG | 0644, 0, &fsfix_cred, &file), 0, "create file");
 	grow(t, dir, file, n);
 	ok(dir_depth(dir) >= 2, "tree depth %u >= 2 after %u long names", dir_depth(dir), n);
-	is_u64(tfs_entries(dir), n + 1, "dr_entries counts every record");
-	is_u64(tfs_nlink(file), n + 1, "file nlink = names");
+	is_u64(fsfix_entries(dir), n + 1, "dr_entries counts every record");
+	is_u64(fsfix_nlink(file), n + 1, "file nlink = names");
 	check_dir_size(t, dir, "grown");
 	is_int(scan(dir, 0, &k), 0, "iterate grown tree");
 	is_u64(k.n, n + 1, "iterate returns every record");
@@ -222,7 +223,7 @@ static void test_grow_shrink(struct tfs *t)
 	lookup_all(dir, n, gone, file->ino, "shrunk");
 	ok(dir_depth(dir) <= 1, "tree collapsed to depth %u", dir_depth(dir));
 	check_dir_size(t, dir, "shrunk");
-	is_u64(tfs_entries(dir), n - removed + 1, "dr_entries after removals");
+	is_u64(fsfix_entries(dir), n - removed + 1, "dr_entries after removals");
 	/* the removals went around fs_unlink: put the link count right */
 	for (unsigned i = 0; i < removed; i++)
 		fs_inode_dec_link(file);
@@ -238,11 +239,11 @@ static void test_grow_shrink(struct tfs *t)
 	is_int(fs_unlink(dir, "file"), 0, "unlink file");
 	ok(fs_dir_empty(dir), "empty again");
 	is_u64(dir_root(dir), 0, "emptied directory freed its root");
-	is_u64(tfs_size(dir), 0, "emptied directory: size 0");
-	is_u64(tfs_blocks(dir), 0, "emptied directory: no blocks");
+	is_u64(fsfix_size(dir), 0, "emptied directory: size 0");
+	is_u64(fsfix_blocks(dir), 0, "emptied directory: no blocks");
 	is_int(fs_rmdir(t->root, "tree"), 0, "rmdir tree");
-	tfs_put(file);
-	tfs_put(dir);
+	fsfix_put(file);
+	fsfix_put(dir);
 	free(gone);
 }
 
@@ -264,7 +265,7 @@ static int first_fn(void *ctx, const char *name, size_t len, uint32_t ino, uint8
 	return ++f->n >= f->want;
 }
 
-static void test_low_keys(struct tfs *t)
+static void test_low_keys(struct fsfix *t)
 {
 	enum { N = 4000, LOW = 600, MORE = 6000 };
 	struct firstnames low = {.want = LOW, .names = malloc(LOW * 16)};
@@ -272,8 +273,8 @@ static void test_low_keys(struct tfs *t)
 	unsigned bad = 0;
 	char name[16];
 
-	is_int(fs_mkdir(t->root, "low", 0755, &tfs_cred, &dir), 0, "mkdir low");
-	is_int(fs_create(dir, "f", S_IFREG | 0644, 0, &tfs_cred, &file), 0, "create f");
+	is_int(fs_mkdir(t->root, "low", 0755, &fsfix_cred, &dir), 0, "mkdir low");
+	is_int(fs_create(dir, "f", S_IFREG | 0644, 0, &fsfix_cred, &file), 0, "create f");
 	for (unsigned i = 0; i < N; i++) {
 		snprintf(name, sizeof(name), "k%05u", i);
 		bad += fs_link(file, dir, name) != 0;
@@ -291,14 +292,14 @@ static void test_low_keys(struct tfs *t)
 	is_int(bad, 0, "%u more names", MORE);
 	for (unsigned i = 0; i < MORE; i++) {
 		snprintf(name, sizeof(name), "m%05u", i);
-		bad += tfs_ino_of(dir, name) != file->ino;
+		bad += fsfix_ino_of(dir, name) != file->ino;
 	}
 	is_int(bad, 0, "every new name found");
-	is_u64(tfs_count_entries(dir), N + MORE + 1 - low.n, "readdir counts them all");
+	is_u64(fsfix_count_entries(dir), N + MORE + 1 - low.n, "readdir counts them all");
 	fsck_mounted(t, "low keys");
 	free(low.names);
-	tfs_put(file);
-	tfs_put(dir);
+	fsfix_put(file);
+	fsfix_put(dir);
 }
 
 /* Random adds and removes in phases that grow the tree deep and shrink it
@@ -313,18 +314,18 @@ static uint64_t rng_next(uint64_t *s)
 	return *s;
 }
 
-static void test_random(struct tfs *t)
+static void test_random(struct fsfix *t)
 {
-	const unsigned U = t->block_size == 4096 ? 8000 : 3000;
+	const unsigned U = t->bs == 4096 ? 8000 : 3000;
 	const unsigned target[] = {U * 5 / 6, U / 20, U * 14 / 15, 40, U / 2, 0};
 	bool *in = calloc(U, 1);
 	struct inode *dir, *file;
 	char name[FOLIO_NAME_MAX + 1];
 	unsigned present = 0, bad = 0, maxdepth = 0;
-	uint64_t rng = 0x9e3779b97f4a7c15ULL ^ t->block_size;
+	uint64_t rng = 0x9e3779b97f4a7c15ULL ^ t->bs;
 
-	is_int(fs_mkdir(t->root, "rand", 0755, &tfs_cred, &dir), 0, "mkdir rand");
-	is_int(fs_create(t->root, "rand-f", S_IFREG | 0644, 0, &tfs_cred, &file), 0, "create");
+	is_int(fs_mkdir(t->root, "rand", 0755, &fsfix_cred, &dir), 0, "mkdir rand");
+	is_int(fs_create(t->root, "rand-f", S_IFREG | 0644, 0, &fsfix_cred, &file), 0, "create");
 	for (unsigned ph = 0; ph < sizeof(target) / sizeof(target[0]); ph++) {
 		unsigned want = target[ph], miss = 0;
 
@@ -350,19 +351,19 @@ static void test_random(struct tfs *t)
 		}
 		for (unsigned i = 0; i < U; i++) {
 			long_name(name, i, FOLIO_NAME_MAX - (i * 37) % 200);
-			miss += (tfs_ino_of(dir, name) == file->ino) != in[i];
+			miss += (fsfix_ino_of(dir, name) == file->ino) != in[i];
 		}
 		is_int(bad, 0, "phase %u: every add and remove worked", ph);
 		is_int(miss, 0, "phase %u: %u names present, lookups agree", ph, present);
-		is_u64(tfs_count_entries(dir), present, "phase %u: readdir count", ph);
+		is_u64(fsfix_count_entries(dir), present, "phase %u: readdir count", ph);
 		check_dir_size(t, dir, "random phase");
 		fsck_mounted(t, "random phase");
 	}
 	ok(maxdepth >= 2, "the tree reached depth %u", maxdepth);
 	is_u64(dir_root(dir), 0, "emptied at the end: no nodes");
 	free(in);
-	tfs_put(file);
-	tfs_put(dir);
+	fsfix_put(file);
+	fsfix_put(dir);
 	is_int(fs_unlink(t->root, "rand-f"), 0, "unlink rand-f");
 	is_int(fs_rmdir(t->root, "rand"), 0, "rmdir rand");
 }
@@ -373,59 +374,60 @@ static void test_random(struct tfs *t)
 
 static void test_big(unsigned bs, unsigned n)
 {
-	struct tfs t;
+	struct fsfix t;
 	struct inode *dir, *f;
-	char name[64];
+	char name[64], nopt[32];
 	unsigned bad = 0, rem = 0;
 	double t0, c0;
 	uint32_t ino;
 
-	tfs_mkfs(&t, bs, "768M", n + n / 10 + 64);
-	tfs_mount(&t);
-	is_int(fs_mkdir(t.root, "big", 0755, &tfs_cred, &dir), 0, "bs %u: mkdir big", bs);
-	t0 = tfs_now();
-	c0 = tfs_cpu();
+	snprintf(nopt, sizeof(nopt), "-N %u", n + n / 10 + 64);
+	fsfix_mkfs(&t, bs, "768M", nopt);
+	fsfix_mount(&t);
+	is_int(fs_mkdir(t.root, "big", 0755, &fsfix_cred, &dir), 0, "bs %u: mkdir big", bs);
+	t0 = now_sec();
+	c0 = cpu_sec();
 	for (unsigned i = 0; i < n; i++) {
 		snprintf(name, sizeof(name), "file-%07u", i);
-		if (fs_create(dir, name, S_IFREG | 0644, 0, &tfs_cred, &f)) {
+		if (fs_create(dir, name, S_IFREG | 0644, 0, &fsfix_cred, &f)) {
 			bad++;
 			continue;
 		}
-		tfs_put(f);
+		fsfix_put(f);
 	}
-	diag("bs %u: created %u files in %.2f s (%.2f s CPU)", bs, n, tfs_now() - t0,
-	     tfs_cpu() - c0);
+	diag("bs %u: created %u files in %.2f s (%.2f s CPU)", bs, n, now_sec() - t0,
+	     cpu_sec() - c0);
 	is_int(bad, 0, "bs %u: %u creates", bs, n);
-	is_u64(tfs_entries(dir), n, "bs %u: dr_entries %u", bs, n);
-	t0 = tfs_now();
-	c0 = tfs_cpu();
+	is_u64(fsfix_entries(dir), n, "bs %u: dr_entries %u", bs, n);
+	t0 = now_sec();
+	c0 = cpu_sec();
 	for (unsigned i = 0; i < n; i++) {
 		snprintf(name, sizeof(name), "file-%07u", i);
 		if (fs_lookup(dir, name, &f)) {
 			bad++;
 			continue;
 		}
-		tfs_put(f);
+		fsfix_put(f);
 	}
-	diag("bs %u: looked up %u files in %.2f s (%.2f s CPU)", bs, n, tfs_now() - t0,
-	     tfs_cpu() - c0);
+	diag("bs %u: looked up %u files in %.2f s (%.2f s CPU)", bs, n, now_sec() - t0,
+	     cpu_sec() - c0);
 	is_int(bad, 0, "bs %u: every name found", bs);
 	is_int(fs_lookup(dir, "file-x", &f), -ENOENT, "bs %u: absent name ENOENT", bs);
 	diag("bs %u: tree depth %u, %llu nodes", bs, dir_depth(dir),
-	     (unsigned long long)tfs_blocks(dir));
+	     (unsigned long long)fsfix_blocks(dir));
 	check_dir_size(&t, dir, "big");
-	t0 = tfs_now();
-	c0 = tfs_cpu();
+	t0 = now_sec();
+	c0 = cpu_sec();
 	for (unsigned i = 0; i < n; i += 2, rem++) {
 		snprintf(name, sizeof(name), "file-%07u", i);
 		bad += fs_unlink(dir, name) != 0;
 	}
-	diag("bs %u: unlinked %u files in %.2f s (%.2f s CPU)", bs, rem, tfs_now() - t0,
-	     tfs_cpu() - c0);
+	diag("bs %u: unlinked %u files in %.2f s (%.2f s CPU)", bs, rem, now_sec() - t0,
+	     cpu_sec() - c0);
 	is_int(bad, 0, "bs %u: unlinked half", bs);
-	t0 = tfs_now();
-	is_u64(tfs_count_entries(dir), n - rem, "bs %u: readdir counts exactly the rest", bs);
-	diag("bs %u: readdir of %u entries in %.3f s", bs, n - rem, tfs_now() - t0);
+	t0 = now_sec();
+	is_u64(fsfix_count_entries(dir), n - rem, "bs %u: readdir counts exactly the rest", bs);
+	diag("bs %u: readdir of %u entries in %.3f s", bs, n - rem, now_sec() - t0);
 	pthread_rwlock_rdlock(&dir->i_rwsem);
 	for (unsigned i = 0; i < n; i++) {
 		int ret;
@@ -437,16 +439,16 @@ static void test_big(unsigned bs, unsigned n)
 	pthread_rwlock_unlock(&dir->i_rwsem);
 	is_int(bad, 0, "bs %u: removed names gone, the others found", bs);
 	check_dir_size(&t, dir, "big, halved");
-	tfs_put(dir);
-	tfs_umount(&t);
-	is_int(tfs_fsck(&t), 0, "bs %u: fsck clean after big directory", bs);
-	tfs_mount(&t);
-	dir = tfs_iget(&t, tfs_ino_of(t.root, "big"));
-	is_u64(tfs_count_entries(dir), n - rem, "bs %u: after remount, readdir counts the rest",
+	fsfix_put(dir);
+	fsfix_umount_or_bail(&t);
+	is_int(fsfix_fsck(&t), 0, "bs %u: fsck clean after big directory", bs);
+	fsfix_mount(&t);
+	dir = fsfix_iget(&t, fsfix_ino_of(t.root, "big"));
+	is_u64(fsfix_count_entries(dir), n - rem, "bs %u: after remount, readdir counts the rest",
 	       bs);
 	fs_iput(dir);
-	tfs_umount(&t);
-	tfs_cleanup(&t);
+	fsfix_umount_or_bail(&t);
+	fsfix_cleanup(&t);
 }
 
 /* ------------------------------------------------------------------ */
@@ -484,7 +486,7 @@ static void cname(char *buf, unsigned i)
 	sprintf(buf, "c%05u", i);
 }
 
-static void test_cookies(struct tfs *t)
+static void test_cookies(struct fsfix *t)
 {
 	enum { N = 3000, NEW = 500, FIRST = 1000 };
 	uint32_t ids1[N + NEW], ids2[N + NEW], ids3[N + NEW];
@@ -498,8 +500,8 @@ static void test_cookies(struct tfs *t)
 	uint64_t cookie;
 	uint32_t dino;
 
-	is_int(fs_mkdir(t->root, "cookies", 0755, &tfs_cred, &dir), 0, "mkdir cookies");
-	is_int(fs_create(dir, "f", S_IFREG | 0644, 0, &tfs_cred, &file), 0, "create f");
+	is_int(fs_mkdir(t->root, "cookies", 0755, &fsfix_cred, &dir), 0, "mkdir cookies");
+	is_int(fs_create(dir, "f", S_IFREG | 0644, 0, &fsfix_cred, &file), 0, "create f");
 	for (unsigned i = 0; i < N; i++) {
 		cname(name, i);
 		bad += fs_link(file, dir, name) != 0;
@@ -542,11 +544,11 @@ static void test_cookies(struct tfs *t)
 	s2.stop = 0;
 	seen_iter(dir, cookie, &s2);
 	dino = dir->ino;
-	tfs_put(file);
-	tfs_put(dir);
-	tfs_umount(t);
-	tfs_mount(t);
-	dir = tfs_iget(t, dino);
+	fsfix_put(file);
+	fsfix_put(dir);
+	fsfix_umount_or_bail(t);
+	fsfix_mount(t);
+	dir = fsfix_iget(t, dino);
 	seen_iter(dir, cookie, &s3);
 	ok(s3.n == s2.n && !memcmp(ids2, ids3, s2.n * sizeof(ids2[0])),
 	   "after remount the cookie resumes at the same place (%u entries)", s3.n);
@@ -673,7 +675,7 @@ static void test_collisions(unsigned bs)
 {
 	char a[32], b[32];
 	uint64_t seed[2], base;
-	struct tfs t;
+	struct fsfix t;
 	struct inode *dir, *fa, *fb;
 
 	if (!find_collision(a, b, seed)) {
@@ -683,34 +685,35 @@ static void test_collisions(unsigned bs)
 	ok(folio_dirhash(seed, a, strlen(a)) == folio_dirhash(seed, b, strlen(b)),
 	   "seed %016llx makes '%s' and '%s' hash alike", (unsigned long long)seed[0], a, b);
 	base = folio_dir_key_base(folio_dirhash(seed, a, strlen(a)));
-	tfs_mkfs(&t, bs, "16M", 0);
-	tfs_set_hash_seed(&t, seed);
-	is_int(tfs_fsck(&t), 0, "bs %u: image with the new seed is clean", bs);
-	tfs_mount(&t);
-	is_int(fs_mkdir(t.root, "coll", 0755, &tfs_cred, &dir), 0, "mkdir coll");
-	is_int(fs_create(dir, a, S_IFREG | 0644, 0, &tfs_cred, &fa), 0, "create %s", a);
-	is_int(fs_create(dir, b, S_IFREG | 0644, 0, &tfs_cred, &fb), 0, "create %s", b);
+	fsfix_mkfs(&t, bs, "16M", NULL);
+	fsfix_set_hash_seed(&t, seed);
+	is_int(fsfix_fsck(&t), 0, "bs %u: image with the new seed is clean", bs);
+	fsfix_mount(&t);
+	is_int(fs_mkdir(t.root, "coll", 0755, &fsfix_cred, &dir), 0, "mkdir coll");
+	is_int(fs_create(dir, a, S_IFREG | 0644, 0, &fsfix_cred, &fa), 0, "create %s", a);
+	is_int(fs_create(dir, b, S_IFREG | 0644, 0, &fsfix_cred, &fb), 0, "create %s", b);
 	is_u64(keyof(dir, a), base | 0, "%s has collision index 0", a);
 	is_u64(keyof(dir, b), base | 1, "%s has collision index 1", b);
-	is_int(tfs_ino_of(dir, a), fa->ino, "lookup %s finds its inode", a);
-	is_int(tfs_ino_of(dir, b), fb->ino, "lookup %s finds its inode", b);
-	is_int(fs_create(dir, b, S_IFREG | 0644, 0, &tfs_cred, &fb), -EEXIST, "create %s again", b);
+	is_int(fsfix_ino_of(dir, a), fa->ino, "lookup %s finds its inode", a);
+	is_int(fsfix_ino_of(dir, b), fb->ino, "lookup %s finds its inode", b);
+	is_int(fs_create(dir, b, S_IFREG | 0644, 0, &fsfix_cred, &fb), -EEXIST, "create %s again",
+	       b);
 	is_int(fs_unlink(dir, a), 0, "unlink %s", a);
-	is_int(tfs_ino_of(dir, a), 0, "%s gone", a);
-	is_int(tfs_ino_of(dir, b), fb->ino, "%s still found", b);
+	is_int(fsfix_ino_of(dir, a), 0, "%s gone", a);
+	is_int(fsfix_ino_of(dir, b), fb->ino, "%s still found", b);
 	is_u64(keyof(dir, b), base | 1, "%s keeps its key", b);
 	is_int(fs_link(fb, dir, a), 0, "link %s as %s", b, a);
 	is_u64(keyof(dir, a), base | 0, "re-added %s takes the free index 0", a);
-	is_int(tfs_ino_of(dir, a), fb->ino, "%s now names %s's inode", a, b);
+	is_int(fsfix_ino_of(dir, a), fb->ino, "%s now names %s's inode", a, b);
 	is_int(fs_rename(dir, b, dir, "other", 0), 0, "rename %s away", b);
 	is_int(fs_rename(dir, "other", dir, b, 0), 0, "rename back to %s", b);
 	is_u64(keyof(dir, b), base | 1, "%s back at index 1", b);
-	tfs_put(fa);
-	tfs_put(fb);
-	tfs_put(dir);
-	tfs_umount(&t);
-	is_int(tfs_fsck(&t), 0, "bs %u: fsck clean with colliding names", bs);
-	tfs_cleanup(&t);
+	fsfix_put(fa);
+	fsfix_put(fb);
+	fsfix_put(dir);
+	fsfix_umount_or_bail(&t);
+	is_int(fsfix_fsck(&t), 0, "bs %u: fsck clean with colliding names", bs);
+	fsfix_cleanup(&t);
 }
 
 /* ------------------------------------------------------------------ */
@@ -719,7 +722,7 @@ static void test_collisions(unsigned bs)
 
 static void test_enospc(unsigned bs)
 {
-	struct tfs t;
+	struct fsfix t;
 	struct inode *dir, *file, *x;
 	struct statvfs before, full, after;
 	char name[FOLIO_NAME_MAX + 1];
@@ -727,11 +730,11 @@ static void test_enospc(unsigned bs)
 	uint64_t entries;
 	int ret;
 
-	tfs_mkfs(&t, bs, "2M", 0);
-	tfs_mount(&t);
+	fsfix_mkfs(&t, bs, "2M", NULL);
+	fsfix_mount(&t);
 	fs_statfs(t.fs, &before);
-	is_int(fs_mkdir(t.root, "full", 0755, &tfs_cred, &dir), 0, "bs %u: mkdir full", bs);
-	is_int(fs_create(dir, "f", S_IFREG | 0644, 0, &tfs_cred, &file), 0, "create f");
+	is_int(fs_mkdir(t.root, "full", 0755, &fsfix_cred, &dir), 0, "bs %u: mkdir full", bs);
+	is_int(fs_create(dir, "f", S_IFREG | 0644, 0, &fsfix_cred, &file), 0, "create f");
 	for (;;) {
 		long_name(name, n, FOLIO_NAME_MAX - n % 64);
 		ret = fs_link(file, dir, name);
@@ -740,17 +743,17 @@ static void test_enospc(unsigned bs)
 		n++;
 	}
 	is_int(ret, -ENOSPC, "bs %u: links until ENOSPC (%u names)", bs, n);
-	entries = tfs_entries(dir);
+	entries = fsfix_entries(dir);
 	is_u64(entries, n + 1, "entries after ENOSPC");
-	is_u64(tfs_nlink(file), n + 1, "nlink after ENOSPC");
+	is_u64(fsfix_nlink(file), n + 1, "nlink after ENOSPC");
 	fs_statfs(t.fs, &full);
-	is_int(fs_create(dir, name, S_IFREG | 0644, 0, &tfs_cred, &x), -ENOSPC,
+	is_int(fs_create(dir, name, S_IFREG | 0644, 0, &fsfix_cred, &x), -ENOSPC,
 	       "create a name that needs a split: ENOSPC");
-	is_int(fs_mkdir(dir, name, 0755, &tfs_cred, &x), -ENOSPC, "mkdir likewise: ENOSPC");
+	is_int(fs_mkdir(dir, name, 0755, &fsfix_cred, &x), -ENOSPC, "mkdir likewise: ENOSPC");
 	fs_statfs(t.fs, &after);
 	is_u64(after.f_ffree, full.f_ffree, "failed creates leaked no inode");
 	is_u64(after.f_bfree, full.f_bfree, "failed creates leaked no block");
-	is_u64(tfs_entries(dir), entries, "failed creates left the entries");
+	is_u64(fsfix_entries(dir), entries, "failed creates left the entries");
 	lookup_all(dir, n, NULL, file->ino, "after ENOSPC");
 	check_dir_size(&t, dir, "after ENOSPC");
 	fsck_mounted(&t, "full image");
@@ -760,15 +763,15 @@ static void test_enospc(unsigned bs)
 	}
 	is_int(bad, 0, "unlinked every long name");
 	is_int(fs_unlink(dir, "f"), 0, "unlink f");
-	tfs_put(file);
-	tfs_put(dir);
+	fsfix_put(file);
+	fsfix_put(dir);
 	is_int(fs_rmdir(t.root, "full"), 0, "rmdir full");
 	fs_statfs(t.fs, &after);
 	is_u64(after.f_bfree, before.f_bfree, "every block back");
 	is_u64(after.f_ffree, before.f_ffree, "every inode back");
-	tfs_umount(&t);
-	is_int(tfs_fsck(&t), 0, "bs %u: fsck clean after ENOSPC", bs);
-	tfs_cleanup(&t);
+	fsfix_umount_or_bail(&t);
+	is_int(fsfix_fsck(&t), 0, "bs %u: fsck clean after ENOSPC", bs);
+	fsfix_cleanup(&t);
 }
 
 int main(void)
@@ -776,21 +779,22 @@ int main(void)
 	const char *big = getenv("FS_DIR_BIG");
 	unsigned nbig = big ? (unsigned)strtoul(big, NULL, 10) : 100000;
 
+	fsfix_cache_size = 128ULL << 20; /* a large directory stays cached */
 	for (unsigned i = 0; i < sizeof(block_sizes) / sizeof(block_sizes[0]); i++) {
 		unsigned bs = block_sizes[i];
-		struct tfs t;
+		struct fsfix t;
 
 		diag("block size %u", bs);
-		tfs_mkfs(&t, bs, "64M", 0);
-		tfs_mount(&t);
+		fsfix_mkfs(&t, bs, "64M", NULL);
+		fsfix_mount(&t);
 		test_empty(&t);
 		test_grow_shrink(&t);
 		test_cookies(&t);
 		test_low_keys(&t);
 		test_random(&t);
-		tfs_umount(&t);
-		is_int(tfs_fsck(&t), 0, "bs %u: fsck clean", bs);
-		tfs_cleanup(&t);
+		fsfix_umount_or_bail(&t);
+		is_int(fsfix_fsck(&t), 0, "bs %u: fsck clean", bs);
+		fsfix_cleanup(&t);
 		test_collisions(bs);
 		test_enospc(bs);
 		if (nbig)

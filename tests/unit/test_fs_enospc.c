@@ -25,8 +25,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "tests/lib/fsfix.h"
 #include "tests/lib/tap.h"
-#include "tests/unit/fscore_util.h"
 
 #define CHUNK (64U << 10)
 
@@ -41,7 +41,7 @@ static uint64_t fill_file(struct fs_file *f, unsigned seed, uint64_t off, bool *
 
 	*short_seen = false;
 	for (;;) {
-		fct_fill(buf, CHUNK, seed, off + done);
+		fsfix_fill(buf, CHUNK, seed, off + done);
 		n = fs_write(f, buf, CHUNK, off + done);
 		if (n <= 0)
 			break;
@@ -63,7 +63,7 @@ static bool check_pattern(struct fs_file *f, unsigned seed, uint64_t len)
 	for (uint64_t off = 0; off < len && ok; off += CHUNK) {
 		size_t n = len - off < CHUNK ? (size_t)(len - off) : CHUNK;
 
-		fct_fill(want, n, seed, off);
+		fsfix_fill(want, n, seed, off);
 		ok = fs_read(f, buf, n, off) == (ssize_t)n && !memcmp(buf, want, n);
 	}
 	free(buf);
@@ -80,15 +80,15 @@ static void test_fill(unsigned bs)
 	struct statvfs st;
 	bool short_seen;
 	ssize_t last;
-	struct fct t;
+	struct fsfix t;
 	int err;
 
-	fct_mkfs(&t, bs, "4M", NULL);
-	fct_mount(&t);
-	free0 = fct_free_blocks(&t);
-	ifree0 = fct_free_inodes(&t);
-	a = fct_create(&t, "big");
-	fa = fct_open(a, O_RDWR);
+	fsfix_mkfs(&t, bs, "4M", NULL);
+	fsfix_mount(&t);
+	free0 = fsfix_free_blocks(&t);
+	ifree0 = fsfix_free_inodes(&t);
+	a = fsfix_create(&t, "big");
+	fa = fsfix_open(a, O_RDWR);
 	written = fill_file(fa, 3, 0, &short_seen, &last);
 	is_int(last, -ENOSPC, "bs %u: writing on ends with -ENOSPC", bs);
 	ok(short_seen || written % CHUNK == 0, "bs %u: the last partial write was short", bs);
@@ -100,7 +100,7 @@ static void test_fill(unsigned bs)
 	ok(st.f_bfree < 4096 / bs + FOLIO_EXT_MAX_DEPTH,
 	   "bs %u: statfs shows the filesystem full (%llu)", bs, (unsigned long long)st.f_bfree);
 	ok(check_pattern(fa, 3, written), "bs %u: everything written reads back", bs);
-	is_u64(free0 - fct_free_blocks(&t), fct_iblocks(a), "bs %u: free count agrees", bs);
+	is_u64(free0 - fsfix_free_blocks(&t), fsfix_blocks(a), "bs %u: free count agrees", bs);
 	{
 		uint64_t pblk, eof = (written + bs - 1) / bs;
 		unsigned flags = 0;
@@ -110,15 +110,15 @@ static void test_fill(unsigned bs)
 	}
 
 	/* a second file of scattered blocks: tree splits at ENOSPC */
-	b = fct_create(&t, "frag");
-	fb = fct_open(b, O_RDWR);
+	b = fsfix_create(&t, "frag");
+	fb = fsfix_open(b, O_RDWR);
 	err = fs_setsize(a, written / 2);
 	is_int(err, 0, "bs %u: truncate the big file to half", bs);
 	for (uint64_t i = 0;; i++) {
 		uint8_t blk[4096];
 		ssize_t n;
 
-		fct_fill(blk, bs, 9, 2 * i * bs);
+		fsfix_fill(blk, bs, 9, 2 * i * bs);
 		n = fs_write(fb, blk, bs, 2 * i * bs);
 		if (n != (ssize_t)bs) {
 			is_int(n, -ENOSPC, "bs %u: scattered writes end with -ENOSPC", bs);
@@ -129,34 +129,34 @@ static void test_fill(unsigned bs)
 	ok(frag > 100, "bs %u: %llu scattered blocks written", bs, (unsigned long long)frag);
 	is_int(fs_fallocate(b, 0, 0, 1 << 20), -ENOSPC, "bs %u: fallocate on a full fs", bs);
 	is_int(fs_sync(t.fs), 0, "bs %u: sync a full filesystem", bs);
-	is_int(fct_fsck(&t), 0, "bs %u: fsck clean on the full, mounted image", bs);
-	is_u64(fct_iblocks(a) + fct_iblocks(b), free0 - fct_free_blocks(&t),
+	is_int(fsfix_fsck(&t), 0, "bs %u: fsck clean on the full, mounted image", bs);
+	is_u64(fsfix_blocks(a) + fsfix_blocks(b), free0 - fsfix_free_blocks(&t),
 	       "bs %u: blocks owned match the free count", bs);
 	ok(check_pattern(fa, 3, written / 2), "bs %u: big file intact", bs);
 	fs_release(fa);
 	fs_release(fb);
-	fct_put(a);
-	fct_put(b);
-	is_int(fct_umount(&t), 0, "bs %u: unmount the full filesystem", bs);
-	is_int(fct_fsck(&t), 0, "bs %u: fsck clean after unmount", bs);
+	fsfix_put(a);
+	fsfix_put(b);
+	is_int(fsfix_umount(&t), 0, "bs %u: unmount the full filesystem", bs);
+	is_int(fsfix_fsck(&t), 0, "bs %u: fsck clean after unmount", bs);
 
-	fct_mount(&t);
-	a = fct_lookup(&t, "big");
+	fsfix_mount(&t);
+	a = fsfix_lookup(&t, "big");
 	is_int(fs_setsize(a, 0), 0, "bs %u: truncate the big file", bs);
-	fct_put(a);
+	fsfix_put(a);
 	is_int(fs_unlink(t.root, "frag"), 0, "bs %u: unlink the scattered one", bs);
 	is_int(fs_unlink(t.root, "big"), 0, "bs %u: unlink the big one", bs);
-	is_u64(fct_free_blocks(&t), free0, "bs %u: free blocks back to %llu", bs,
+	is_u64(fsfix_free_blocks(&t), free0, "bs %u: free blocks back to %llu", bs,
 	       (unsigned long long)free0);
-	is_int(fct_free_inodes(&t), ifree0, "bs %u: free inodes back", bs);
-	is_int(fct_umount(&t), 0, "bs %u: unmount", bs);
-	is_int(fct_fsck(&t), 0, "bs %u: fsck clean after freeing", bs);
-	fct_mount(&t);
+	is_int(fsfix_free_inodes(&t), ifree0, "bs %u: free inodes back", bs);
+	is_int(fsfix_umount(&t), 0, "bs %u: unmount", bs);
+	is_int(fsfix_fsck(&t), 0, "bs %u: fsck clean after freeing", bs);
+	fsfix_mount(&t);
 	fs_statfs(t.fs, &st);
 	is_u64(st.f_bfree, free0, "bs %u: free blocks after remount", bs);
 	is_u64(st.f_ffree, ifree0, "bs %u: free inodes after remount", bs);
-	fct_umount(&t);
-	fct_cleanup(&t);
+	fsfix_umount(&t);
+	fsfix_cleanup(&t);
 }
 
 static void test_inodes(unsigned bs)
@@ -165,36 +165,36 @@ static void test_inodes(unsigned bs)
 	uint32_t ifree0, made = 0;
 	uint64_t free0;
 	char name[32];
-	struct fct t;
+	struct fsfix t;
 	int err;
 
-	fct_mkfs(&t, bs, "4M", "-N 64");
-	fct_mount(&t);
-	ifree0 = fct_free_inodes(&t);
-	free0 = fct_free_blocks(&t);
+	fsfix_mkfs(&t, bs, "4M", "-N 64");
+	fsfix_mount(&t);
+	ifree0 = fsfix_free_inodes(&t);
+	free0 = fsfix_free_blocks(&t);
 	for (;;) {
 		snprintf(name, sizeof(name), "f%u", made);
-		err = fs_create(t.root, name, S_IFREG | 0600, 0, &fct_cred, &inode);
+		err = fs_create(t.root, name, S_IFREG | 0600, 0, &fsfix_cred, &inode);
 		if (err)
 			break;
-		fct_put(inode);
+		fsfix_put(inode);
 		made++;
 	}
 	is_int(err, -ENOSPC, "bs %u: creating ends with -ENOSPC", bs);
 	is_int(made, ifree0, "bs %u: every free inode used (%u)", bs, made);
-	is_int(fct_free_inodes(&t), 0, "bs %u: none left", bs);
+	is_int(fsfix_free_inodes(&t), 0, "bs %u: none left", bs);
 	is_int(fs_sync(t.fs), 0, "bs %u: sync", bs);
-	is_int(fct_fsck(&t), 0, "bs %u: fsck clean without free inodes", bs);
+	is_int(fsfix_fsck(&t), 0, "bs %u: fsck clean without free inodes", bs);
 	for (uint32_t i = 0; i < made; i++) {
 		snprintf(name, sizeof(name), "f%u", i);
 		if (fs_unlink(t.root, name))
 			BAIL("unlink %s", name);
 	}
-	is_int(fct_free_inodes(&t), ifree0, "bs %u: free inodes back", bs);
-	ok(fct_free_blocks(&t) <= free0, "bs %u: directory blocks may stay", bs);
-	is_int(fct_umount(&t), 0, "bs %u: unmount", bs);
-	is_int(fct_fsck(&t), 0, "bs %u: fsck clean", bs);
-	fct_cleanup(&t);
+	is_int(fsfix_free_inodes(&t), ifree0, "bs %u: free inodes back", bs);
+	ok(fsfix_free_blocks(&t) <= free0, "bs %u: directory blocks may stay", bs);
+	is_int(fsfix_umount(&t), 0, "bs %u: unmount", bs);
+	is_int(fsfix_fsck(&t), 0, "bs %u: fsck clean", bs);
+	fsfix_cleanup(&t);
 }
 
 /* ---- unlinked inodes ---- */
@@ -207,80 +207,80 @@ static void test_unlink_open(unsigned bs)
 	uint64_t free0, iblocks;
 	uint32_t ino;
 	struct stat st;
-	struct fct t;
+	struct fsfix t;
 
-	fct_mkfs(&t, bs, "8M", NULL);
-	fct_mount(&t);
-	free0 = fct_free_blocks(&t);
-	inode = fct_create(&t, "o");
+	fsfix_mkfs(&t, bs, "8M", NULL);
+	fsfix_mount(&t);
+	free0 = fsfix_free_blocks(&t);
+	inode = fsfix_create(&t, "o");
 	ino = inode->ino;
-	f = fct_open(inode, O_RDWR);
-	fct_write_pattern(f, 4, 0, 100000);
-	iblocks = fct_iblocks(inode);
-	fct_put(inode); /* the open handle keeps it */
+	f = fsfix_open(inode, O_RDWR);
+	fsfix_write_pattern(f, 4, 0, 100000);
+	iblocks = fsfix_blocks(inode);
+	fsfix_put(inode); /* the open handle keeps it */
 	is_int(fs_unlink(t.root, "o"), 0, "bs %u: unlink an open file", bs);
 	fs_inode_stat(f->inode, &st);
 	is_int(st.st_nlink, 0, "bs %u: link count 0", bs);
 	ok(check_pattern(f, 4, 100000), "bs %u: still readable through the handle", bs);
-	fct_write_pattern(f, 4, 100000, 1000);
-	is_u64(free0 - fct_free_blocks(&t), fct_iblocks(f->inode),
+	fsfix_write_pattern(f, 4, 100000, 1000);
+	is_u64(free0 - fsfix_free_blocks(&t), fsfix_blocks(f->inode),
 	       "bs %u: its blocks are still allocated", bs);
 	is_int(fs_sync(t.fs), 0, "bs %u: sync", bs);
-	fct_read_sb(&t, &sb);
+	fsfix_read_sb(&t, &sb);
 	is_int(le32_to_cpu(sb.s_orphan_head), ino, "bs %u: on the orphan list on disk", bs);
-	is_int(fct_fsck(&t), 0, "bs %u: fsck clean (orphan noted) while open", bs);
+	is_int(fsfix_fsck(&t), 0, "bs %u: fsck clean (orphan noted) while open", bs);
 	fs_release(f);
-	is_u64(fct_free_blocks(&t), free0, "bs %u: the last release frees it", bs);
+	is_u64(fsfix_free_blocks(&t), free0, "bs %u: the last release frees it", bs);
 	is_int(fs_iget(t.fs, ino, &again), -ENOENT, "bs %u: the inode is free", bs);
 	is_int(le32_to_cpu(t.fs->sb.s_orphan_head), 0, "bs %u: orphan list empty", bs);
 
 	/* a lookup (FUSE nlookup) keeps it alive the same way, until forget */
-	inode = fct_create(&t, "l");
+	inode = fsfix_create(&t, "l");
 	ino = inode->ino;
-	f = fct_open(inode, O_RDWR);
-	fct_write_pattern(f, 5, 0, 3 * bs);
+	f = fsfix_open(inode, O_RDWR);
+	fsfix_write_pattern(f, 5, 0, 3 * bs);
 	fs_release(f);
 	fs_iput(inode); /* keep only the lookup */
 	is_int(fs_unlink(t.root, "l"), 0, "bs %u: unlink a looked-up file", bs);
-	ok(free0 - fct_free_blocks(&t) == 3, "bs %u: kept while looked up", bs);
+	ok(free0 - fsfix_free_blocks(&t) == 3, "bs %u: kept while looked up", bs);
 	fs_forget(t.fs, ino, 1);
-	is_u64(fct_free_blocks(&t), free0, "bs %u: forget frees it", bs);
+	is_u64(fsfix_free_blocks(&t), free0, "bs %u: forget frees it", bs);
 	(void)iblocks;
-	is_int(fct_umount(&t), 0, "bs %u: unmount", bs);
-	fct_read_sb(&t, &sb);
+	is_int(fsfix_umount(&t), 0, "bs %u: unmount", bs);
+	fsfix_read_sb(&t, &sb);
 	is_int(le32_to_cpu(sb.s_orphan_head), 0, "bs %u: no orphan on disk after unmount", bs);
-	is_int(fct_fsck(&t), 0, "bs %u: fsck clean", bs);
-	fct_cleanup(&t);
+	is_int(fsfix_fsck(&t), 0, "bs %u: fsck clean", bs);
+	fsfix_cleanup(&t);
 }
 
 /* The child: orphan an inode, sync, and "crash". Sends the inode number and
  * the blocks of a kept file through @fd. */
-static void crash_child(struct fct *t, int fd)
+static void crash_child(struct fsfix *t, int fd)
 {
 	struct inode *victim, *keep;
 	struct fs_file *fv, *fk;
 	uint32_t msg[2];
 
-	fct_mount(t);
-	keep = fct_create(t, "keep");
-	fk = fct_open(keep, O_RDWR);
-	fct_write_pattern(fk, 6, 0, 50000);
-	victim = fct_create(t, "victim");
-	fv = fct_open(victim, O_RDWR);
-	fct_write_pattern(fv, 7, 0, 300000);
+	fsfix_mount(t);
+	keep = fsfix_create(t, "keep");
+	fk = fsfix_open(keep, O_RDWR);
+	fsfix_write_pattern(fk, 6, 0, 50000);
+	victim = fsfix_create(t, "victim");
+	fv = fsfix_open(victim, O_RDWR);
+	fsfix_write_pattern(fv, 7, 0, 300000);
 	if (fs_unlink(t->root, "victim"))
 		_exit(2);
 	if (fs_sync(t->fs))
 		_exit(3);
 	msg[0] = victim->ino;
-	msg[1] = (uint32_t)fct_iblocks(keep);
+	msg[1] = (uint32_t)fsfix_blocks(keep);
 	if (write(fd, msg, sizeof(msg)) != (ssize_t)sizeof(msg))
 		_exit(4);
 	_exit(0); /* no release, no unmount */
 }
 
 /* Run fs_mount with stderr captured into @out. */
-static int mount_capture(struct fct *t, char *out, size_t outlen)
+static int mount_capture(struct fsfix *t, char *out, size_t outlen)
 {
 	char path[320];
 	int fd, saved, err;
@@ -293,7 +293,7 @@ static int mount_capture(struct fct *t, char *out, size_t outlen)
 		BAIL("capture stderr");
 	fflush(stderr);
 	dup2(fd, 2);
-	err = fct_mount_opts(t, NULL, NULL, 0);
+	err = fsfix_mount_opts(t, NULL, NULL, 0);
 	fflush(stderr);
 	dup2(saved, 2);
 	close(saved);
@@ -311,11 +311,11 @@ static void test_orphan_crash(unsigned bs)
 	uint32_t msg[2] = {0, 0};
 	char errs[1024];
 	int pfd[2], status;
-	struct fct t;
+	struct fsfix t;
 	pid_t pid;
 
-	fct_mkfs(&t, bs, "8M", NULL);
-	fct_read_sb(&t, &sb0);
+	fsfix_mkfs(&t, bs, "8M", NULL);
+	fsfix_read_sb(&t, &sb0);
 	if (pipe(pfd))
 		BAIL("pipe");
 	fflush(stdout);
@@ -333,31 +333,31 @@ static void test_orphan_crash(unsigned bs)
 	waitpid(pid, &status, 0);
 	is_int(WIFEXITED(status) ? WEXITSTATUS(status) : -1, 0, "bs %u: child crashed on purpose",
 	       bs);
-	fct_read_sb(&t, &sb);
+	fsfix_read_sb(&t, &sb);
 	ok(!(le16_to_cpu(sb.s_state) & FOLIO_STATE_CLEAN), "bs %u: image left not clean", bs);
 	is_int(le32_to_cpu(sb.s_orphan_head), msg[0], "bs %u: the orphan is on the list", bs);
-	is_int(fct_fsck(&t), 0, "bs %u: fsck of the crashed image (orphan is a note)", bs);
+	is_int(fsfix_fsck(&t), 0, "bs %u: fsck of the crashed image (orphan is a note)", bs);
 
 	is_int(mount_capture(&t, errs, sizeof(errs)), 0, "bs %u: mount after the crash", bs);
 	ok(strstr(errs, "not cleanly unmounted") && strchr(errs, '\n') == strrchr(errs, '\n'),
 	   "bs %u: one line says so: %s", bs, errs);
 	is_int(le32_to_cpu(t.fs->sb.s_orphan_head), 0, "bs %u: orphan list emptied", bs);
 	is_int(fs_iget(t.fs, msg[0], &inode), -ENOENT, "bs %u: the orphan inode is free", bs);
-	is_u64(fct_free_blocks(&t), le64_to_cpu(sb0.s_free_blocks) - msg[1],
+	is_u64(fsfix_free_blocks(&t), le64_to_cpu(sb0.s_free_blocks) - msg[1],
 	       "bs %u: its blocks are free; the kept file's are not", bs);
-	is_int(fct_free_inodes(&t), le32_to_cpu(sb0.s_free_inodes) - 1,
+	is_int(fsfix_free_inodes(&t), le32_to_cpu(sb0.s_free_inodes) - 1,
 	       "bs %u: one inode in use more than after mkfs", bs);
-	inode = fct_lookup(&t, "keep");
-	f = fct_open(inode, O_RDONLY);
+	inode = fsfix_lookup(&t, "keep");
+	f = fsfix_open(inode, O_RDONLY);
 	ok(check_pattern(f, 6, 50000), "bs %u: the synced file survived", bs);
 	fs_release(f);
-	fct_put(inode);
-	is_int(fct_umount(&t), 0, "bs %u: unmount", bs);
-	fct_read_sb(&t, &sb);
+	fsfix_put(inode);
+	is_int(fsfix_umount(&t), 0, "bs %u: unmount", bs);
+	fsfix_read_sb(&t, &sb);
 	ok((le16_to_cpu(sb.s_state) & FOLIO_STATE_CLEAN) && !sb.s_orphan_head,
 	   "bs %u: clean, no orphans", bs);
-	is_int(fct_fsck(&t), 0, "bs %u: fsck clean after the orphan cleanup", bs);
-	fct_cleanup(&t);
+	is_int(fsfix_fsck(&t), 0, "bs %u: fsck clean after the orphan cleanup", bs);
+	fsfix_cleanup(&t);
 }
 
 int main(void)

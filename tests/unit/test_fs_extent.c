@@ -20,8 +20,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "tests/lib/fsfix.h"
 #include "tests/lib/tap.h"
-#include "tests/unit/fscore_util.h"
 
 /* The model: the pattern seed of every block, 0 for zeros. */
 struct model {
@@ -55,7 +55,7 @@ static bool model_check(struct fs_file *f, const struct model *m)
 		uint64_t off = b * m->bs;
 
 		if (m->seed[b])
-			fct_fill(want, m->bs, m->seed[b], off);
+			fsfix_fill(want, m->bs, m->seed[b], off);
 		else
 			memset(want, 0, m->bs);
 		ok = fs_read(f, buf, m->bs, off) == (ssize_t)m->bs && !memcmp(buf, want, m->bs);
@@ -77,17 +77,17 @@ static uint64_t model_allocated(const unsigned char *alloc, uint64_t n)
 	return k;
 }
 
-static void check_counts(struct fct *t, struct inode *inode, uint64_t free0,
+static void check_counts(struct fsfix *t, struct inode *inode, uint64_t free0,
 			 const unsigned char *alloc, uint64_t n, const char *when)
 {
-	uint64_t ib = fct_iblocks(inode), data = model_allocated(alloc, n);
+	uint64_t ib = fsfix_blocks(inode), data = model_allocated(alloc, n);
 
 	is_u64(ib, fs_extent_blocks(inode), "bs %u %s: i_blocks equals what the tree owns", t->bs,
 	       when);
 	ok(ib >= data && ib - data <= data / 20 + 2,
 	   "bs %u %s: i_blocks %llu = %llu data blocks + a few nodes (depth %u)", t->bs, when,
 	   (unsigned long long)ib, (unsigned long long)data, tree_depth(inode));
-	is_u64(free0 - fct_free_blocks(t), ib, "bs %u %s: free count fell by i_blocks", t->bs,
+	is_u64(free0 - fsfix_free_blocks(t), ib, "bs %u %s: free count fell by i_blocks", t->bs,
 	       when);
 }
 
@@ -100,17 +100,17 @@ static void test_tree(unsigned bs, unsigned next, unsigned want_depth)
 	struct inode *inode;
 	struct fs_file *f;
 	uint64_t free0;
-	struct fct t;
+	struct fsfix t;
 	unsigned seed = 1;
 
 	m.seed = calloc(m.nblocks, sizeof(*m.seed));
 	alloc = calloc(m.nblocks, 1);
-	fct_mkfs(&t, bs, "64M", NULL);
-	if (fct_mount_opts(&t, &opts, NULL, 0))
+	fsfix_mkfs(&t, bs, "64M", NULL);
+	if (fsfix_mount_opts(&t, &opts, NULL, 0))
 		BAIL("mount");
-	free0 = fct_free_blocks(&t);
-	inode = fct_create(&t, "tree");
-	f = fct_open(inode, O_RDWR);
+	free0 = fsfix_free_blocks(&t);
+	inode = fsfix_create(&t, "tree");
+	f = fsfix_open(inode, O_RDWR);
 
 	/* one block at every even position, in random order */
 	for (unsigned i = 0; i < next; i++)
@@ -126,7 +126,7 @@ static void test_tree(unsigned bs, unsigned next, unsigned want_depth)
 
 		m.seed[b] = seed++;
 		alloc[b] = 1;
-		fct_write_pattern(f, m.seed[b], b * bs, bs);
+		fsfix_write_pattern(f, m.seed[b], b * bs, bs);
 	}
 	fs_setsize(inode, m.nblocks * bs);
 	ok(tree_depth(inode) >= want_depth, "bs %u: %u extents make a tree of depth %u", bs, next,
@@ -158,20 +158,20 @@ static void test_tree(unsigned bs, unsigned next, unsigned want_depth)
 	ok(model_check(f, &m), "bs %u: contents after punches and zero ranges", bs);
 	check_counts(&t, inode, free0, alloc, m.nblocks, "after punches");
 	fs_release(f);
-	fct_put(inode);
-	is_int(fct_umount(&t), 0, "bs %u: unmount", bs);
-	is_int(fct_fsck(&t), 0, "bs %u: fsck clean with a deep tree", bs);
+	fsfix_put(inode);
+	is_int(fsfix_umount(&t), 0, "bs %u: unmount", bs);
+	is_int(fsfix_fsck(&t), 0, "bs %u: fsck clean with a deep tree", bs);
 
-	if (fct_mount_opts(&t, &opts, NULL, 0))
+	if (fsfix_mount_opts(&t, &opts, NULL, 0))
 		BAIL("mount");
-	inode = fct_lookup(&t, "tree");
-	f = fct_open(inode, O_RDWR);
+	inode = fsfix_lookup(&t, "tree");
+	f = fsfix_open(inode, O_RDWR);
 	ok(model_check(f, &m), "bs %u: contents after remount", bs);
 	/* fill every hole again: unwritten blocks convert, holes allocate */
 	for (uint64_t b = 0; b < m.nblocks; b += 3) {
 		m.seed[b] = seed++;
 		alloc[b] = 1;
-		fct_write_pattern(f, m.seed[b], b * bs, bs);
+		fsfix_write_pattern(f, m.seed[b], b * bs, bs);
 	}
 	ok(model_check(f, &m), "bs %u: contents after refilling", bs);
 	check_counts(&t, inode, free0, alloc, m.nblocks, "after refilling");
@@ -187,7 +187,7 @@ static void test_tree(unsigned bs, unsigned next, unsigned want_depth)
 		uint8_t *buf = malloc(bs), *want = calloc(1, bs);
 
 		if (m.seed[last])
-			fct_fill(want, 7, m.seed[last], last * bs);
+			fsfix_fill(want, 7, m.seed[last], last * bs);
 		ok(fs_read(f, buf, bs, last * bs) == 7 && !memcmp(buf, want, 7),
 		   "bs %u: the cut block keeps its first bytes", bs);
 		m.nblocks--;
@@ -196,17 +196,17 @@ static void test_tree(unsigned bs, unsigned next, unsigned want_depth)
 	}
 	ok(model_check(f, &m), "bs %u: contents after truncating to half", bs);
 	is_int(fs_setsize(inode, 0), 0, "bs %u: truncate to 0", bs);
-	ok(fct_iblocks(inode) == 0 && tree_depth(inode) == 0,
+	ok(fsfix_blocks(inode) == 0 && tree_depth(inode) == 0,
 	   "bs %u: nothing owned, the tree is back in the inode", bs);
-	is_u64(fct_free_blocks(&t), free0, "bs %u: every block free again", bs);
+	is_u64(fsfix_free_blocks(&t), free0, "bs %u: every block free again", bs);
 	fs_release(f);
-	fct_put(inode);
-	is_int(fct_umount(&t), 0, "bs %u: unmount", bs);
-	is_int(fct_fsck(&t), 0, "bs %u: fsck clean after truncating", bs);
+	fsfix_put(inode);
+	is_int(fsfix_umount(&t), 0, "bs %u: unmount", bs);
+	is_int(fsfix_fsck(&t), 0, "bs %u: fsck clean after truncating", bs);
 	free(order);
 	free(m.seed);
 	free(alloc);
-	fct_cleanup(&t);
+	fsfix_cleanup(&t);
 }
 
 /* ---- several threads at once ---- */
@@ -215,7 +215,7 @@ static void test_tree(unsigned bs, unsigned next, unsigned want_depth)
 #define TH_BLOCKS  1500
 
 struct th_arg {
-	struct fct *t;
+	struct fsfix *t;
 	struct fs_file *f;    /* the file this thread writes */
 	unsigned *seed;	      /* per block, the model */
 	unsigned first, step; /* blocks first, first + step, ... */
@@ -249,7 +249,7 @@ static void *th_writer(void *p)
 				a->seed[j] = 0;
 		} else {
 			a->seed[b] = a->id * 100000 + k + 1;
-			fct_write_pattern(a->f, a->seed[b], (uint64_t)b * bs, bs);
+			fsfix_write_pattern(a->f, a->seed[b], (uint64_t)b * bs, bs);
 		}
 		a->ops++;
 	}
@@ -305,15 +305,15 @@ static void test_threads(unsigned bs)
 	_Atomic bool stop = false;
 	unsigned nw = TH_WRITERS + 2, bad = 0;
 	char name[16];
-	struct fct t;
+	struct fsfix t;
 
-	fct_mkfs(&t, bs, "64M", NULL);
-	if (fct_mount_opts(&t, &opts, NULL, 0))
+	fsfix_mkfs(&t, bs, "64M", NULL);
+	if (fsfix_mount_opts(&t, &opts, NULL, 0))
 		BAIL("mount");
 	for (unsigned i = 0; i <= TH_WRITERS; i++) {
 		snprintf(name, sizeof(name), "t%u", i);
-		inode[i] = fct_create(&t, name);
-		file[i] = fct_open(inode[i], O_RDWR);
+		inode[i] = fsfix_create(&t, name);
+		file[i] = fsfix_open(inode[i], O_RDWR);
 		seed[i] = calloc(TH_BLOCKS, sizeof(unsigned));
 		fs_setsize(inode[i], (uint64_t)TH_BLOCKS * bs);
 	}
@@ -353,27 +353,27 @@ static void test_threads(unsigned bs)
 	   (unsigned long long)arg[nw].ops, (unsigned long long)arg[nw + 1].ops);
 	for (unsigned i = 0; i <= TH_WRITERS; i++) {
 		ok(th_check(file[i], seed[i], bs), "bs %u: file t%u matches its model", bs, i);
-		is_u64(fct_iblocks(inode[i]), fs_extent_blocks(inode[i]),
+		is_u64(fsfix_blocks(inode[i]), fs_extent_blocks(inode[i]),
 		       "bs %u: t%u i_blocks agrees with its tree", bs, i);
 		fs_release(file[i]);
-		fct_put(inode[i]);
+		fsfix_put(inode[i]);
 	}
 	is_u64(cache_stat(t.fs->cache, WB_ERRORS), 0, "bs %u: no write-back error", bs);
-	is_int(fct_umount(&t), 0, "bs %u: unmount", bs);
-	is_int(fct_fsck(&t), 0, "bs %u: fsck clean after the threads", bs);
-	if (fct_mount_opts(&t, &opts, NULL, 0))
+	is_int(fsfix_umount(&t), 0, "bs %u: unmount", bs);
+	is_int(fsfix_fsck(&t), 0, "bs %u: fsck clean after the threads", bs);
+	if (fsfix_mount_opts(&t, &opts, NULL, 0))
 		BAIL("mount");
 	for (unsigned i = 0; i <= TH_WRITERS; i++) {
 		snprintf(name, sizeof(name), "t%u", i);
-		inode[i] = fct_lookup(&t, name);
-		file[i] = fct_open(inode[i], O_RDONLY);
+		inode[i] = fsfix_lookup(&t, name);
+		file[i] = fsfix_open(inode[i], O_RDONLY);
 		ok(th_check(file[i], seed[i], bs), "bs %u: t%u after remount", bs, i);
 		fs_release(file[i]);
-		fct_put(inode[i]);
+		fsfix_put(inode[i]);
 		free(seed[i]);
 	}
-	fct_umount(&t);
-	fct_cleanup(&t);
+	fsfix_umount(&t);
+	fsfix_cleanup(&t);
 }
 
 /* The state map_blocks reports for file block @lblk. */
@@ -392,9 +392,9 @@ static unsigned block_state(struct inode *inode, uint64_t lblk)
 static void check_prealloc_file(struct fs_file *f, const uint8_t *expect, const char *when,
 				unsigned bs)
 {
-	ok(fct_file_zero(f, 0, 4196), "bs %u: %s: zeros before the write", bs, when);
-	ok(fct_file_equals(f, expect, 4196, 600 << 10), "bs %u: %s: the bytes written", bs, when);
-	ok(fct_file_zero(f, 4196 + (600 << 10), (1 << 20) - 4196 - (600 << 10)),
+	ok(fsfix_file_zero(f, 0, 4196), "bs %u: %s: zeros before the write", bs, when);
+	ok(fsfix_file_equals(f, expect, 4196, 600 << 10), "bs %u: %s: the bytes written", bs, when);
+	ok(fsfix_file_zero(f, 4196 + (600 << 10), (1 << 20) - 4196 - (600 << 10)),
 	   "bs %u: %s: zeros after the write", bs, when);
 }
 
@@ -403,36 +403,36 @@ static void test_prealloc_write(unsigned bs)
 	uint8_t *expect = malloc(600 << 10);
 	struct inode *inode;
 	struct fs_file *f;
-	struct fct t;
+	struct fsfix t;
 
 	if (!expect)
 		BAIL("out of memory");
-	fct_fill(expect, 600 << 10, 7, 4196);
-	fct_mkfs(&t, bs, "16M", NULL);
-	fct_mount(&t);
-	inode = fct_create(&t, "pre");
-	f = fct_open(inode, O_RDWR);
+	fsfix_fill(expect, 600 << 10, 7, 4196);
+	fsfix_mkfs(&t, bs, "16M", NULL);
+	fsfix_mount(&t);
+	inode = fsfix_create(&t, "pre");
+	f = fsfix_open(inode, O_RDWR);
 	is_int(fs_fallocate(inode, 0, 0, 1 << 20), 0, "bs %u: fallocate 1 MiB", bs);
 	is_int((int)block_state(inode, 100), MAP_UNWRITTEN, "bs %u: blocks unwritten", bs);
-	ok(fct_file_zero(f, 0, 1 << 20), "bs %u: the file reads as zeros", bs);
-	fct_write_pattern(f, 7, 4196, 600 << 10);
+	ok(fsfix_file_zero(f, 0, 1 << 20), "bs %u: the file reads as zeros", bs);
+	fsfix_write_pattern(f, 7, 4196, 600 << 10);
 	is_int((int)block_state(inode, (300 << 10) / bs), MAP_MAPPED,
 	       "bs %u: blocks under the write are written", bs);
 	is_int((int)block_state(inode, (900 << 10) / bs), MAP_UNWRITTEN,
 	       "bs %u: blocks past it stay unwritten", bs);
 	check_prealloc_file(f, expect, "cached", bs);
 	fs_release(f);
-	fct_put(inode);
-	is_int(fct_umount(&t), 0, "bs %u: unmount", bs);
-	is_int(fct_fsck(&t), 0, "bs %u: fsck clean", bs);
-	fct_mount(&t);
-	inode = fct_lookup(&t, "pre");
-	f = fct_open(inode, O_RDONLY);
+	fsfix_put(inode);
+	is_int(fsfix_umount(&t), 0, "bs %u: unmount", bs);
+	is_int(fsfix_fsck(&t), 0, "bs %u: fsck clean", bs);
+	fsfix_mount(&t);
+	inode = fsfix_lookup(&t, "pre");
+	f = fsfix_open(inode, O_RDONLY);
 	check_prealloc_file(f, expect, "after a remount", bs);
 	fs_release(f);
-	fct_put(inode);
-	fct_umount(&t);
-	fct_cleanup(&t);
+	fsfix_put(inode);
+	fsfix_umount(&t);
+	fsfix_cleanup(&t);
 	free(expect);
 }
 
@@ -455,7 +455,7 @@ static void *race_read(void *arg)
 			ssize_t n = fs_read(r->f, buf, sizeof(buf), off);
 
 			for (ssize_t i = 0; i < n; i++)
-				if (buf[i] && buf[i] != fct_byte(11, off + (uint64_t)i))
+				if (buf[i] && buf[i] != fsfix_byte(11, off + (uint64_t)i))
 					atomic_fetch_add(&r->bad, 1);
 			atomic_fetch_add(&r->reads, 1);
 		}
@@ -472,20 +472,20 @@ static void test_prealloc_race(unsigned bs)
 	struct inode *old, *inode;
 	struct fs_file *f, *of;
 	pthread_t tid;
-	struct fct t;
+	struct fsfix t;
 
-	fct_mkfs(&t, bs, "16M", NULL);
-	fct_mount(&t);
-	old = fct_create(&t, "old");
-	of = fct_open(old, O_RDWR);
-	fct_write_pattern(of, 9, 0, RACE_BYTES);
+	fsfix_mkfs(&t, bs, "16M", NULL);
+	fsfix_mount(&t);
+	old = fsfix_create(&t, "old");
+	of = fsfix_open(old, O_RDWR);
+	fsfix_write_pattern(of, 9, 0, RACE_BYTES);
 	is_int(fs_fsync(of, false), 0, "bs %u: old data on the device", bs);
 	fs_release(of);
-	fct_put(old);
+	fsfix_put(old);
 	is_int(fs_unlink(t.root, "old"), 0, "bs %u: old file unlinked", bs);
-	inode = fct_create(&t, "new");
-	f = fct_open(inode, O_RDWR);
-	r.f = fct_open(inode, O_RDONLY);
+	inode = fsfix_create(&t, "new");
+	f = fsfix_open(inode, O_RDWR);
+	r.f = fsfix_open(inode, O_RDONLY);
 	pthread_create(&tid, NULL, race_read, &r);
 	for (unsigned round = 0; round < 24; round++) {
 		uint8_t *buf = malloc((256 << 10) + 100);
@@ -498,7 +498,7 @@ static void test_prealloc_race(unsigned bs)
 		cache_drop_clean(t.fs->cache);
 		for (uint64_t off = 100 * round; off + (256 << 10) + 100 <= RACE_BYTES;
 		     off += (256 << 10) + 100) {
-			fct_fill(buf, (256 << 10) + 100, 11, off);
+			fsfix_fill(buf, (256 << 10) + 100, 11, off);
 			if (fs_write(f, buf, (256 << 10) + 100, off) != (256 << 10) + 100)
 				BAIL("fs_write");
 		}
@@ -510,10 +510,10 @@ static void test_prealloc_race(unsigned bs)
 	is_u64(atomic_load(&r.bad), 0, "bs %u: a racing reader never saw the old file's bytes", bs);
 	fs_release(r.f);
 	fs_release(f);
-	fct_put(inode);
-	is_int(fct_umount(&t), 0, "bs %u: unmount", bs);
-	is_int(fct_fsck(&t), 0, "bs %u: fsck clean", bs);
-	fct_cleanup(&t);
+	fsfix_put(inode);
+	is_int(fsfix_umount(&t), 0, "bs %u: unmount", bs);
+	is_int(fsfix_fsck(&t), 0, "bs %u: fsck clean", bs);
+	fsfix_cleanup(&t);
 }
 
 int main(void)

@@ -22,8 +22,8 @@
 #include <sys/statvfs.h>
 #include <sys/xattr.h>
 
+#include "tests/lib/fsfix.h"
 #include "tests/lib/tap.h"
-#include "tests/unit/fsdir_util.h"
 
 static const unsigned block_sizes[] = {1024, 2048, 4096};
 
@@ -155,18 +155,18 @@ static struct inode *mk(struct inode *dir, const char *name, mode_t mode,
 /* Plain attributes                                                    */
 /* ------------------------------------------------------------------ */
 
-static void test_roundtrip(struct tfs *t, struct inode *f)
+static void test_roundtrip(struct fsfix *t, struct inode *f)
 {
 	uint8_t v[4096];
 	char list[256];
-	uint64_t blocks = tfs_blocks(f);
+	uint64_t blocks = fsfix_blocks(f);
 	static const char want_list[] = "user.a\0user.b\0user.c";
 
 	fill(v, 40, 1);
-	tfs_age(f);
+	fsfix_age(f);
 	is_int(xset(f, "user.a", "1", 1, 0), 0, "set user.a");
-	ok(tfs_ctime_new(f), "setxattr sets ctime");
-	ok(!tfs_mtime_new(f), "setxattr leaves mtime");
+	ok(fsfix_ctime_new(f), "setxattr sets ctime");
+	ok(!fsfix_mtime_new(f), "setxattr leaves mtime");
 	is_int(in_inode_len(f), 8, "user.a in the inode (8 bytes)");
 	is_u64(xblock(f), 0, "no xattr block yet");
 	is_int(xget(f, "user.a", v, 0), 1, "size query: 1");
@@ -181,7 +181,7 @@ static void test_roundtrip(struct tfs *t, struct inode *f)
 	is_int(xset(f, "user.c", v, 16, 0), 0, "set user.c (16 bytes)");
 	is_int(in_inode_len(f), 56, "user.c did not fit the inode");
 	ok(xblock(f) != 0, "user.c spilled into an xattr block");
-	is_u64(tfs_blocks(f), blocks + 1, "i_blocks counts the xattr block");
+	is_u64(fsfix_blocks(f), blocks + 1, "i_blocks counts the xattr block");
 	ok(xis(f, "user.c", 16, 3), "user.c round trip");
 	is_int(xlist(f, NULL, 0), sizeof(want_list), "list size query");
 	is_int(xlist(f, list, 5), -ERANGE, "list into 5 bytes: ERANGE");
@@ -204,15 +204,15 @@ static void test_roundtrip(struct tfs *t, struct inode *f)
 	is_int(in_inode_len(f), 56, "user.d fills the freed room in the inode");
 
 	/* removal */
-	tfs_age(f);
+	fsfix_age(f);
 	is_int(xremove(f, "user.c"), 0, "remove user.c");
-	ok(tfs_ctime_new(f), "removexattr sets ctime");
+	ok(fsfix_ctime_new(f), "removexattr sets ctime");
 	is_int(xget(f, "user.c", v, sizeof(v)), -ENODATA, "removed: ENODATA");
 	is_int(xremove(f, "user.c"), -ENODATA, "remove again: ENODATA");
 	ok(xblock(f) != 0, "block kept while user.a is in it");
 	is_int(xremove(f, "user.a"), 0, "remove user.a");
 	is_u64(xblock(f), 0, "emptied xattr block freed");
-	is_u64(tfs_blocks(f), blocks, "i_blocks back");
+	is_u64(fsfix_blocks(f), blocks, "i_blocks back");
 	ok(xis(f, "user.b", 40, 2), "user.b untouched");
 	is_int(xremove(f, "user.b"), 0, "remove user.b");
 	is_int(xremove(f, "user.d"), 0, "remove user.d");
@@ -221,9 +221,9 @@ static void test_roundtrip(struct tfs *t, struct inode *f)
 	(void)t;
 }
 
-static void test_names_limits(struct tfs *t, struct inode *f)
+static void test_names_limits(struct fsfix *t, struct inode *f)
 {
-	uint32_t room = t->block_size - FOLIO_BLK_PAYLOAD;
+	uint32_t room = t->bs - FOLIO_BLK_PAYLOAD;
 	static uint8_t v[70000];
 	char name[300];
 	unsigned n = 0;
@@ -281,7 +281,7 @@ static void test_names_limits(struct tfs *t, struct inode *f)
 /* ACLs                                                                */
 /* ------------------------------------------------------------------ */
 
-static void test_acl_set(struct tfs *t, struct inode *f, struct inode *d, struct inode *l)
+static void test_acl_set(struct fsfix *t, struct inode *f, struct inode *d, struct inode *l)
 {
 	struct acl full = ACL({UOBJ, 6, NONE}, {USER, 4, 1234}, {GOBJ, 4, NONE}, {MASK, 6, NONE},
 			      {OTHER, 0, NONE});
@@ -297,20 +297,20 @@ static void test_acl_set(struct tfs *t, struct inode *f, struct inode *d, struct
 	uint8_t got[512];
 
 	bad_ver.bytes[0] = 1;
-	is_int(tfs_mode(f) & 07777, 0644, "file starts 0644");
-	tfs_age(f);
+	is_int(fsfix_mode(f) & 07777, 0644, "file starts 0644");
+	fsfix_age(f);
 	is_int(xset(f, ACL_ACCESS, full.bytes, full.len, 0), 0, "set an access ACL");
-	is_int(tfs_mode(f) & 07777, 0660, "mode follows: owner rw, mask rw, other none");
-	ok(tfs_ctime_new(f), "ACL change sets ctime");
+	is_int(fsfix_mode(f) & 07777, 0660, "mode follows: owner rw, mask rw, other none");
+	ok(fsfix_ctime_new(f), "ACL change sets ctime");
 	is_int(xget(f, ACL_ACCESS, got, sizeof(got)), full.len, "get the access ACL");
 	ok(!memcmp(got, full.bytes, full.len), "ACL bytes round trip");
 	is_int(xset(f, ACL_ACCESS, equiv.bytes, equiv.len, 0), 0, "set an equivalent ACL");
-	is_int(tfs_mode(f) & 07777, 0504, "mode from the equivalent ACL");
+	is_int(fsfix_mode(f) & 07777, 0504, "mode from the equivalent ACL");
 	is_int(xget(f, ACL_ACCESS, got, sizeof(got)), -ENODATA,
 	       "an ACL equal to the mode is not stored (the old one is gone)");
 	is_int(xset(f, ACL_ACCESS, full.bytes, full.len, 0), 0, "full ACL again");
 	is_int(xremove(f, ACL_ACCESS), 0, "remove the access ACL");
-	is_int(tfs_mode(f) & 07777, 0660, "removing the ACL leaves the mode");
+	is_int(fsfix_mode(f) & 07777, 0660, "removing the ACL leaves the mode");
 	is_int(xset(f, ACL_ACCESS, bad_order.bytes, bad_order.len, 0), -EINVAL,
 	       "bad order: EINVAL");
 	is_int(xset(f, ACL_ACCESS, no_mask.bytes, no_mask.len, 0), -EINVAL,
@@ -320,13 +320,13 @@ static void test_acl_set(struct tfs *t, struct inode *f, struct inode *d, struct
 	is_int(xset(f, ACL_ACCESS, bad_tag.bytes, bad_tag.len, 0), -EINVAL, "unknown tag: EINVAL");
 	is_int(xset(f, ACL_ACCESS, bad_ver.bytes, bad_ver.len, 0), -EINVAL, "version 1: EINVAL");
 	is_int(xset(f, ACL_ACCESS, full.bytes, 7, 0), -EINVAL, "truncated blob: EINVAL");
-	is_int(tfs_mode(f) & 07777, 0660, "rejected ACLs left the mode");
+	is_int(fsfix_mode(f) & 07777, 0660, "rejected ACLs left the mode");
 	is_int(xset(f, ACL_DEFAULT, full.bytes, full.len, 0), -EACCES,
 	       "default ACL on a file: EACCES");
 	is_int(xset(l, ACL_ACCESS, full.bytes, full.len, 0), -EOPNOTSUPP,
 	       "ACL on a symlink: EOPNOTSUPP");
 	is_int(xset(d, ACL_DEFAULT, full.bytes, full.len, 0), 0, "default ACL on a directory");
-	is_int(tfs_mode(d) & 07777, 0755, "default ACL leaves the mode");
+	is_int(fsfix_mode(d) & 07777, 0755, "default ACL leaves the mode");
 	is_int(xget(d, ACL_DEFAULT, got, sizeof(got)), full.len, "get the default ACL");
 	ok(!memcmp(got, full.bytes, full.len), "default ACL bytes");
 	is_int(xremove(d, ACL_DEFAULT), 0, "remove the default ACL");
@@ -334,9 +334,9 @@ static void test_acl_set(struct tfs *t, struct inode *f, struct inode *d, struct
 }
 
 /* fs_setattr: the fields it names, ctime, and the access ACL after chmod. */
-static void test_setattr(struct tfs *t)
+static void test_setattr(struct fsfix *t)
 {
-	struct inode *g = mk(t->root, "sa", S_IFREG | 0644, &tfs_cred);
+	struct inode *g = mk(t->root, "sa", S_IFREG | 0644, &fsfix_cred);
 	struct acl full = ACL({UOBJ, 6, NONE}, {USER, 4, 1234}, {GOBJ, 4, NONE}, {MASK, 6, NONE},
 			      {OTHER, 0, NONE});
 	struct acl after = ACL({UOBJ, 7, NONE}, {USER, 4, 1234}, {GOBJ, 4, NONE}, {MASK, 5, NONE},
@@ -344,10 +344,10 @@ static void test_setattr(struct tfs *t)
 	struct stat a = {.st_mode = S_IFDIR | 0640, .st_uid = 77, .st_gid = 88}, st;
 	uint8_t got[512];
 
-	tfs_age(g);
+	fsfix_age(g);
 	is_int(fs_setattr(g, &a, FS_SET_MODE), 0, "setattr: chmod");
-	is_int(tfs_mode(g), S_IFREG | 0640, "chmod sets the permission bits, not the type");
-	ok(tfs_ctime_new(g) && !tfs_mtime_new(g), "chmod sets ctime, not mtime");
+	is_int(fsfix_mode(g), S_IFREG | 0640, "chmod sets the permission bits, not the type");
+	ok(fsfix_ctime_new(g) && !fsfix_mtime_new(g), "chmod sets ctime, not mtime");
 	is_int(fs_setattr(g, &a, FS_SET_UID | FS_SET_GID), 0, "setattr: chown");
 	fs_inode_stat(g, &st);
 	ok(st.st_uid == 77 && st.st_gid == 88, "owner and group set");
@@ -367,71 +367,71 @@ static void test_setattr(struct tfs *t)
 	is_int(xset(g, ACL_ACCESS, full.bytes, full.len, 0), 0, "an access ACL");
 	a.st_mode = 0751;
 	is_int(fs_setattr(g, &a, FS_SET_MODE), 0, "chmod with an access ACL");
-	is_int(tfs_mode(g) & 07777, 0751, "the mode is as given");
+	is_int(fsfix_mode(g) & 07777, 0751, "the mode is as given");
 	is_int(xget(g, ACL_ACCESS, got, sizeof(got)), after.len, "the ACL is still there");
 	ok(!memcmp(got, after.bytes, after.len),
 	   "its owner, mask and other entries took the new bits; the named ones did not");
-	tfs_put(g);
+	fsfix_put(g);
 	is_int(fs_unlink(t->root, "sa"), 0, "unlink it");
 }
 
-static void test_acl_inherit(struct tfs *t)
+static void test_acl_inherit(struct fsfix *t)
 {
 	struct acl dflt = ACL({UOBJ, 7, NONE}, {USER, 7, 1234}, {GOBJ, 5, NONE}, {MASK, 7, NONE},
 			      {OTHER, 5, NONE});
 	struct acl want_file = ACL({UOBJ, 6, NONE}, {USER, 7, 1234}, {GOBJ, 5, NONE},
 				   {MASK, 6, NONE}, {OTHER, 4, NONE});
 	struct acl small = ACL({UOBJ, 7, NONE}, {GOBJ, 0, NONE}, {OTHER, 0, NONE});
-	struct fs_cred strict = tfs_cred;
+	struct fs_cred strict = fsfix_cred;
 	struct inode *d, *d2, *f, *sub, *l, *fifo;
 	uint8_t got[512];
 
 	strict.umask = 077;
-	d = mk(t->root, "acl", S_IFDIR | 0755, &tfs_cred);
+	d = mk(t->root, "acl", S_IFDIR | 0755, &fsfix_cred);
 	is_int(xset(d, ACL_DEFAULT, dflt.bytes, dflt.len, 0), 0, "default ACL on acl/");
 	f = mk(d, "f", S_IFREG | 0666, &strict);
-	is_int(tfs_mode(f) & 07777, 0664, "new file: mode from the masked default, no umask");
+	is_int(fsfix_mode(f) & 07777, 0664, "new file: mode from the masked default, no umask");
 	is_int(xget(f, ACL_ACCESS, got, sizeof(got)), want_file.len, "new file has an access ACL");
 	ok(!memcmp(got, want_file.bytes, want_file.len), "its bytes: the default masked by 0666");
 	is_int(xget(f, ACL_DEFAULT, got, sizeof(got)), -ENODATA, "files get no default ACL");
 	sub = mk(d, "sub", S_IFDIR | 0777, &strict);
-	is_int(tfs_mode(sub) & 07777, 0775, "new directory: mode from the default ACL");
+	is_int(fsfix_mode(sub) & 07777, 0775, "new directory: mode from the default ACL");
 	is_int(xget(sub, ACL_DEFAULT, got, sizeof(got)), dflt.len,
 	       "directory inherits the default");
 	ok(!memcmp(got, dflt.bytes, dflt.len), "same default ACL bytes");
 	is_int(xget(sub, ACL_ACCESS, got, sizeof(got)), dflt.len, "and an access ACL");
 	ok(!memcmp(got, dflt.bytes, dflt.len), "equal to the default (0777 masks nothing)");
 	is_int(fs_symlink(d, "l", "target", &strict, &l), 0, "symlink under a default ACL");
-	is_int(tfs_mode(l), S_IFLNK | 0777, "symlink mode 0777");
+	is_int(fsfix_mode(l), S_IFLNK | 0777, "symlink mode 0777");
 	is_int(in_inode_len(l), 0, "symlink has no ACL");
 	is_int(fs_create(d, "fifo", S_IFIFO | 0640, 0, &strict, &fifo), 0, "fifo under it");
-	is_int(tfs_mode(fifo) & 07777, 0640, "fifo mode masked by the default ACL");
+	is_int(fsfix_mode(fifo) & 07777, 0640, "fifo mode masked by the default ACL");
 	ok(xget(fifo, ACL_ACCESS, got, sizeof(got)) > 0, "fifo has an access ACL");
 
-	d2 = mk(t->root, "acl2", S_IFDIR | 0755, &tfs_cred);
+	d2 = mk(t->root, "acl2", S_IFDIR | 0755, &fsfix_cred);
 	is_int(xset(d2, ACL_DEFAULT, small.bytes, small.len, 0), 0, "equivalent default ACL");
-	tfs_put(f);
-	f = mk(d2, "f", S_IFREG | 0666, &tfs_cred);
-	is_int(tfs_mode(f) & 07777, 0600, "mode masked by the 3-entry default, not the umask");
+	fsfix_put(f);
+	f = mk(d2, "f", S_IFREG | 0666, &fsfix_cred);
+	is_int(fsfix_mode(f) & 07777, 0600, "mode masked by the 3-entry default, not the umask");
 	is_int(xget(f, ACL_ACCESS, got, sizeof(got)), -ENODATA,
 	       "an inherited ACL equal to the mode is not stored");
-	tfs_put(f);
+	fsfix_put(f);
 	f = mk(t->root, "plain", S_IFREG | 0666, &strict);
-	is_int(tfs_mode(f) & 07777, 0600, "without a default ACL the umask applies");
-	tfs_put(f);
-	tfs_put(d);
-	tfs_put(d2);
-	tfs_put(sub);
-	tfs_put(l);
-	tfs_put(fifo);
+	is_int(fsfix_mode(f) & 07777, 0600, "without a default ACL the umask applies");
+	fsfix_put(f);
+	fsfix_put(d);
+	fsfix_put(d2);
+	fsfix_put(sub);
+	fsfix_put(l);
+	fsfix_put(fifo);
 }
 
-static void check_persist(struct tfs *t)
+static void check_persist(struct fsfix *t)
 {
 	struct acl dflt = ACL({UOBJ, 7, NONE}, {USER, 7, 1234}, {GOBJ, 5, NONE}, {MASK, 7, NONE},
 			      {OTHER, 5, NONE});
-	struct inode *d = tfs_iget(t, tfs_ino_of(t->root, "acl"));
-	struct inode *p = tfs_iget(t, tfs_ino_of(t->root, "keep"));
+	struct inode *d = fsfix_iget(t, fsfix_ino_of(t->root, "acl"));
+	struct inode *p = fsfix_iget(t, fsfix_ino_of(t->root, "keep"));
 	uint8_t got[512];
 
 	is_int(xget(d, ACL_DEFAULT, got, sizeof(got)), dflt.len, "default ACL after remount");
@@ -443,31 +443,31 @@ static void check_persist(struct tfs *t)
 	fs_iput(p);
 }
 
-static void make_keep(struct tfs *t)
+static void make_keep(struct fsfix *t)
 {
-	struct inode *p = mk(t->root, "keep", S_IFREG | 0644, &tfs_cred);
+	struct inode *p = mk(t->root, "keep", S_IFREG | 0644, &fsfix_cred);
 	uint8_t v[256];
 
 	fill(v, 10, 5);
 	is_int(xset(p, "user.small", v, 10, 0), 0, "keep: small attribute");
 	fill(v, 200, 6);
 	is_int(xset(p, "user.big", v, 200, 0), 0, "keep: big attribute");
-	tfs_put(p);
+	fsfix_put(p);
 }
 
 /* Unlinking a file frees its xattr block. */
-static void test_free_on_unlink(struct tfs *t)
+static void test_free_on_unlink(struct fsfix *t)
 {
 	struct statvfs s0, s1;
 	struct inode *f;
 	uint8_t v[300];
 
 	fs_statfs(t->fs, &s0);
-	f = mk(t->root, "gone", S_IFREG | 0644, &tfs_cred);
+	f = mk(t->root, "gone", S_IFREG | 0644, &fsfix_cred);
 	fill(v, 300, 7);
 	is_int(xset(f, "user.big", v, 300, 0), 0, "attribute in a block");
 	is_int(fs_unlink(t->root, "gone"), 0, "unlink it");
-	tfs_put(f);
+	fsfix_put(f);
 	fs_statfs(t->fs, &s1);
 	is_u64(s1.f_bfree, s0.f_bfree, "its xattr block was freed with it");
 	is_u64(s1.f_ffree, s0.f_ffree, "and its inode");
@@ -476,51 +476,52 @@ static void test_free_on_unlink(struct tfs *t)
 /* No block left for an xattr block: ENOSPC and nothing changed. */
 static void test_enospc(unsigned bs)
 {
-	struct tfs t;
+	struct fsfix t;
 	struct inode *f;
 	uint8_t v[600];
 	char name[32];
 	unsigned n = 0;
 	int ret;
 
-	tfs_mkfs(&t, bs, "2M", 2048);
-	tfs_mount(&t);
+	fsfix_mkfs(&t, bs, "2M", "-N 2048");
+	fsfix_mount(&t);
 	fill(v, sizeof(v), 8);
 	for (;;) {
 		snprintf(name, sizeof(name), "x%u", n);
-		ret = fs_create(t.root, name, S_IFREG | 0644, 0, &tfs_cred, &f);
+		ret = fs_create(t.root, name, S_IFREG | 0644, 0, &fsfix_cred, &f);
 		if (ret)
 			break;
 		ret = xset(f, "user.v", v, sizeof(v), 0);
 		if (ret) {
 			is_int(in_inode_len(f), 0, "bs %u: failed set left the inode area", bs);
 			is_u64(xblock(f), 0, "bs %u: no xattr block", bs);
-			is_u64(tfs_blocks(f), 0, "bs %u: i_blocks 0", bs);
-			tfs_put(f);
+			is_u64(fsfix_blocks(f), 0, "bs %u: i_blocks 0", bs);
+			fsfix_put(f);
 			break;
 		}
-		tfs_put(f);
+		fsfix_put(f);
 		n++;
 	}
 	is_int(ret, -ENOSPC, "bs %u: xattr blocks until ENOSPC (%u files)", bs, n);
-	tfs_umount(&t);
-	is_int(tfs_fsck(&t), 0, "bs %u: fsck clean after xattr ENOSPC", bs);
-	tfs_cleanup(&t);
+	fsfix_umount_or_bail(&t);
+	is_int(fsfix_fsck(&t), 0, "bs %u: fsck clean after xattr ENOSPC", bs);
+	fsfix_cleanup(&t);
 }
 
 int main(void)
 {
+	fsfix_cache_size = 128ULL << 20; /* a large directory stays cached */
 	for (unsigned i = 0; i < sizeof(block_sizes) / sizeof(block_sizes[0]); i++) {
 		unsigned bs = block_sizes[i];
 		struct inode *f, *d, *l;
-		struct tfs t;
+		struct fsfix t;
 
 		diag("block size %u", bs);
-		tfs_mkfs(&t, bs, "64M", 0);
-		tfs_mount(&t);
-		f = mk(t.root, "f", S_IFREG | 0644, &tfs_cred);
-		d = mk(t.root, "d", S_IFDIR | 0755, &tfs_cred);
-		if (fs_symlink(t.root, "l", "target", &tfs_cred, &l))
+		fsfix_mkfs(&t, bs, "64M", NULL);
+		fsfix_mount(&t);
+		f = mk(t.root, "f", S_IFREG | 0644, &fsfix_cred);
+		d = mk(t.root, "d", S_IFDIR | 0755, &fsfix_cred);
+		if (fs_symlink(t.root, "l", "target", &fsfix_cred, &l))
 			BAIL("symlink");
 		test_roundtrip(&t, f);
 		test_names_limits(&t, f);
@@ -529,16 +530,16 @@ int main(void)
 		test_acl_inherit(&t);
 		make_keep(&t);
 		test_free_on_unlink(&t);
-		tfs_put(f);
-		tfs_put(d);
-		tfs_put(l);
-		tfs_umount(&t);
-		is_int(tfs_fsck(&t), 0, "bs %u: fsck clean", bs);
-		tfs_mount(&t);
+		fsfix_put(f);
+		fsfix_put(d);
+		fsfix_put(l);
+		fsfix_umount_or_bail(&t);
+		is_int(fsfix_fsck(&t), 0, "bs %u: fsck clean", bs);
+		fsfix_mount(&t);
 		check_persist(&t);
-		tfs_umount(&t);
-		is_int(tfs_fsck(&t), 0, "bs %u: fsck clean after remount", bs);
-		tfs_cleanup(&t);
+		fsfix_umount_or_bail(&t);
+		is_int(fsfix_fsck(&t), 0, "bs %u: fsck clean after remount", bs);
+		fsfix_cleanup(&t);
 		test_enospc(bs);
 	}
 	return done_testing();
