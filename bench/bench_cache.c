@@ -34,7 +34,8 @@
 
 #include "backing/bdev.h"
 #include "cache/cache.h"
-#include "tests/lib/testfs.h"
+#include "tests/lib/cachefix.h"
+#include "tests/lib/clock.h"
 
 #define GOAL_LOOKUP_NS 50.0
 #define GOAL_META_PCT  2.0
@@ -49,53 +50,34 @@ static void die(const char *what, int err)
 	exit(1);
 }
 
-static double now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1e9 + ts.tv_nsec;
-}
-
 static void row(const char *what, double v, const char *unit, const char *note)
 {
 	printf("%-46s %12.1f  %-12s %s\n", what, v, unit, note ? note : "");
 }
 
-/* A device, a cache big enough for everything, one file of npages pages. */
-struct world {
-	struct bdev *dev;
-	struct cache *cache;
-	struct testfile f;
-};
-
-static void world_init(struct world *w, unsigned bits, uint64_t file_pages, uint64_t pool_pages)
+/* A device, a cache big enough for everything, one file of @file_pages pages. */
+static void world_init(struct fx *w, unsigned bits, uint64_t file_pages, uint64_t pool_pages)
 {
-	struct cache_config cfg = {.pool_bytes = pool_pages * PAGE_SIZE};
-	uint64_t bytes = file_pages * PAGE_SIZE;
-	int err;
+	struct fx_params p = {
+		.dev_bytes = 2 * file_pages * PAGE_SIZE,
+		.cache = {.pool_bytes = pool_pages * PAGE_SIZE},
+		.nfiles = 1,
+		.blkbits = bits,
+		.file_bytes = file_pages * PAGE_SIZE,
+	};
 
-	err = bdev_mem_create(2 * bytes, 512, &w->dev);
-	if (err)
-		die("bdev_mem_create", err);
-	err = cache_create(&cfg, &w->cache);
-	if (err)
-		die("cache_create", err);
-	err = testfile_init(&w->f, w->cache, w->dev, bits, 0, bytes >> bits);
-	if (err)
-		die("testfile_init", err);
+	fx_setup(w, &p);
 }
 
-static void world_fini(struct world *w)
+static void world_fini(struct fx *w)
 {
-	testfile_destroy(&w->f);
-	cache_destroy(w->cache);
-	bdev_close(w->dev);
+	fx_put_files(w);
+	fx_destroy(w);
 	rcu_barrier(); /* xarray nodes are counted process-wide until freed */
 }
 
 /* Write the whole file and write it back: every page cached and clean. */
-static void world_fill(struct world *w, uint64_t file_pages)
+static void world_fill(struct fx *w, uint64_t file_pages)
 {
 	static unsigned char buf[1 << 20];
 	uint64_t bytes = file_pages * PAGE_SIZE;
@@ -106,14 +88,14 @@ static void world_fill(struct world *w, uint64_t file_pages)
 	for (uint64_t pos = 0; pos < bytes; pos += sizeof(buf)) {
 		size_t len = bytes - pos < sizeof(buf) ? (size_t)(bytes - pos) : sizeof(buf);
 
-		n = filemap_write(&w->f.mapping, buf, len, pos);
+		n = filemap_write(&w->f[0].mapping, buf, len, pos);
 		if (n != (ssize_t)len)
 			die("filemap_write", n < 0 ? (int)n : EIO);
 	}
-	err = filemap_write_and_wait(&w->f.mapping);
+	err = filemap_write_and_wait(&w->f[0].mapping);
 	if (err)
 		die("filemap_write_and_wait", err);
-	if (w->f.mapping.nrpages != file_pages)
+	if (w->f[0].mapping.nrpages != file_pages)
 		die("the file is not fully cached (pool too small?)", ENOMEM);
 }
 
@@ -191,9 +173,9 @@ static double lookup_two_threads(struct address_space *m, bool random)
 	return (a[0].ns + a[1].ns) / 2;
 }
 
-static double bench_lookups(struct world *w)
+static double bench_lookups(struct fx *w)
 {
-	struct address_space *m = &w->f.mapping;
+	struct address_space *m = &w->f[0].mapping;
 	double one, seq, two;
 	char note[64];
 
@@ -247,17 +229,14 @@ static double delete_pages(struct address_space *m, uint64_t n)
 	return (now_ns() - t0) / n;
 }
 
-static void bench_insert_erase(struct world *w)
+static void bench_insert_erase(struct fx *w)
 {
 	struct testfile g;
 	double ins = 1e30, trunc = 1e30, del = 1e30, t0, ns;
 	char note[64];
-	int err;
 
 	/* The warm file stays; a second, empty file takes the churn. */
-	err = testfile_init(&g, w->cache, w->dev, 12, npages, npages);
-	if (err)
-		die("testfile_init", err);
+	fx_file_init(w, &g, 12, npages * PAGE_SIZE, npages * PAGE_SIZE);
 	for (int r = 0; r < REPS; r++) {
 		ns = insert_pages(&g.mapping, npages);
 		ins = ns < ins ? ns : ins;
@@ -280,9 +259,9 @@ static void bench_insert_erase(struct world *w)
 
 /* ---- filemap_read hits ---- */
 
-static void bench_read_hits(struct world *w)
+static void bench_read_hits(struct fx *w)
 {
-	struct address_space *m = &w->f.mapping;
+	struct address_space *m = &w->f[0].mapping;
 	uint64_t mask = npages - 1, idx = 0, n = niters / 4 / REPS;
 	static unsigned char buf[4096];
 	struct file_ra_state ra;
@@ -317,7 +296,7 @@ static void bench_read_hits(struct world *w)
 
 static double bench_metadata(unsigned bits, uint64_t file_pages)
 {
-	struct world w;
+	struct fx w;
 	struct cache_mem mi;
 	double per_page, pct;
 	char what[64], note[96];
@@ -347,7 +326,7 @@ static void usage(void)
 
 int main(int argc, char **argv)
 {
-	struct world w;
+	struct fx w;
 	int c;
 
 	while ((c = getopt(argc, argv, "p:i:")) != -1) {

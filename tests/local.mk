@@ -1,9 +1,11 @@
 # tests/: the shared test library (tests/lib), then each part's own rules.
 EXTRA_DIST += tests/lib/tap.h tests/lib/tap.sh tests/lib/clock.h
 
-# The unit tests' block mapper, linked by the cache tests.
+# The cache tests' block mapper and fixture, linked by the cache tests and
+# bench/bench_cache.
 noinst_LIBRARIES += tests/lib/libtestfs.a
-tests_lib_libtestfs_a_SOURCES = tests/lib/testfs.c tests/lib/testfs.h
+tests_lib_libtestfs_a_SOURCES = tests/lib/testfs.c tests/lib/testfs.h tests/lib/cachefix.c \
+	tests/lib/cachefix.h
 TESTFS_LIBS = tests/lib/libtestfs.a $(CACHE_LIBS)
 
 # The filesystem tests' fixture (images, fs_mount, fsck), linked by test_fs_*.

@@ -1,7 +1,7 @@
 # tests/unit/: TAP programs. The cache's run against the RAM device (and the
-# fault-injecting wrapper) through tests/lib/testfs; the filesystem's make
-# images with tools/mkfs.foliofs, mount them with fs_mount (no FUSE) and end
-# with a clean tools/fsck.foliofs.
+# fault-injecting wrapper) through tests/lib/cachefix and tests/lib/testfs;
+# the filesystem's (tests/lib/fsfix) make images with tools/mkfs.foliofs,
+# mount them with fs_mount (no FUSE) and end with a clean tools/fsck.foliofs.
 #
 # test_stress runs for STRESS_SECONDS (default 8) with STRESS_THREADS workers
 # (default 4) under a STRESS_LIMIT-page memory limit (default 300), seeded by

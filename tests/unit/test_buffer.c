@@ -20,8 +20,8 @@
 
 #include "backing/bdev.h"
 #include "cache/internal.h"
+#include "tests/lib/cachefix.h"
 #include "tests/lib/tap.h"
-#include "tests/lib/testfs.h"
 
 #define DEV_BYTES  (32ULL << 20)
 #define FILE_OFF   (1ULL << 20) /* the test file's region starts here */
@@ -29,31 +29,9 @@
 #define META_OFF   (16ULL << 20) /* metadata blocks used through bread */
 #define POOL_PAGES 1024
 
-struct fx {
-	struct cache *cache;
-	struct bdev *mem;	 /* the RAM device: contents are checked here */
-	struct bdev *dev;	 /* what the cache uses: mem or the faulty wrapper */
-	struct faulty *ctl;	 /* NULL without the wrapper */
-	struct testfile f;	 /* the file mapping */
-	struct address_space bm; /* the device mapping */
-	unsigned blkbits, bs;
-	unsigned char *model; /* expected file contents */
-};
-
 struct io {
 	uint64_t reads, rbytes, writes, wbytes;
 };
-
-static uint8_t pat(uint64_t off, unsigned seed)
-{
-	return (uint8_t)((off * 131 + (off >> 9) * 7 + seed * 29) ^ (seed << 3));
-}
-
-static void fill_pat(unsigned char *p, uint64_t off, size_t len, unsigned seed)
-{
-	for (size_t i = 0; i < len; i++)
-		p[i] = pat(off + i, seed);
-}
 
 static struct io io_now(struct bdev *b)
 {
@@ -78,23 +56,10 @@ static void dev_fill(struct fx *fx, uint64_t off, uint64_t len, unsigned seed)
 
 	if (!buf)
 		BAIL("out of memory");
-	fill_pat(buf, off, len, seed);
+	fx_fill(buf, off, len, seed);
 	if (bdev_write(fx->mem, off, buf, len))
 		BAIL("device write failed");
 	free(buf);
-}
-
-/* Does the RAM device hold @want at byte @off? */
-static bool dev_has(struct fx *fx, uint64_t off, const void *want, size_t len)
-{
-	unsigned char *buf = malloc(len);
-	bool same;
-
-	if (!buf || bdev_read(fx->mem, off, buf, len))
-		BAIL("device read failed");
-	same = memcmp(buf, want, len) == 0;
-	free(buf);
-	return same;
 }
 
 /* Does the RAM device hold pattern @seed at [off, off + len)? */
@@ -105,8 +70,8 @@ static bool dev_has_pat(struct fx *fx, uint64_t off, size_t len, unsigned seed)
 
 	if (!want)
 		BAIL("out of memory");
-	fill_pat(want, off, len, seed);
-	same = dev_has(fx, off, want, len);
+	fx_fill(want, off, len, seed);
+	same = fx_dev_has(fx, off, want, len);
 	free(want);
 	return same;
 }
@@ -116,66 +81,38 @@ static bool dev_has_pat(struct fx *fx, uint64_t off, size_t len, unsigned seed)
  * testfs file whose region holds pattern 1 and, if @allocated, is fully
  * allocated with i_size covering it, and the device mapping.
  */
-static void fx_setup(struct fx *fx, unsigned blkbits, bool faulty, bool allocated)
+static void setup(struct fx *fx, unsigned blkbits, bool faulty, bool allocated)
 {
-	struct cache_config cfg = {.pool_bytes = POOL_PAGES * PAGE_SIZE, .no_reclaimer = true};
+	struct fx_params p = {
+		.dev_bytes = DEV_BYTES,
+		.faulty = faulty,
+		.cache = {.pool_bytes = POOL_PAGES * PAGE_SIZE, .no_reclaimer = true},
+		.nfiles = 1,
+		.blkbits = blkbits,
+		.file_off = FILE_OFF,
+		.file_bytes = FILE_BYTES,
+		.allocated = allocated,
+		.model = true,
+		.dev_mapping = true,
+	};
 
-	memset(fx, 0, sizeof(*fx));
-	fx->blkbits = blkbits;
-	fx->bs = 1U << blkbits;
-	if (cache_create(&cfg, &fx->cache))
-		BAIL("cache_create");
-	if (bdev_mem_create(DEV_BYTES, 512, &fx->mem))
-		BAIL("bdev_mem_create");
-	fx->dev = fx->mem;
-	if (faulty && bdev_faulty_create(fx->mem, &fx->dev, &fx->ctl))
-		BAIL("bdev_faulty_create");
+	fx_setup(fx, &p);
 	dev_fill(fx, FILE_OFF, FILE_BYTES, 1);
-	if (testfile_init(&fx->f, fx->cache, fx->dev, blkbits, FILE_OFF >> blkbits,
-			  FILE_BYTES >> blkbits))
-		BAIL("testfile_init");
-	fx->model = calloc(1, FILE_BYTES);
-	if (!fx->model)
-		BAIL("out of memory");
-	if (allocated) {
-		memset(fx->f.alloc, 1, FILE_BYTES >> blkbits);
-		atomic_store(&fx->f.mapping.i_size, FILE_BYTES);
-		fill_pat(fx->model, FILE_OFF, FILE_BYTES, 1);
-	}
-	if (mapping_init_bdev(&fx->bm, fx->cache, fx->dev, blkbits))
-		BAIL("mapping_init_bdev");
+	if (allocated)
+		fx_fill(fx->model, FILE_OFF, FILE_BYTES, 1);
 }
 
-static void fx_teardown(struct fx *fx)
+static void teardown(struct fx *fx)
 {
 	struct cache_mem mem;
 
-	testfile_destroy(&fx->f);
-	mapping_destroy(&fx->bm);
+	fx_put_files(fx);
 	cache_mem_info(fx->cache, &mem);
 	is_u64(mem.buffer_heads, 0, "teardown: no buffer head left");
 	is_u64(mem.pages_in_use, 0, "teardown: no page left");
 	is_u64(cache_stat(fx->cache, NR_BUFFER_HEADS), 0, "teardown: NR_BUFFER_HEADS is 0");
 	is_u64(cache_stat(fx->cache, NR_DIRTY), 0, "teardown: NR_DIRTY is 0");
-	cache_destroy(fx->cache);
-	bdev_close(fx->dev);
-	free(fx->model);
-}
-
-/* Write through the cache and into the model. */
-static void fx_write(struct fx *fx, uint64_t pos, size_t len, unsigned seed)
-{
-	unsigned char *buf = malloc(len);
-	ssize_t n;
-
-	if (!buf)
-		BAIL("out of memory");
-	fill_pat(buf, pos, len, seed);
-	n = filemap_write(&fx->f.mapping, buf, len, pos);
-	if (n != (ssize_t)len)
-		BAIL("filemap_write returned %zd", n);
-	memcpy(fx->model + pos, buf, len);
-	free(buf);
+	fx_destroy(fx);
 }
 
 /* Read through the cache and compare with the model. */
@@ -187,23 +124,11 @@ static bool fx_read_matches(struct fx *fx, uint64_t pos, size_t len)
 
 	if (!buf)
 		BAIL("out of memory");
-	file_ra_state_init(&ra, &fx->f.mapping);
-	same = filemap_read(&fx->f.mapping, &ra, buf, len, pos) == (ssize_t)len &&
+	file_ra_state_init(&ra, &fx->f[0].mapping);
+	same = filemap_read(&fx->f[0].mapping, &ra, buf, len, pos) == (ssize_t)len &&
 	       memcmp(buf, fx->model + pos, len) == 0;
 	free(buf);
 	return same;
-}
-
-static bool page_flag(struct address_space *mapping, uint64_t index, enum pageflags bit)
-{
-	struct page *page = find_get_page(mapping, index);
-	bool set;
-
-	if (!page)
-		return false;
-	set = page_test(page, bit);
-	put_page(page);
-	return set;
 }
 
 /*
@@ -243,7 +168,7 @@ static void test_partial_write(unsigned blkbits)
 	};
 	struct fx fx;
 
-	fx_setup(&fx, blkbits, false, true);
+	setup(&fx, blkbits, false, true);
 	for (unsigned c = 0; c < ARRAY_SIZE(ranges); c++) {
 		unsigned from = ranges[c][0], to = MIN(ranges[c][1], (unsigned)PAGE_SIZE);
 		uint64_t pos = (uint64_t)(c + 1) * PAGE_SIZE * 3 + from;
@@ -254,17 +179,17 @@ static void test_partial_write(unsigned blkbits)
 		got = io_since(fx.dev, then);
 		is_u64(got.reads, want.reads, "bs %u write [%u,%u): device reads", bs, from, to);
 		is_u64(got.rbytes, want.rbytes, "bs %u write [%u,%u): bytes read", bs, from, to);
-		ok(page_flag(&fx.f.mapping, pos >> PAGE_SHIFT, PG_dirty),
-		   "bs %u case %u: page dirty", bs, c);
+		ok(fx_page_flag(&fx, pos >> PAGE_SHIFT, PG_dirty), "bs %u case %u: page dirty", bs,
+		   c);
 		then = io_now(fx.dev);
-		is_int(filemap_write_and_wait(&fx.f.mapping), 0, "bs %u case %u: write_and_wait",
+		is_int(filemap_write_and_wait(&fx.f[0].mapping), 0, "bs %u case %u: write_and_wait",
 		       bs, c);
 		got = io_since(fx.dev, then);
 		is_u64(got.writes, want.writes, "bs %u case %u: one device write", bs, c);
 		is_u64(got.wbytes, want.wbytes, "bs %u case %u: only touched blocks written", bs,
 		       c);
-		ok(dev_has(&fx, FILE_OFF + (pos & PAGE_MASK), fx.model + (pos & PAGE_MASK),
-			   PAGE_SIZE),
+		ok(fx_dev_has(&fx, FILE_OFF + (pos & PAGE_MASK), fx.model + (pos & PAGE_MASK),
+			      PAGE_SIZE),
 		   "bs %u case %u: device holds the page", bs, c);
 	}
 	/* Read back only now: readahead must not fill the next case's page. */
@@ -274,7 +199,7 @@ static void test_partial_write(unsigned blkbits)
 		ok(fx_read_matches(&fx, page_pos, PAGE_SIZE), "bs %u case %u: cache reads back", bs,
 		   c);
 	}
-	fx_teardown(&fx);
+	teardown(&fx);
 }
 
 /* A write into a hole: nothing is read, the rest of the new block is zero. */
@@ -284,25 +209,26 @@ static void test_new_blocks(unsigned blkbits)
 	struct io got, then;
 	struct fx fx;
 
-	fx_setup(&fx, blkbits, false, false);
-	atomic_store(&fx.f.mapping.i_size, FILE_BYTES); /* a sparse file */
+	setup(&fx, blkbits, false, false);
+	atomic_store(&fx.f[0].mapping.i_size, FILE_BYTES); /* a sparse file */
 	then = io_now(fx.dev);
 	fx_write(&fx, bs / 4, 100, 3);
 	ok(fx_read_matches(&fx, 0, PAGE_SIZE), "bs %u: new block reads as zeros + data", bs);
 	got = io_since(fx.dev, then);
 	is_u64(got.reads, 0, "bs %u: no device read for a hole", bs);
 	then = io_now(fx.dev);
-	is_int(filemap_write_and_wait(&fx.f.mapping), 0, "bs %u: write_and_wait", bs);
+	is_int(filemap_write_and_wait(&fx.f[0].mapping), 0, "bs %u: write_and_wait", bs);
 	got = io_since(fx.dev, then);
 	is_u64(got.wbytes, bs, "bs %u: only the new block is written", bs);
-	ok(dev_has(&fx, FILE_OFF, fx.model, bs), "bs %u: device block replaced, garbage gone", bs);
+	ok(fx_dev_has(&fx, FILE_OFF, fx.model, bs), "bs %u: device block replaced, garbage gone",
+	   bs);
 	if (bs < PAGE_SIZE)
 		ok(dev_has_pat(&fx, FILE_OFF + bs, PAGE_SIZE - bs, 1),
 		   "bs %u: hole blocks untouched on the device", bs);
-	is_int(fx.f.alloc[0], 1, "bs %u: block allocated by the write", bs);
+	is_int(fx.f[0].alloc[0], 1, "bs %u: block allocated by the write", bs);
 	if (bs < PAGE_SIZE)
-		is_int(fx.f.alloc[1], 0, "bs %u: neighbour still a hole", bs);
-	fx_teardown(&fx);
+		is_int(fx.f[0].alloc[1], 0, "bs %u: neighbour still a hole", bs);
+	teardown(&fx);
 }
 
 /* Dirty a few blocks of a cached page: writeback writes those blocks only. */
@@ -313,7 +239,7 @@ static void test_dirty_blocks_only(unsigned blkbits)
 	struct io got, then;
 	struct fx fx;
 
-	fx_setup(&fx, blkbits, false, true);
+	setup(&fx, blkbits, false, true);
 	ok(fx_read_matches(&fx, 0, PAGE_SIZE), "bs %u: page read", bs);
 	for (unsigned i = 0; i < ndirty; i++)
 		fx_write(&fx, dirty[i] * bs + 7, 5, 20 + i);
@@ -321,17 +247,17 @@ static void test_dirty_blocks_only(unsigned blkbits)
 	if (n > 2)
 		dev_fill(&fx, FILE_OFF, bs, 99);
 	then = io_now(fx.dev);
-	is_int(filemap_write_and_wait(&fx.f.mapping), 0, "bs %u: write_and_wait", bs);
+	is_int(filemap_write_and_wait(&fx.f[0].mapping), 0, "bs %u: write_and_wait", bs);
 	got = io_since(fx.dev, then);
 	is_u64(got.wbytes, (uint64_t)ndirty * bs, "bs %u: written bytes = dirty blocks", bs);
 	is_u64(got.writes, ndirty, "bs %u: one write per non-adjacent dirty block", bs);
 	for (unsigned i = 0; i < ndirty; i++)
-		ok(dev_has(&fx, FILE_OFF + dirty[i] * bs, fx.model + dirty[i] * bs, bs),
+		ok(fx_dev_has(&fx, FILE_OFF + dirty[i] * bs, fx.model + dirty[i] * bs, bs),
 		   "bs %u: dirty block %u on the device", bs, dirty[i]);
 	if (n > 2)
 		ok(dev_has_pat(&fx, FILE_OFF, bs, 99), "bs %u: clean block 0 not rewritten", bs);
-	ok(!page_flag(&fx.f.mapping, 0, PG_dirty), "bs %u: page clean after writeback", bs);
-	fx_teardown(&fx);
+	ok(!fx_page_flag(&fx, 0, PG_dirty), "bs %u: page clean after writeback", bs);
+	teardown(&fx);
 }
 
 /* block_read_page: only missing blocks, contiguous ones merged, holes free. */
@@ -344,15 +270,15 @@ static void test_block_read_page(unsigned blkbits)
 	struct fx fx;
 	int err;
 
-	fx_setup(&fx, blkbits, false, true);
+	setup(&fx, blkbits, false, true);
 	if (hole < n) {
-		fx.f.alloc[hole] = 0;
+		fx.f[0].alloc[hole] = 0;
 		memset(fx.model + hole * bs, 0, bs);
 	}
-	if (find_or_create_page(&fx.f.mapping, 0, &page))
+	if (find_or_create_page(&fx.f[0].mapping, 0, &page))
 		BAIL("find_or_create_page");
 	then = io_now(fx.dev);
-	err = block_read_page(&fx.f.mapping, page);
+	err = block_read_page(&fx.f[0].mapping, page);
 	got = io_since(fx.dev, then);
 	is_int(err, 0, "bs %u: block_read_page", bs);
 	is_u64(got.reads, want_reads, "bs %u: one read per device-contiguous run", bs);
@@ -363,11 +289,11 @@ static void test_block_read_page(unsigned blkbits)
 	   "bs %u: heads attached and uptodate", bs);
 	buffer_assert_state(page);
 	then = io_now(fx.dev);
-	is_int(block_read_page(&fx.f.mapping, page), 0, "bs %u: again", bs);
+	is_int(block_read_page(&fx.f[0].mapping, page), 0, "bs %u: again", bs);
 	is_u64(io_since(fx.dev, then).reads, 0, "bs %u: nothing read twice", bs);
 	unlock_page(page);
 	put_page(page);
-	fx_teardown(&fx);
+	teardown(&fx);
 }
 
 /* The device mapping: bread, mark_buffer_dirty, brelse, writeback. */
@@ -382,7 +308,7 @@ static void test_bread_roundtrip(unsigned blkbits)
 	struct fx fx;
 	int err = 1;
 
-	fx_setup(&fx, blkbits, false, true);
+	setup(&fx, blkbits, false, true);
 	dev_fill(&fx, META_OFF, 2 * PAGE_SIZE, 5);
 	dirty0 = cache_stat(fx.cache, NR_DIRTY);
 	then = io_now(fx.dev);
@@ -396,7 +322,7 @@ static void test_bread_roundtrip(unsigned blkbits)
 	ok(bh->b_size == bs && bh->b_blocknr == blk && bh_test(bh, BH_Uptodate) &&
 		   bh_test(bh, BH_Mapped),
 	   "bs %u: head state", bs);
-	fill_pat(want, off, bs, 5);
+	fx_fill(want, off, bs, 5);
 	ok(memcmp(bh->b_data, want, bs) == 0, "bs %u: bread bytes", bs);
 	then = io_now(fx.dev);
 	bh2 = bread(&fx.bm, blk, &err);
@@ -421,12 +347,12 @@ static void test_bread_roundtrip(unsigned blkbits)
 	is_u64(got.writes, 1, "bs %u: one device write", bs);
 	is_u64(got.wbytes, bs, "bs %u: only the dirty block", bs);
 	memset(want, 0xa5, bs);
-	ok(dev_has(&fx, off, want, bs), "bs %u: device holds the change", bs);
+	ok(fx_dev_has(&fx, off, want, bs), "bs %u: device holds the change", bs);
 	if (bs < PAGE_SIZE)
 		ok(dev_has_pat(&fx, off - bs, bs, 77), "bs %u: clean neighbour not written", bs);
 	is_u64(cache_stat(fx.cache, NR_DIRTY), dirty0, "bs %u: NR_DIRTY back", bs);
 	free(want);
-	fx_teardown(&fx);
+	teardown(&fx);
 }
 
 /* getblk + set_buffer_uptodate + sync_dirty_buffer; bread past the end. */
@@ -440,7 +366,7 @@ static void test_getblk_sync(unsigned blkbits)
 	struct fx fx;
 	int err = 0;
 
-	fx_setup(&fx, blkbits, false, true);
+	setup(&fx, blkbits, false, true);
 	dev_fill(&fx, META_OFF, 2 * PAGE_SIZE, 6);
 	then = io_now(fx.dev);
 	bh = getblk(&fx.bm, blk, &err);
@@ -457,7 +383,7 @@ static void test_getblk_sync(unsigned blkbits)
 	is_u64(got.reads, 0, "bs %u: nothing read", bs);
 	is_u64(got.wbytes, bs, "bs %u: one block written", bs);
 	memset(want, 0x5a, bs);
-	ok(dev_has(&fx, blk << blkbits, want, bs), "bs %u: device holds it", bs);
+	ok(fx_dev_has(&fx, blk << blkbits, want, bs), "bs %u: device holds it", bs);
 	ok(!bh_test(bh, BH_Dirty) && !page_test(bh->b_page, PG_dirty), "bs %u: head and page clean",
 	   bs);
 	is_int(sync_dirty_buffer(bh), 0, "bs %u: sync of a clean head", bs);
@@ -467,7 +393,7 @@ static void test_getblk_sync(unsigned blkbits)
 	bh = bread(&fx.bm, DEV_BYTES >> blkbits, &err);
 	ok(bh == NULL && err == -EINVAL, "bs %u: bread past the device end: -EINVAL", bs);
 	free(want);
-	fx_teardown(&fx);
+	teardown(&fx);
 }
 
 /* A pinned head is skipped by writeback and written after bh_unpin. */
@@ -481,7 +407,7 @@ static void test_pin(unsigned blkbits)
 	struct fx fx;
 	int err;
 
-	fx_setup(&fx, blkbits, false, true);
+	setup(&fx, blkbits, false, true);
 	dev_fill(&fx, META_OFF, PAGE_SIZE, 8);
 	bh = bread(&fx.bm, blk, &err);
 	if (!bh)
@@ -519,13 +445,13 @@ static void test_pin(unsigned blkbits)
 	got = io_since(fx.dev, then);
 	is_u64(got.wbytes, bs, "bs %u: the unpinned block is written", bs);
 	memset(want, 0x11, bs);
-	ok(dev_has(&fx, off, want, bs), "bs %u: device holds it", bs);
+	ok(fx_dev_has(&fx, off, want, bs), "bs %u: device holds it", bs);
 	ok(!page_test(bh->b_page, PG_dirty), "bs %u: page clean", bs);
 	is_u64(cache_stat(fx.cache, NR_DIRTY), 0, "bs %u: NR_DIRTY 0", bs);
 	brelse(other);
 	brelse(bh);
 	free(want);
-	fx_teardown(&fx);
+	teardown(&fx);
 }
 
 /* Contiguous dirty blocks across a page boundary: one device write. */
@@ -538,7 +464,7 @@ static void test_bdev_merge(unsigned blkbits)
 	struct fx fx;
 	int err;
 
-	fx_setup(&fx, blkbits, false, true);
+	setup(&fx, blkbits, false, true);
 	dev_fill(&fx, META_OFF, 4 * PAGE_SIZE, 12);
 	for (unsigned i = 0; i < nblk; i++) {
 		bh[i] = bread(&fx.bm, first + i, &err);
@@ -559,14 +485,14 @@ static void test_bdev_merge(unsigned blkbits)
 		unsigned char want[4096];
 
 		memset(want, 0x40 + i, bs);
-		ok(dev_has(&fx, (first + i) << blkbits, want, bs), "bs %u: block %u on the device",
-		   bs, i);
+		ok(fx_dev_has(&fx, (first + i) << blkbits, want, bs),
+		   "bs %u: block %u on the device", bs, i);
 		brelse(bh[i]);
 	}
 	if (n > 1)
 		ok(dev_has_pat(&fx, META_OFF, (size_t)(n - 1) * bs, 12),
 		   "bs %u: clean blocks before the run untouched", bs);
-	fx_teardown(&fx);
+	teardown(&fx);
 }
 
 /* try_to_free_buffers and cancel_dirty_page on device-mapping pages. */
@@ -580,7 +506,7 @@ static void test_free_and_cancel(unsigned blkbits)
 	struct fx fx;
 	int err;
 
-	fx_setup(&fx, blkbits, false, true);
+	setup(&fx, blkbits, false, true);
 	bh = bread(&fx.bm, blk, &err);
 	if (!bh)
 		BAIL("bread failed: %d", err);
@@ -605,7 +531,7 @@ static void test_free_and_cancel(unsigned blkbits)
 	is_u64(cache_stat(fx.cache, NR_BUFFER_HEADS), 0, "bs %u: NR_BUFFER_HEADS 0", bs);
 	unlock_page(page);
 	put_page(page);
-	fx_teardown(&fx);
+	teardown(&fx);
 }
 
 /* Device read errors reach bread's and filemap_read's callers. */
@@ -619,7 +545,7 @@ static void test_read_errors(unsigned blkbits)
 	struct fx fx;
 	int err = 0;
 
-	fx_setup(&fx, blkbits, true, true);
+	setup(&fx, blkbits, true, true);
 	errs = cache_stat(fx.cache, READ_ERRORS);
 	faulty_fail_range(fx.ctl, FAULTY_READ, blk << blkbits, bs);
 	bh = bread(&fx.bm, blk, &err);
@@ -631,12 +557,12 @@ static void test_read_errors(unsigned blkbits)
 	brelse(bh);
 
 	faulty_fail_range(fx.ctl, FAULTY_READ, FILE_OFF + 5 * PAGE_SIZE, PAGE_SIZE);
-	file_ra_state_init(&ra, &fx.f.mapping);
-	is_int(filemap_read(&fx.f.mapping, &ra, buf, sizeof(buf), 5 * PAGE_SIZE + 100), -EIO,
+	file_ra_state_init(&ra, &fx.f[0].mapping);
+	is_int(filemap_read(&fx.f[0].mapping, &ra, buf, sizeof(buf), 5 * PAGE_SIZE + 100), -EIO,
 	       "bs %u: filemap_read gets -EIO", bs);
 	faulty_clear_ranges(fx.ctl);
 	ok(fx_read_matches(&fx, 5 * PAGE_SIZE, PAGE_SIZE), "bs %u: read works afterwards", bs);
-	fx_teardown(&fx);
+	teardown(&fx);
 }
 
 int main(void)

@@ -38,44 +38,30 @@
 
 #include "backing/bdev.h"
 #include "cache/cache.h"
+#include "tests/lib/cachefix.h"
 #include "tests/lib/tap.h"
-#include "tests/lib/testfs.h"
 
 #define KIB 1024ULL
 
-/* One case's world: lower RAM device, its faulty wrapper, a cache. */
-struct fenv {
-	struct bdev *lower; /* what really holds the bytes */
-	struct bdev *dev;   /* the faulty wrapper the cache uses */
-	struct faulty *ctl;
-	struct cache *cache;
-};
-
-static void fenv_init(struct fenv *e, uint64_t dev_bytes, uint32_t lbs, unsigned pool_pages,
+/* One case's world: a RAM device behind the faulty wrapper, a cache. */
+static void fenv_init(struct fx *e, uint64_t dev_bytes, uint32_t lbs, unsigned pool_pages,
 		      unsigned limit_pages, uint32_t max_io)
 {
-	struct cache_config cfg = {
-		.pool_bytes = (uint64_t)pool_pages * PAGE_SIZE,
-		.limit_bytes = (uint64_t)limit_pages * PAGE_SIZE,
-		.no_reclaimer = limit_pages == 0,
-		.max_io_bytes = max_io,
+	struct fx_params p = {
+		.dev_bytes = dev_bytes,
+		.lbs = lbs,
+		.faulty = true,
+		.cache = {.pool_bytes = (uint64_t)pool_pages * PAGE_SIZE,
+			  .limit_bytes = (uint64_t)limit_pages * PAGE_SIZE,
+			  .no_reclaimer = limit_pages == 0,
+			  .max_io_bytes = max_io},
 	};
-	int err;
 
-	memset(e, 0, sizeof(*e));
-	err = bdev_mem_create(dev_bytes, lbs, &e->lower);
-	if (err)
-		BAIL("bdev_mem_create: %d", err);
-	err = bdev_faulty_create(e->lower, &e->dev, &e->ctl);
-	if (err)
-		BAIL("bdev_faulty_create: %d", err);
-	err = cache_create(&cfg, &e->cache);
-	if (err)
-		BAIL("cache_create: %d", err);
+	fx_setup(e, &p);
 }
 
-/* Leak check, then free everything (the wrapper closes the lower device). */
-static void fenv_fini(struct fenv *e, const char *name)
+/* Leak check, then free everything. */
+static void fenv_fini(struct fx *e, const char *name)
 {
 	struct cache_mem mi;
 
@@ -86,17 +72,7 @@ static void fenv_fini(struct fenv *e, const char *name)
 	   "%s: nothing left in the cache at teardown (pages %" PRIu64 " bh %" PRIu64
 	   " mappings %" PRIu64 " nodes %" PRIu64 " metadata %" PRIu64 ")",
 	   name, mi.pages_in_use, mi.buffer_heads, mi.mappings, mi.xa_nodes, mi.metadata_bytes);
-	cache_destroy(e->cache);
-	bdev_close(e->dev);
-}
-
-static void file_init(struct testfile *f, struct fenv *e, unsigned bits, uint64_t base_bytes,
-		      uint64_t bytes)
-{
-	int err = testfile_init(f, e->cache, e->dev, bits, base_bytes >> bits, bytes >> bits);
-
-	if (err)
-		BAIL("testfile_init: %d", err);
+	fx_destroy(e);
 }
 
 /* Deterministic contents: generation @gen of the bytes at file offset @pos. */
@@ -115,24 +91,15 @@ static void *xmalloc(size_t n)
 	return p;
 }
 
-/* True if the lower device holds @want at @off. */
-static bool lower_has(struct fenv *e, uint64_t off, const void *want, size_t len)
-{
-	unsigned char *tmp = xmalloc(len);
-	bool same = !bdev_read(e->lower, off, tmp, len) && !memcmp(tmp, want, len);
-
-	free(tmp);
-	return same;
-}
-
-static bool lower_zero(struct fenv *e, uint64_t off, size_t len)
+/* True if the RAM device holds zeros at [off, off + len). */
+static bool lower_zero(struct fx *e, uint64_t off, size_t len)
 {
 	unsigned char *z = calloc(1, len);
 	bool same;
 
 	if (!z)
 		BAIL("out of memory");
-	same = lower_has(e, off, z, len);
+	same = fx_dev_has(e, off, z, len);
 	free(z);
 	return same;
 }
@@ -188,14 +155,14 @@ static void test_read_eio(unsigned bits)
 	uint64_t bad = 4096 + (bs < 4096 ? bs : 0);
 	unsigned char *data = xmalloc(16 * KIB), *buf = xmalloc(16 * KIB);
 	struct testfile f;
-	struct fenv e;
+	struct fx e;
 	struct page *page;
 	uint64_t rerr;
 	ssize_t r;
 
 	diag("read errors, block size %u", bs);
 	fenv_init(&e, 1024 * KIB, 512, 256, 0, 0);
-	file_init(&f, &e, bits, 0, 256 * KIB);
+	fx_file_init(&e, &f, bits, 0, 256 * KIB);
 	pattern(data, 0, 16 * KIB, 1);
 	is_int(filemap_write(&f.mapping, data, 16 * KIB, 0), 16 * KIB, "bs %u: write 16 KiB", bs);
 	is_int(filemap_write_and_wait(&f.mapping), 0, "bs %u: written back", bs);
@@ -235,7 +202,7 @@ static void test_read_eio(unsigned bits)
 
 /* ---- write-back errors ---- */
 
-static void check_wb_failure_state(struct fenv *e, struct testfile *f, uint64_t bad, unsigned bs)
+static void check_wb_failure_state(struct fx *e, struct testfile *f, uint64_t bad, unsigned bs)
 {
 	uint64_t idx = bad / PAGE_SIZE;
 
@@ -262,12 +229,12 @@ static void test_write_eio(unsigned bits)
 	unsigned char *data = xmalloc(16 * KIB);
 	errseq_t s1, s2, s3;
 	struct testfile f;
-	struct fenv e;
+	struct fx e;
 	uint64_t wbe;
 
 	diag("write-back errors, block size %u", bs);
 	fenv_init(&e, 1024 * KIB, 512, 256, 0, 0);
-	file_init(&f, &e, bits, 0, 256 * KIB);
+	fx_file_init(&e, &f, bits, 0, 256 * KIB);
 	s1 = filemap_sample_wb_err(&f.mapping);
 	s2 = filemap_sample_wb_err(&f.mapping);
 	pattern(data, 0, 16 * KIB, 2);
@@ -290,7 +257,7 @@ static void test_write_eio(unsigned bits)
 	       bs);
 	is_u64(cache_stat(e.cache, NR_DIRTY), 0, "bs %u: NR_DIRTY back to 0", bs);
 	is_u64(f.mapping.nrdirty, 0, "bs %u: the mapping is clean", bs);
-	ok(lower_has(&e, 0, data, 16 * KIB), "bs %u: the device holds all 16 KiB", bs);
+	ok(fx_dev_has(&e, 0, data, 16 * KIB), "bs %u: the device holds all 16 KiB", bs);
 	is_int(file_check_and_advance_wb_err(&s1, &f.mapping), 0,
 	       "bs %u: no new error after the successful write-back", bs);
 	s3 = filemap_sample_wb_err(&f.mapping);
@@ -306,17 +273,17 @@ static void test_write_fail_after(void)
 {
 	unsigned char *data = xmalloc(16 * KIB);
 	struct testfile f;
-	struct fenv e;
+	struct fx e;
 	bool dirty = true;
 
 	diag("write-back after the device starts failing (fail_after)");
 	fenv_init(&e, 1024 * KIB, 512, 256, 0, 4096);
-	file_init(&f, &e, 12, 0, 256 * KIB);
+	fx_file_init(&e, &f, 12, 0, 256 * KIB);
 	pattern(data, 0, 16 * KIB, 3);
 	is_int(filemap_write(&f.mapping, data, 16 * KIB, 0), 16 * KIB, "write 4 pages");
 	faulty_fail_after(e.ctl, FAULTY_WRITE, 1);
 	is_int(filemap_write_and_wait(&f.mapping), -EIO, "write_and_wait reports -EIO");
-	ok(lower_has(&e, 0, data, 4096), "the first page (one device write) landed");
+	ok(fx_dev_has(&e, 0, data, 4096), "the first page (one device write) landed");
 	ok(lower_zero(&e, 4096, 12 * KIB), "the three others did not");
 	for (uint64_t i = 1; i < 4; i++)
 		dirty = dirty && page_is_dirty(&f.mapping, i);
@@ -325,7 +292,7 @@ static void test_write_fail_after(void)
 	is_u64(cache_stat(e.cache, NR_DIRTY), 3, "NR_DIRTY is 3");
 	faulty_reset(e.ctl);
 	is_int(filemap_write_and_wait(&f.mapping), 0, "after faulty_reset write_and_wait succeeds");
-	ok(lower_has(&e, 0, data, 16 * KIB), "the device holds all 4 pages");
+	ok(fx_dev_has(&e, 0, data, 16 * KIB), "the device holds all 4 pages");
 	is_u64(cache_stat(e.cache, NR_DIRTY), 0, "NR_DIRTY back to 0");
 	testfile_destroy(&f);
 	fenv_fini(&e, "fail_after");
@@ -338,13 +305,13 @@ static void test_torn_write(void)
 {
 	unsigned char *a = xmalloc(16 * KIB), *b = xmalloc(16 * KIB);
 	struct testfile f;
-	struct fenv e;
+	struct fx e;
 	uint64_t inj;
 	bool dirty = true;
 
 	diag("torn write");
 	fenv_init(&e, 1024 * KIB, 4096, 256, 0, 0);
-	file_init(&f, &e, 12, 0, 256 * KIB);
+	fx_file_init(&e, &f, 12, 0, 256 * KIB);
 	pattern(a, 0, 16 * KIB, 4);
 	pattern(b, 0, 16 * KIB, 5);
 	is_int(filemap_write(&f.mapping, a, 16 * KIB, 0), 16 * KIB, "write A");
@@ -356,13 +323,13 @@ static void test_torn_write(void)
 	is_int(filemap_write_and_wait(&f.mapping), -EIO, "the torn write-back reports -EIO");
 	is_u64(faulty_injected(e.ctl), inj + 1,
 	       "the 4 contiguous pages went down as one device write, which was torn");
-	ok(lower_has(&e, 0, b, 4096), "the first block of the torn write landed (B)");
-	ok(lower_has(&e, 4096, a + 4096, 12 * KIB), "the rest of the device still holds A");
+	ok(fx_dev_has(&e, 0, b, 4096), "the first block of the torn write landed (B)");
+	ok(fx_dev_has(&e, 4096, a + 4096, 12 * KIB), "the rest of the device still holds A");
 	for (uint64_t i = 1; i < 4; i++)
 		dirty = dirty && page_is_dirty(&f.mapping, i);
 	ok(dirty, "the pages that did not land are still dirty");
 	is_int(filemap_write_and_wait(&f.mapping), 0, "the retry succeeds");
-	ok(lower_has(&e, 0, b, 16 * KIB), "the device holds B");
+	ok(fx_dev_has(&e, 0, b, 16 * KIB), "the device holds B");
 	testfile_destroy(&f);
 	fenv_fini(&e, "torn write");
 	free(a);
@@ -374,19 +341,19 @@ static void test_crash_point(void)
 	const uint64_t dev_bytes = 256 * KIB;
 	unsigned char *a = xmalloc(64 * KIB), *b = xmalloc(80 * KIB), *snap = xmalloc(dev_bytes);
 	struct testfile f;
-	struct fenv e;
+	struct fx e;
 	uint64_t dirty;
 
 	diag("crash point");
 	/* 8 KiB per device write, so the write-back takes 10 writes. */
 	fenv_init(&e, dev_bytes, 4096, 256, 0, 8192);
-	file_init(&f, &e, 12, 0, dev_bytes);
+	fx_file_init(&e, &f, 12, 0, dev_bytes);
 	pattern(a, 0, 64 * KIB, 6);
 	pattern(b, 0, 80 * KIB, 7);
 	is_int(filemap_write(&f.mapping, a, 64 * KIB, 0), 64 * KIB, "write A (16 pages)");
 	is_int(filemap_write_and_wait(&f.mapping), 0, "A written back");
 	is_int(bdev_flush(e.dev), 0, "A flushed: durable");
-	if (bdev_read(e.lower, 0, snap, dev_bytes))
+	if (bdev_read(e.mem, 0, snap, dev_bytes))
 		BAIL("bdev_read lower");
 	is_int(filemap_write(&f.mapping, b, 80 * KIB, 0), 80 * KIB,
 	       "overwrite with B and extend to 20 pages");
@@ -394,7 +361,7 @@ static void test_crash_point(void)
 	is_int(filemap_write_and_wait(&f.mapping), -EIO,
 	       "write-back that runs into the crash point reports -EIO");
 	ok(faulty_crashed(e.ctl), "the crash happened");
-	ok(lower_has(&e, 0, snap, dev_bytes),
+	ok(fx_dev_has(&e, 0, snap, dev_bytes),
 	   "the lower device holds exactly the durable contents (A, nothing of B)");
 	dirty = atomic_load(&f.mapping.nrdirty);
 	ok(dirty >= 1 && cache_stat(e.cache, NR_DIRTY) == dirty,
@@ -489,7 +456,7 @@ static void test_latency(void)
 {
 	static const unsigned bits[2] = {12, 10};
 	struct lat_worker w[2];
-	struct fenv e;
+	struct fx e;
 	unsigned bad = 0;
 
 	diag("latency (200 us per request), 2 threads, limit 64 pages");
@@ -497,7 +464,7 @@ static void test_latency(void)
 	faulty_set_latency(e.ctl, 200);
 	for (int i = 0; i < 2; i++) {
 		memset(&w[i], 0, sizeof(w[i]));
-		file_init(&w[i].f, &e, bits[i], i * LAT_FILE, LAT_FILE);
+		fx_file_init(&e, &w[i].f, bits[i], i * LAT_FILE, LAT_FILE);
 		w[i].model = calloc(1, LAT_FILE);
 		w[i].rng = 0x1234567ULL * (i + 1);
 		if (!w[i].model || pthread_create(&w[i].thread, NULL, lat_main, &w[i]))
@@ -531,7 +498,7 @@ static void test_bread(unsigned bits)
 	unsigned char *pat = xmalloc(4096), *ones = xmalloc(bs);
 	struct address_space bdm;
 	struct buffer_head *bh;
-	struct fenv e;
+	struct fx e;
 	int err;
 
 	diag("metadata blocks, block size %u", bs);
@@ -539,7 +506,7 @@ static void test_bread(unsigned bits)
 	if (mapping_init_bdev(&bdm, e.cache, e.dev, bits))
 		BAIL("mapping_init_bdev");
 	pattern(pat, blk * bs, bs, 8);
-	if (bdev_write(e.lower, blk * bs, pat, bs))
+	if (bdev_write(e.mem, blk * bs, pat, bs))
 		BAIL("bdev_write lower");
 
 	faulty_fail_range(e.ctl, FAULTY_READ, blk * bs, bs);
@@ -565,12 +532,12 @@ static void test_bread(unsigned bits)
 	is_int(sync_dirty_buffer(bh), -EIO, "bs %u: sync_dirty_buffer reports -EIO", bs);
 	ok(bh_test(bh, BH_Dirty) && bh_test(bh, BH_Write_EIO),
 	   "bs %u: the buffer stays dirty, with BH_Write_EIO", bs);
-	ok(lower_has(&e, blk * bs, pat, bs), "bs %u: the device still holds the old block", bs);
+	ok(fx_dev_has(&e, blk * bs, pat, bs), "bs %u: the device still holds the old block", bs);
 	faulty_clear_ranges(e.ctl);
 	is_int(sync_dirty_buffer(bh), 0, "bs %u: after the fault clears sync_dirty_buffer succeeds",
 	       bs);
 	ok(!bh_test(bh, BH_Dirty), "bs %u: the buffer is clean", bs);
-	ok(lower_has(&e, blk * bs, ones, bs), "bs %u: the device holds the new block", bs);
+	ok(fx_dev_has(&e, blk * bs, ones, bs), "bs %u: the device holds the new block", bs);
 	brelse(bh);
 	mapping_destroy(&bdm);
 	fenv_fini(&e, bits == 12 ? "bread 4k" : "bread 1k");

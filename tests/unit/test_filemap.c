@@ -30,44 +30,39 @@
 #include "backing/bdev.h"
 #include "cache/cache.h"
 #include "cache/internal.h"
+#include "tests/lib/cachefix.h"
 #include "tests/lib/tap.h"
-#include "tests/lib/testfs.h"
 
 #define FILE_BLOCKS_BYTES (4ULL << 20) /* each test file's region */
 
-static struct cache *cache;
-static struct bdev *dev;
+static struct fx fx;
 static unsigned next_region;
 
 static void setup(void)
 {
-	struct cache_config cfg = {
-		.pool_bytes = 2048 * PAGE_SIZE,
-		.ra_max_pages = 32,
+	struct fx_params p = {
+		.dev_bytes = 64ULL << 20,
+		.cache = {.pool_bytes = 2048 * PAGE_SIZE, .ra_max_pages = 32},
 	};
 
-	if (bdev_mem_create(64ULL << 20, 512, &dev))
-		BAIL("bdev_mem_create");
-	if (cache_create(&cfg, &cache))
-		BAIL("cache_create");
+	fx_setup(&fx, &p);
 }
 
 /* A testfs file over its own 4 MiB of the device. */
 static void file_init(struct testfile *f, unsigned blkbits)
 {
-	uint64_t base = (next_region++ * FILE_BLOCKS_BYTES) >> blkbits;
+	uint64_t off = next_region++ * FILE_BLOCKS_BYTES;
 
 	if (next_region * FILE_BLOCKS_BYTES > (64ULL << 20))
 		BAIL("out of device regions");
-	if (testfile_init(f, cache, dev, blkbits, base, FILE_BLOCKS_BYTES >> blkbits))
-		BAIL("testfile_init");
+	fx_file_init(&fx, f, blkbits, off, FILE_BLOCKS_BYTES);
 }
 
 static uint64_t dev_reads(void)
 {
 	struct bdev_stats st;
 
-	bdev_get_stats(dev, &st);
+	bdev_get_stats(fx.dev, &st);
 	return st.reads;
 }
 
@@ -98,18 +93,18 @@ static void flush_and_drop(struct testfile *f)
 {
 	if (filemap_write_and_wait(&f->mapping))
 		BAIL("filemap_write_and_wait");
-	cache_drop_clean(cache);
+	cache_drop_clean(fx.cache);
 }
 
 static void test_init_errors(void)
 {
 	struct address_space m;
 
-	is_int(mapping_init(&m, cache, dev, 9, &testfs_aops, NULL), -EINVAL,
+	is_int(mapping_init(&m, fx.cache, fx.dev, 9, &testfs_aops, NULL), -EINVAL,
 	       "mapping_init refuses 512-byte blocks");
-	is_int(mapping_init(&m, cache, dev, 13, &testfs_aops, NULL), -EINVAL,
+	is_int(mapping_init(&m, fx.cache, fx.dev, 13, &testfs_aops, NULL), -EINVAL,
 	       "mapping_init refuses 8 KiB blocks");
-	is_int(mapping_init(&m, cache, dev, 12, NULL, NULL), -EINVAL,
+	is_int(mapping_init(&m, fx.cache, fx.dev, 12, NULL, NULL), -EINVAL,
 	       "mapping_init needs map_blocks");
 }
 
@@ -117,7 +112,7 @@ static void test_find_add_delete(void)
 {
 	struct testfile f;
 	struct page *p, *q, *n;
-	uint64_t nfp = cache_stat(cache, NR_FILE_PAGES);
+	uint64_t nfp = cache_stat(fx.cache, NR_FILE_PAGES);
 
 	file_init(&f, 12);
 	is_int(find_or_create_page(&f.mapping, 7, &p), 0, "find_or_create_page creates");
@@ -126,7 +121,7 @@ static void test_find_add_delete(void)
 	is_int(atomic_load(&p->refcount), 2, "mapping's reference + caller's");
 	ok(page_test(p, PG_lru), "new page on the LRU");
 	is_u64(atomic_load(&f.mapping.nrpages), 1, "nrpages 1");
-	is_u64(cache_stat(cache, NR_FILE_PAGES), nfp + 1, "NR_FILE_PAGES + 1");
+	is_u64(cache_stat(fx.cache, NR_FILE_PAGES), nfp + 1, "NR_FILE_PAGES + 1");
 	memset(page_address(p), 0x5A, PAGE_SIZE);
 	page_set(p, PG_uptodate);
 	unlock_page(p);
@@ -137,7 +132,7 @@ static void test_find_add_delete(void)
 	q = find_get_page(&f.mapping, 7);
 	ok(q == p, "find_get_page finds it");
 	put_page(q);
-	if (page_cache_alloc(cache, &n))
+	if (page_cache_alloc(fx.cache, &n))
 		BAIL("alloc");
 	is_int(add_to_page_cache_lru(n, &f.mapping, 7), -EEXIST, "add at a used index: -EEXIST");
 	ok(!page_test(n, PG_locked) && n->mapping == NULL && atomic_load(&n->refcount) == 1,
@@ -151,7 +146,7 @@ static void test_find_add_delete(void)
 	put_page(p);
 	ok(find_get_page(&f.mapping, 7) == NULL, "deleted page is gone");
 	is_u64(atomic_load(&f.mapping.nrpages), 0, "nrpages 0");
-	is_u64(cache_stat(cache, NR_FILE_PAGES), nfp, "NR_FILE_PAGES back");
+	is_u64(cache_stat(fx.cache, NR_FILE_PAGES), nfp, "NR_FILE_PAGES back");
 	testfile_destroy(&f);
 }
 
@@ -209,20 +204,20 @@ static void test_hits_misses(void)
 	file_init(&f, 12);
 	fill(buf, sizeof(buf), 5);
 	filemap_write(&f.mapping, buf, sizeof(buf), 0);
-	h = cache_stat(cache, CACHE_HITS);
-	m = cache_stat(cache, CACHE_MISSES);
+	h = cache_stat(fx.cache, CACHE_HITS);
+	m = cache_stat(fx.cache, CACHE_MISSES);
 	r = dev_reads();
 	is_int(filemap_read(&f.mapping, NULL, buf, sizeof(buf), 0), sizeof(buf), "read 4 pages");
-	is_u64(cache_stat(cache, CACHE_HITS) - h, 4, "4 hits");
-	is_u64(cache_stat(cache, CACHE_MISSES) - m, 0, "no miss");
+	is_u64(cache_stat(fx.cache, CACHE_HITS) - h, 4, "4 hits");
+	is_u64(cache_stat(fx.cache, CACHE_MISSES) - m, 0, "no miss");
 	is_u64(dev_reads() - r, 0, "no device read");
 	flush_and_drop(&f);
-	h = cache_stat(cache, CACHE_HITS);
-	m = cache_stat(cache, CACHE_MISSES);
+	h = cache_stat(fx.cache, CACHE_HITS);
+	m = cache_stat(fx.cache, CACHE_MISSES);
 	r = dev_reads();
 	is_int(filemap_read(&f.mapping, NULL, buf, PAGE_SIZE, PAGE_SIZE), PAGE_SIZE, "read page 1");
-	is_u64(cache_stat(cache, CACHE_MISSES) - m, 1, "one miss");
-	is_u64(cache_stat(cache, CACHE_HITS) - h, 0, "no hit");
+	is_u64(cache_stat(fx.cache, CACHE_MISSES) - m, 1, "one miss");
+	is_u64(cache_stat(fx.cache, CACHE_HITS) - h, 0, "no hit");
 	is_u64(dev_reads() - r, 1, "one device read");
 	testfile_destroy(&f);
 }
@@ -236,14 +231,14 @@ static void test_holes(void)
 	file_init(&f, 12);
 	is_int(filemap_truncate(&f.mapping, 1 << 20), 0, "grow an empty file to 1 MiB");
 	r = dev_reads();
-	m = cache_stat(cache, CACHE_MISSES);
-	pin = cache_stat(cache, PGPGIN);
+	m = cache_stat(fx.cache, CACHE_MISSES);
+	pin = cache_stat(fx.cache, PGPGIN);
 	memset(buf, 0xFF, 1 << 20);
 	is_int(filemap_read(&f.mapping, NULL, buf, 1 << 20, 0), 1 << 20, "read 1 MiB of holes");
 	ok(all_zero(buf, 1 << 20), "holes read as zeros");
 	is_u64(dev_reads() - r, 0, "no device read for holes");
-	is_u64(cache_stat(cache, PGPGIN) - pin, 0, "PGPGIN unchanged");
-	ok(cache_stat(cache, CACHE_MISSES) > m, "the reads were misses");
+	is_u64(cache_stat(fx.cache, PGPGIN) - pin, 0, "PGPGIN unchanged");
+	ok(cache_stat(fx.cache, CACHE_MISSES) > m, "the reads were misses");
 	free(buf);
 	testfile_destroy(&f);
 }
@@ -256,7 +251,7 @@ static void test_eof_tail(void)
 
 	file_init(&f, 12);
 	memset(garbage, 0xEE, sizeof(garbage));
-	bdev_write(dev, f.base << 12, garbage, sizeof(garbage));
+	bdev_write(fx.dev, f.base << 12, garbage, sizeof(garbage));
 	f.alloc[0] = 1; /* block 0 allocated, holding garbage past the size */
 	is_int(filemap_truncate(&f.mapping, 100), 0, "size 100");
 	is_int(filemap_read(&f.mapping, NULL, buf, sizeof(buf), 0), 100, "read returns 100 bytes");
@@ -289,7 +284,7 @@ static void test_merged_read(void)
 	is_int(filemap_read(&f.mapping, NULL, dst, len, 0), len, "64-page read without readahead");
 	ok(memcmp(src, dst, len) == 0, "bytes");
 	is_u64(dev_reads() - r, 1, "one merged device read for 64 contiguous pages");
-	cache_drop_clean(cache);
+	cache_drop_clean(fx.cache);
 	file_ra_state_init(&ra, &f.mapping);
 	r = dev_reads();
 	is_int(filemap_read(&f.mapping, &ra, dst, len, 0), len, "64-page read with readahead");
@@ -321,7 +316,7 @@ static void test_partial_writes(void)
 
 	/* a new block: the device holds junk there, the cache must not show it */
 	memset(junk, 0xCC, sizeof(junk));
-	bdev_write(dev, (f.base + 5) << 12, junk, sizeof(junk));
+	bdev_write(fx.dev, (f.base + 5) << 12, junk, sizeof(junk));
 	r = dev_reads();
 	memset(buf, 0x22, 10);
 	is_int(filemap_write(&f.mapping, buf, 10, 5 * PAGE_SIZE + 200), 10,
@@ -381,7 +376,7 @@ static void test_truncate_stale(unsigned blkbits, bool written_back)
 	       (unsigned long long)big);
 	ok(read_equals(&f, model, big), "bs %u: the extension reads zeros (cache)", bs);
 	filemap_write_and_wait(&f.mapping);
-	cache_drop_clean(cache);
+	cache_drop_clean(fx.cache);
 	is_u64(atomic_load(&f.mapping.nrpages), 0, "bs %u: all pages dropped", bs);
 	ok(read_equals(&f, model, big), "bs %u: the extension reads zeros (device)", bs);
 	free(model);
@@ -399,7 +394,7 @@ static void test_punch_stale(unsigned blkbits, uint64_t start, uint64_t len)
 	memset(model, 0xBB, size);
 	filemap_write(&f.mapping, model, size, 0);
 	filemap_write_and_wait(&f.mapping);
-	cache_drop_clean(cache);
+	cache_drop_clean(fx.cache);
 	/* bring some pages back so the punch meets cached and uncached pages */
 	filemap_read(&f.mapping, NULL, model, 3 * PAGE_SIZE, 0);
 	memset(model, 0xBB, size);
@@ -410,7 +405,7 @@ static void test_punch_stale(unsigned blkbits, uint64_t start, uint64_t len)
 	ok(read_equals(&f, model, size), "bs %u: punched range reads zeros, the rest intact", bs);
 	is_u64(atomic_load(&f.mapping.i_size), size, "bs %u: i_size unchanged", bs);
 	filemap_write_and_wait(&f.mapping);
-	cache_drop_clean(cache);
+	cache_drop_clean(fx.cache);
 	ok(read_equals(&f, model, size), "bs %u: same after write-back and drop (device)", bs);
 	free(model);
 	testfile_destroy(&f);
@@ -461,7 +456,7 @@ static void test_lookup_race(void)
 		filemap_write(&f.mapping, buf, sizeof(buf), 0);
 		testfs_truncate(&f, (uint64_t)(round % 7) * 3000);
 		if (round % 5 == 0)
-			cache_drop_clean(cache);
+			cache_drop_clean(fx.cache);
 	}
 	atomic_store(&r.stop, true);
 	for (int i = 0; i < 3; i++)
@@ -477,16 +472,15 @@ static void teardown(void)
 	struct cache_mem mi;
 
 	rcu_barrier();
-	cache_mem_info(cache, &mi);
+	cache_mem_info(fx.cache, &mi);
 	is_u64(mi.pages_in_use, 0, "teardown: no page in use");
 	is_u64(mi.mappings, 0, "teardown: no mapping");
 	is_u64(mi.buffer_heads, 0, "teardown: no buffer head");
 	is_u64(mi.xa_nodes, 0, "teardown: no xarray node");
-	is_u64(cache_stat(cache, NR_FILE_PAGES), 0, "teardown: NR_FILE_PAGES 0");
-	is_u64(cache_stat(cache, NR_SHADOWS), 0, "teardown: NR_SHADOWS 0");
-	is_u64(cache_stat(cache, NR_DIRTY), 0, "teardown: NR_DIRTY 0");
-	cache_destroy(cache);
-	bdev_close(dev);
+	is_u64(cache_stat(fx.cache, NR_FILE_PAGES), 0, "teardown: NR_FILE_PAGES 0");
+	is_u64(cache_stat(fx.cache, NR_SHADOWS), 0, "teardown: NR_SHADOWS 0");
+	is_u64(cache_stat(fx.cache, NR_DIRTY), 0, "teardown: NR_DIRTY 0");
+	fx_destroy(&fx);
 	rcu_barrier();
 	is_int(xa_nodes_live(), 0, "no xarray node alive after destroy and rcu_barrier");
 }

@@ -33,22 +33,15 @@
 
 #include "backing/bdev.h"
 #include "cache/internal.h"
+#include "tests/lib/cachefix.h"
+#include "tests/lib/clock.h"
 #include "tests/lib/tap.h"
-#include "tests/lib/testfs.h"
 
 #define DEV_BYTES  (64ULL << 20)
 #define POOL_PAGES 4096
 #define FILE_PAGES 1024 /* each test file's region: 4 MiB */
 #define NFILES	   4
 #define WAIT_MS	   20000
-
-struct fx {
-	struct cache *cache;
-	struct bdev *mem, *dev;
-	struct faulty *ctl;
-	struct testfile f[NFILES];
-	struct address_space_operations aops; /* testfs's, logging map calls */
-};
 
 /* Order in which mappings were first asked for blocks by writeback. */
 static struct address_space *_Atomic map_log[NFILES];
@@ -67,69 +60,38 @@ static int logging_map_blocks(struct address_space *mapping, uint64_t lblk, uint
 	return testfs_aops.map_blocks(mapping, lblk, max, pblk, flags);
 }
 
-static uint64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 static void sleep_ms(unsigned ms)
 {
 	usleep(ms * 1000);
 }
 
-static uint8_t pat(uint64_t off, unsigned seed)
-{
-	return (uint8_t)((off * 131 + (off >> 9) * 7 + seed * 29) ^ (seed << 3));
-}
-
-static void fill(unsigned char *p, uint64_t off, size_t len, unsigned seed)
-{
-	for (size_t i = 0; i < len; i++)
-		p[i] = pat(off + i, seed);
-}
-
 /* Every file region: blocks allocated (zeros on the device), size 4 MiB. */
-static void fx_setup(struct fx *fx, unsigned latency_us)
+static void setup(struct fx *fx, unsigned latency_us)
 {
-	struct cache_config cfg = {.pool_bytes = POOL_PAGES * PAGE_SIZE, .no_reclaimer = true};
+	struct fx_params p = {
+		.dev_bytes = DEV_BYTES,
+		.faulty = true,
+		.cache = {.pool_bytes = POOL_PAGES * PAGE_SIZE, .no_reclaimer = true},
+		.nfiles = NFILES,
+		.file_off = FILE_PAGES * PAGE_SIZE,
+		.file_bytes = FILE_PAGES * PAGE_SIZE,
+		.allocated = true,
+		.map_blocks = logging_map_blocks,
+	};
 
-	memset(fx, 0, sizeof(*fx));
 	atomic_store(&map_log_n, 0);
-	if (cache_create(&cfg, &fx->cache))
-		BAIL("cache_create");
-	if (bdev_mem_create(DEV_BYTES, 512, &fx->mem))
-		BAIL("bdev_mem_create");
-	if (bdev_faulty_create(fx->mem, &fx->dev, &fx->ctl))
-		BAIL("bdev_faulty_create");
+	fx_setup(fx, &p);
 	faulty_set_latency(fx->ctl, latency_us);
-	fx->aops = testfs_aops;
-	fx->aops.map_blocks = logging_map_blocks;
-	for (unsigned i = 0; i < NFILES; i++) {
-		struct testfile *f = &fx->f[i];
-
-		if (testfile_init(f, fx->cache, fx->dev, PAGE_SHIFT, (uint64_t)(i + 1) * FILE_PAGES,
-				  FILE_PAGES))
-			BAIL("testfile_init");
-		f->mapping.a_ops = &fx->aops;
-		memset(f->alloc, 1, FILE_PAGES);
-		atomic_store(&f->mapping.i_size, (uint64_t)FILE_PAGES * PAGE_SIZE);
-	}
 }
 
-static void fx_teardown(struct fx *fx)
+static void teardown(struct fx *fx)
 {
 	struct cache_mem mem;
 
-	cache_flusher_stop(fx->cache);
-	for (unsigned i = 0; i < NFILES; i++)
-		testfile_destroy(&fx->f[i]);
+	fx_put_files(fx);
 	cache_mem_info(fx->cache, &mem);
 	is_u64(mem.pages_in_use + mem.mappings, 0, "teardown: no page or mapping left");
-	cache_destroy(fx->cache);
-	bdev_close(fx->dev);
+	fx_destroy(fx);
 }
 
 static void fx_set(struct fx *fx, enum wb_tunable t, uint64_t v)
@@ -138,14 +100,14 @@ static void fx_set(struct fx *fx, enum wb_tunable t, uint64_t v)
 		BAIL("cache_wb_set %s=%llu", cache_wb_tunable_name(t), (unsigned long long)v);
 }
 
-static ssize_t fx_write(struct fx *fx, unsigned file, uint64_t pos, size_t len, unsigned seed)
+static ssize_t file_write(struct fx *fx, unsigned file, uint64_t pos, size_t len, unsigned seed)
 {
 	unsigned char *buf = malloc(len);
 	ssize_t n;
 
 	if (!buf)
 		BAIL("out of memory");
-	fill(buf, pos, len, seed);
+	fx_fill(buf, pos, len, seed);
 	n = filemap_write(&fx->f[file].mapping, buf, len, pos);
 	free(buf);
 	return n;
@@ -154,16 +116,13 @@ static ssize_t fx_write(struct fx *fx, unsigned file, uint64_t pos, size_t len, 
 /* Does the device hold pattern @seed at [pos, pos + len) of @file? */
 static bool dev_holds(struct fx *fx, unsigned file, uint64_t pos, size_t len, unsigned seed)
 {
-	unsigned char *got = malloc(len), *want = malloc(len);
+	unsigned char *want = malloc(len);
 	bool same;
 
-	if (!got || !want)
+	if (!want)
 		BAIL("out of memory");
-	if (bdev_read(fx->mem, fx->f[file].base * PAGE_SIZE + pos, got, len))
-		BAIL("bdev_read");
-	fill(want, pos, len, seed);
-	same = !memcmp(got, want, len);
-	free(got);
+	fx_fill(want, pos, len, seed);
+	same = fx_dev_has(fx, fx->f[file].base * PAGE_SIZE + pos, want, len);
 	free(want);
 	return same;
 }
@@ -181,10 +140,10 @@ static uint64_t dirty_now(struct fx *fx)
 
 static bool wait_dirty_at_most(struct fx *fx, uint64_t pages)
 {
-	uint64_t end = now_ms() + WAIT_MS;
+	double end = now_sec() + WAIT_MS / 1000.0;
 
 	while (dirty_now(fx) > pages) {
-		if (now_ms() > end)
+		if (now_sec() > end)
 			return false;
 		sleep_ms(5);
 	}
@@ -193,10 +152,10 @@ static bool wait_dirty_at_most(struct fx *fx, uint64_t pages)
 
 static bool wait_stat_above(struct fx *fx, enum cache_stat_item item, uint64_t v)
 {
-	uint64_t end = now_ms() + WAIT_MS;
+	double end = now_sec() + WAIT_MS / 1000.0;
 
 	while (st(fx, item) <= v) {
-		if (now_ms() > end)
+		if (now_sec() > end)
 			return false;
 		sleep_ms(2);
 	}
@@ -210,7 +169,7 @@ static void test_tunables(void)
 	struct fx fx;
 	unsigned long t, b;
 
-	fx_setup(&fx, 0);
+	setup(&fx, 0);
 	is_u64(cache_wb_get(fx.cache, WB_DIRTY_RATIO), 20, "default dirty_ratio 20");
 	is_u64(cache_wb_get(fx.cache, WB_DIRTY_BACKGROUND_RATIO), 10, "default background 10");
 	is_u64(cache_wb_get(fx.cache, WB_DIRTY_EXPIRE_CS), 3000, "default expire 3000");
@@ -245,7 +204,7 @@ static void test_tunables(void)
 	is_int(cache_flusher_start(fx.cache, 9), -EINVAL, "9 flusher threads refused");
 	is_int(cache_flusher_start(fx.cache, 2), 0, "two flusher threads");
 	is_int(cache_flusher_start(fx.cache, 1), -EBUSY, "a second start is refused");
-	fx_teardown(&fx);
+	teardown(&fx);
 }
 
 /* ---- periodic writeback ---- */
@@ -256,15 +215,16 @@ static void test_periodic(void)
 	uint64_t periodic, bg;
 	bool ordered;
 
-	fx_setup(&fx, 0);
+	setup(&fx, 0);
 	fx_set(&fx, WB_DIRTY_WRITEBACK_CS, 5);
 	if (cache_flusher_start(fx.cache, 1))
 		BAIL("cache_flusher_start");
 	periodic = st(&fx, PGWRITE_PERIODIC);
 	bg = st(&fx, PGWRITE_BACKGROUND);
-	is_int(fx_write(&fx, 0, 0, 16 * PAGE_SIZE, 1), 16 * PAGE_SIZE, "file 0: 16 pages dirtied");
+	is_int(file_write(&fx, 0, 0, 16 * PAGE_SIZE, 1), 16 * PAGE_SIZE,
+	       "file 0: 16 pages dirtied");
 	sleep_ms(50);
-	is_int(fx_write(&fx, 1, 0, 16 * PAGE_SIZE, 2), 16 * PAGE_SIZE, "file 1: 16 pages later");
+	is_int(file_write(&fx, 1, 0, 16 * PAGE_SIZE, 2), 16 * PAGE_SIZE, "file 1: 16 pages later");
 	sleep_ms(300);
 	is_u64(st(&fx, NR_DIRTY), 32, "nothing written before it expires (expiry 30 s)");
 	ok(!dev_holds(&fx, 0, 0, PAGE_SIZE, 1), "the device does not hold file 0 yet");
@@ -279,7 +239,7 @@ static void test_periodic(void)
 		  atomic_load(&map_log[1]) == &fx.f[1].mapping;
 	ok(ordered, "the mapping dirtied first is written first");
 	ok(list_empty(&fx.cache->dirty_mappings), "no mapping left on b_dirty");
-	fx_teardown(&fx);
+	teardown(&fx);
 }
 
 /* ---- background writeback ---- */
@@ -289,7 +249,7 @@ static void test_background(void)
 	struct fx fx;
 	uint64_t periodic, bg, written;
 
-	fx_setup(&fx, 0);
+	setup(&fx, 0);
 	fx_set(&fx, WB_DIRTY_WRITEBACK_CS, 0); /* periodic off */
 	fx_set(&fx, WB_DIRTY_BYTES, 2048 * PAGE_SIZE);
 	fx_set(&fx, WB_DIRTY_BACKGROUND_BYTES, 64 * PAGE_SIZE);
@@ -297,10 +257,10 @@ static void test_background(void)
 		BAIL("cache_flusher_start");
 	periodic = st(&fx, PGWRITE_PERIODIC);
 	bg = st(&fx, PGWRITE_BACKGROUND);
-	is_int(fx_write(&fx, 0, 0, 40 * PAGE_SIZE, 3), 40 * PAGE_SIZE, "40 pages: below");
+	is_int(file_write(&fx, 0, 0, 40 * PAGE_SIZE, 3), 40 * PAGE_SIZE, "40 pages: below");
 	sleep_ms(200);
 	is_u64(st(&fx, NR_DIRTY), 40, "below the background threshold nothing is written");
-	is_int(fx_write(&fx, 1, 0, 200 * PAGE_SIZE, 4), 200 * PAGE_SIZE, "200 more pages");
+	is_int(file_write(&fx, 1, 0, 200 * PAGE_SIZE, 4), 200 * PAGE_SIZE, "200 more pages");
 	ok(wait_stat_above(&fx, PGWRITE_BACKGROUND, bg), "background writeback started");
 	ok(wait_dirty_at_most(&fx, 64), "dirty memory brought down to the background threshold");
 	sleep_ms(200);
@@ -312,7 +272,7 @@ static void test_background(void)
 	is_int(filemap_write_and_wait(&fx.f[1].mapping), 0, "sync file 1");
 	ok(dev_holds(&fx, 0, 0, 40 * PAGE_SIZE, 3) && dev_holds(&fx, 1, 0, 200 * PAGE_SIZE, 4),
 	   "device holds both files");
-	fx_teardown(&fx);
+	teardown(&fx);
 }
 
 /* ---- throttling ---- */
@@ -333,7 +293,7 @@ static void *writer_main(void *arg)
 	struct thr *t = arg;
 
 	for (uint64_t p = 0; p < WR_PAGES; p += 4)
-		if (fx_write(t->fx, t->file, p * PAGE_SIZE, 4 * PAGE_SIZE, 10 + t->file) !=
+		if (file_write(t->fx, t->file, p * PAGE_SIZE, 4 * PAGE_SIZE, 10 + t->file) !=
 		    4 * PAGE_SIZE)
 			t->err = -EIO;
 	return NULL;
@@ -361,7 +321,7 @@ static void test_throttle(void)
 	uint64_t events, limit = 128;
 	bool all = true;
 
-	fx_setup(&fx, 5000); /* 5 ms per device request: writers outrun the flusher */
+	setup(&fx, 5000); /* 5 ms per device request: writers outrun the flusher */
 	fx_set(&fx, WB_DIRTY_WRITEBACK_CS, 0);
 	fx_set(&fx, WB_DIRTY_BYTES, limit * PAGE_SIZE);
 	fx_set(&fx, WB_DIRTY_BACKGROUND_BYTES, 32 * PAGE_SIZE);
@@ -398,7 +358,7 @@ static void test_throttle(void)
 	for (unsigned i = 0; i < NWRITERS; i++)
 		all &= dev_holds(&fx, i, 0, WR_PAGES * PAGE_SIZE, 10 + i);
 	ok(all, "every byte reached the device");
-	fx_teardown(&fx);
+	teardown(&fx);
 }
 
 /* ---- a cleaner (FUSE_WRITE_CACHE writes) is not paced ---- */
@@ -411,7 +371,7 @@ static bool write_pages(struct fx *fx, unsigned file, unsigned first, unsigned n
 
 	balance_dirty_pages_cleaner(cleaner);
 	for (unsigned p = first; p < first + n; p++)
-		all &= fx_write(fx, file, (uint64_t)p * PAGE_SIZE, PAGE_SIZE, 60 + file) ==
+		all &= file_write(fx, file, (uint64_t)p * PAGE_SIZE, PAGE_SIZE, 60 + file) ==
 		       PAGE_SIZE;
 	balance_dirty_pages_cleaner(false);
 	return all;
@@ -424,7 +384,7 @@ static void test_cleaner(void)
 	bool all = true;
 	struct fx fx;
 
-	fx_setup(&fx, 200000); /* 200 ms per request: about 5 pages/s leave */
+	setup(&fx, 200000); /* 200 ms per request: about 5 pages/s leave */
 	fx_set(&fx, WB_DIRTY_WRITEBACK_CS, 0);
 	fx_set(&fx, WB_DIRTY_BYTES, thresh * PAGE_SIZE);
 	fx_set(&fx, WB_DIRTY_BACKGROUND_BYTES, bg * PAGE_SIZE);
@@ -463,7 +423,7 @@ static void test_cleaner(void)
 	ok(dev_holds(&fx, 0, 0, 60 * PAGE_SIZE, 60) && dev_holds(&fx, 1, 0, 4 * PAGE_SIZE, 61) &&
 		   dev_holds(&fx, 2, 0, 16 * PAGE_SIZE, 62),
 	   "every byte reached the device");
-	fx_teardown(&fx);
+	teardown(&fx);
 }
 
 /* ---- sync under a dirtier, with the flusher running ---- */
@@ -475,7 +435,7 @@ static void *dirtier_main(void *arg)
 
 	while (!atomic_load(t->stop))
 		for (uint64_t p = 0; p < 256 && !atomic_load(t->stop); p += 8)
-			fx_write(t->fx, 0, p * PAGE_SIZE, 8 * PAGE_SIZE, seed++ % 200 + 20);
+			file_write(t->fx, 0, p * PAGE_SIZE, 8 * PAGE_SIZE, seed++ % 200 + 20);
 	return NULL;
 }
 
@@ -487,7 +447,7 @@ static void test_sync_not_starved(void)
 	struct fx fx;
 	int passes = 0, err = 0;
 
-	fx_setup(&fx, 50);
+	setup(&fx, 50);
 	fx_set(&fx, WB_DIRTY_WRITEBACK_CS, 2);
 	fx_set(&fx, WB_DIRTY_EXPIRE_CS, 1);
 	fx_set(&fx, WB_DIRTY_BYTES, 64 * PAGE_SIZE);
@@ -504,10 +464,10 @@ static void test_sync_not_starved(void)
 	pthread_join(tid, NULL);
 	is_int(passes, 10, "10 sync passes finished while a writer kept dirtying");
 	is_int(err, 0, "none failed");
-	is_int(fx_write(&fx, 0, 0, 256 * PAGE_SIZE, 7), 256 * PAGE_SIZE, "last write");
+	is_int(file_write(&fx, 0, 0, 256 * PAGE_SIZE, 7), 256 * PAGE_SIZE, "last write");
 	is_int(filemap_write_and_wait(&fx.f[0].mapping), 0, "final sync");
 	ok(dev_holds(&fx, 0, 0, 256 * PAGE_SIZE, 7), "device holds the last bytes");
-	fx_teardown(&fx);
+	teardown(&fx);
 }
 
 /* ---- a write to a page under write-back ---- */
@@ -533,16 +493,17 @@ static void test_stable_page(void)
 	struct fx fx;
 	bool under_wb = false, old_on_dev, wb_over;
 
-	fx_setup(&fx, 0);
-	is_int(fx_write(&fx, 0, 0, PAGE_SIZE, 50), PAGE_SIZE, "page dirtied (old bytes)");
+	setup(&fx, 0);
+	is_int(file_write(&fx, 0, 0, PAGE_SIZE, 50), PAGE_SIZE, "page dirtied (old bytes)");
 	faulty_set_latency(fx.ctl, 300000); /* the write-back takes 300 ms */
 	sy = (struct syncer){.fx = &fx};
 	pthread_create(&tid, NULL, syncer_main, &sy);
 	page = find_get_page(&fx.f[0].mapping, 0);
-	for (uint64_t end = now_ms() + WAIT_MS; page && now_ms() < end && !under_wb; sleep_ms(1))
+	for (double end = now_sec() + WAIT_MS / 1000.0; page && now_sec() < end && !under_wb;
+	     sleep_ms(1))
 		under_wb = page_test(page, PG_writeback);
 	ok(under_wb, "page under write-back");
-	is_int(fx_write(&fx, 0, 0, PAGE_SIZE, 51), PAGE_SIZE, "a write to it returns");
+	is_int(file_write(&fx, 0, 0, PAGE_SIZE, 51), PAGE_SIZE, "a write to it returns");
 	wb_over = !page_test(page, PG_writeback);
 	old_on_dev = dev_holds(&fx, 0, 0, PAGE_SIZE, 50);
 	ok(wb_over, "only after the write-back ended (the writer waited)");
@@ -554,7 +515,7 @@ static void test_stable_page(void)
 	is_int(filemap_write_and_wait(&fx.f[0].mapping), 0, "write again");
 	ok(dev_holds(&fx, 0, 0, PAGE_SIZE, 51), "the writer's bytes win on the device");
 	put_page(page);
-	fx_teardown(&fx);
+	teardown(&fx);
 }
 
 /* ---- errors met by the flusher ---- */
@@ -576,7 +537,7 @@ static void test_errors(void)
 	struct fx fx;
 	uint64_t errors;
 
-	fx_setup(&fx, 0);
+	setup(&fx, 0);
 	m = &fx.f[2].mapping;
 	fx_set(&fx, WB_DIRTY_WRITEBACK_CS, 5);
 	fx_set(&fx, WB_DIRTY_EXPIRE_CS, 1);
@@ -585,7 +546,7 @@ static void test_errors(void)
 	errors = st(&fx, WB_ERRORS);
 	if (faulty_fail_range(fx.ctl, FAULTY_WRITE, fx.f[2].base * PAGE_SIZE, 8 * PAGE_SIZE))
 		BAIL("faulty_fail_range");
-	is_int(fx_write(&fx, 2, 0, 8 * PAGE_SIZE, 60), 8 * PAGE_SIZE, "8 pages dirtied");
+	is_int(file_write(&fx, 2, 0, 8 * PAGE_SIZE, 60), 8 * PAGE_SIZE, "8 pages dirtied");
 	if (cache_flusher_start(fx.cache, 1))
 		BAIL("cache_flusher_start");
 	ok(wait_stat_above(&fx, WB_ERRORS, errors), "the flusher met the write error");
@@ -603,7 +564,7 @@ static void test_errors(void)
 	is_int(file_check_and_advance_wb_err(&s2, m), 0, "opener 2: once");
 	s3 = filemap_sample_wb_err(m);
 	is_int(file_check_and_advance_wb_err(&s3, m), 0, "an opener after it was seen: 0");
-	fx_teardown(&fx);
+	teardown(&fx);
 }
 
 /* ---- a mapping destroyed under the flusher ---- */
@@ -613,13 +574,13 @@ static void test_destroy_under_flusher(void)
 	struct fx fx;
 	struct testfile *f;
 
-	fx_setup(&fx, 2000);
+	setup(&fx, 2000);
 	f = &fx.f[3];
 	fx_set(&fx, WB_DIRTY_WRITEBACK_CS, 0);
 	fx_set(&fx, WB_DIRTY_BYTES, 2048 * PAGE_SIZE);
 	fx_set(&fx, WB_DIRTY_BACKGROUND_BYTES, 16 * PAGE_SIZE);
 	fx_set(&fx, WB_MAX_BYTES, PAGE_SIZE); /* one page per request: a slow run */
-	is_int(fx_write(&fx, 3, 0, 256 * PAGE_SIZE, 70), 256 * PAGE_SIZE, "256 pages dirtied");
+	is_int(file_write(&fx, 3, 0, 256 * PAGE_SIZE, 70), 256 * PAGE_SIZE, "256 pages dirtied");
 	if (cache_flusher_start(fx.cache, 2))
 		BAIL("cache_flusher_start");
 	ok(wait_stat_above(&fx, PGWRITE_BACKGROUND, 0), "the flusher is writing the file");
@@ -630,7 +591,7 @@ static void test_destroy_under_flusher(void)
 	/* fx_teardown destroys it again: give it a fresh, empty one */
 	if (testfile_init(f, fx.cache, fx.dev, PAGE_SHIFT, 4 * FILE_PAGES, FILE_PAGES))
 		BAIL("testfile_init");
-	fx_teardown(&fx);
+	teardown(&fx);
 }
 
 int main(void)

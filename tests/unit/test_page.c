@@ -25,27 +25,27 @@
 #include "backing/bdev.h"
 #include "cache/cache.h"
 #include "cache/internal.h"
+#include "tests/lib/cachefix.h"
+#include "tests/lib/clock.h"
 #include "tests/lib/tap.h"
-#include "tests/lib/testfs.h"
 
-static struct cache *cache;
-static struct bdev *dev;
+static struct fx fx;
 
 static void setup(unsigned pool_pages)
 {
-	struct cache_config cfg = {.pool_bytes = (uint64_t)pool_pages * PAGE_SIZE};
+	struct fx_params p = {
+		.dev_bytes = 16 << 20,
+		.cache = {.pool_bytes = (uint64_t)pool_pages * PAGE_SIZE},
+	};
 
-	if (bdev_mem_create(16 << 20, 512, &dev))
-		BAIL("bdev_mem_create");
-	if (cache_create(&cfg, &cache))
-		BAIL("cache_create");
+	fx_setup(&fx, &p);
 }
 
 static uint64_t in_use(void)
 {
 	struct cache_mem mi;
 
-	cache_mem_info(cache, &mi);
+	cache_mem_info(fx.cache, &mi);
 	return mi.pages_in_use;
 }
 
@@ -53,13 +53,13 @@ static void test_pool(void)
 {
 	struct page *p1, *p2;
 
-	is_int(page_cache_alloc(cache, &p1), 0, "alloc a page");
+	is_int(page_cache_alloc(fx.cache, &p1), 0, "alloc a page");
 	is_int(atomic_load(&p1->refcount), 1, "new page has one reference");
 	is_u64(atomic_load(&p1->flags), 0, "new page has no flags");
 	ok(p1->mapping == NULL && p1->private == NULL, "new page has no mapping, no private");
 	ok(((uintptr_t)page_address(p1) & (PAGE_SIZE - 1)) == 0, "page data is page aligned");
-	ok(page_cache_of(p1) == cache, "page_cache_of finds the page's cache");
-	is_int(page_cache_alloc(cache, &p2), 0, "alloc a second page");
+	ok(page_cache_of(p1) == fx.cache, "page_cache_of finds the page's cache");
+	is_int(page_cache_alloc(fx.cache, &p2), 0, "alloc a second page");
 	ok(p1 != p2 && page_address(p1) != page_address(p2), "two distinct pages");
 	is_u64(in_use(), 2, "two pages in use");
 	memset(page_address(p1), 0xAB, PAGE_SIZE);
@@ -79,7 +79,7 @@ static void test_refs(void)
 {
 	struct page *p;
 
-	if (page_cache_alloc(cache, &p))
+	if (page_cache_alloc(fx.cache, &p))
 		BAIL("alloc");
 	ok(get_page_unless_zero(p), "get_page_unless_zero on a live page");
 	ok(!page_ref_freeze(p, 1), "freeze fails when the count is not the expected one");
@@ -125,7 +125,7 @@ static void test_lock_threads(void)
 {
 	pthread_t t[LOCKERS];
 
-	if (page_cache_alloc(cache, &lpage))
+	if (page_cache_alloc(fx.cache, &lpage))
 		BAIL("alloc");
 	ok(trylock_page(lpage), "trylock a free page");
 	ok(!trylock_page(lpage), "trylock fails while locked");
@@ -178,7 +178,7 @@ static void test_wait_locked(void)
 	struct page *page;
 	pthread_t t;
 
-	if (page_cache_alloc(cache, &page))
+	if (page_cache_alloc(fx.cache, &page))
 		BAIL("alloc");
 	lock_page(page);
 	atomic_store(&wait_stage, 0);
@@ -202,16 +202,15 @@ static void test_wait_writeback(void)
 	pthread_t t;
 	uint64_t wb0;
 
-	if (testfile_init(&f, cache, dev, 12, 0, 64))
-		BAIL("testfile_init");
+	fx_file_init(&fx, &f, 12, 0, 64 * PAGE_SIZE);
 	is_int(find_or_create_page(&f.mapping, 3, &page), 0, "find_or_create_page");
 	/* start write-back the way writeback.c does */
 	page_set(page, PG_writeback);
 	xa_lock(&f.mapping.i_pages);
 	__xa_set_mark(&f.mapping.i_pages, 3, XA_MARK_WRITEBACK);
 	xa_unlock(&f.mapping.i_pages);
-	stat_inc(cache, NR_WRITEBACK);
-	wb0 = cache_stat(cache, NR_WRITEBACK);
+	stat_inc(fx.cache, NR_WRITEBACK);
+	wb0 = cache_stat(fx.cache, NR_WRITEBACK);
 	atomic_store(&wait_stage, 0);
 	pthread_create(&t, NULL, wait_wb_thread, page);
 	while (atomic_load(&wait_stage) == 0)
@@ -223,7 +222,7 @@ static void test_wait_writeback(void)
 	is_int(atomic_load(&wait_stage), 2, "end_page_writeback wakes the waiter");
 	ok(!page_test(page, PG_writeback), "PG_writeback cleared");
 	ok(!xa_get_mark(&f.mapping.i_pages, 3, XA_MARK_WRITEBACK), "WRITEBACK mark cleared");
-	is_u64(cache_stat(cache, NR_WRITEBACK), wb0 - 1, "NR_WRITEBACK lowered");
+	is_u64(cache_stat(fx.cache, NR_WRITEBACK), wb0 - 1, "NR_WRITEBACK lowered");
 	page_assert_state(page);
 	unlock_page(page);
 	put_page(page);
@@ -259,8 +258,7 @@ static void test_rcu_threads(void)
 	pthread_t t[8];
 	char buf[100];
 
-	if (testfile_init(&f, cache, dev, 12, 0, 64))
-		BAIL("testfile_init");
+	fx_file_init(&fx, &f, 12, 0, 64 * PAGE_SIZE);
 	memset(buf, 7, sizeof(buf));
 	for (int i = 0; i < 4; i++)
 		filemap_write(&f.mapping, buf, sizeof(buf), (uint64_t)i * PAGE_SIZE);
@@ -282,14 +280,6 @@ static void test_rcu_threads(void)
 
 /* ---- the hit path ---- */
 
-static double now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1e9 + ts.tv_nsec;
-}
-
 static void test_hit_path(void)
 {
 	struct testfile f;
@@ -299,8 +289,7 @@ static void test_hit_path(void)
 	double t0, t1;
 	int bad = 0;
 
-	if (testfile_init(&f, cache, dev, 12, 0, 64))
-		BAIL("testfile_init");
+	fx_file_init(&fx, &f, 12, 0, 64 * PAGE_SIZE);
 	filemap_write(&f.mapping, buf, 1, 5 * PAGE_SIZE);
 	t0 = now_ns();
 	for (int i = 0; i < n; i++) {
@@ -327,14 +316,13 @@ static void teardown(void)
 	struct cache_mem mi;
 
 	rcu_barrier();
-	cache_mem_info(cache, &mi);
+	cache_mem_info(fx.cache, &mi);
 	is_u64(mi.pages_in_use, 0, "teardown: no page in use");
 	is_u64(mi.mappings, 0, "teardown: no mapping");
 	is_u64(mi.buffer_heads, 0, "teardown: no buffer head");
 	is_u64(mi.xa_nodes, 0, "teardown: no xarray node");
 	is_u64(mi.metadata_bytes, 0, "teardown: no metadata bytes");
-	cache_destroy(cache);
-	bdev_close(dev);
+	fx_destroy(&fx);
 	rcu_barrier();
 	is_int(xa_nodes_live(), 0, "no xarray node alive after destroy and rcu_barrier");
 }

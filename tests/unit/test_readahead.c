@@ -25,16 +25,14 @@
 #include "backing/bdev.h"
 #include "cache/cache.h"
 #include "cache/internal.h"
+#include "tests/lib/cachefix.h"
 #include "tests/lib/tap.h"
-#include "tests/lib/testfs.h"
 
 #define FILE_PAGES 1024
 #define FILE_BYTES ((uint64_t)FILE_PAGES * PAGE_SIZE)
 #define NFILES	   3
 
-static struct cache *cache;
-static struct bdev *dev;
-static struct testfile files[NFILES];
+static struct fx fx;
 
 static unsigned char pattern(uint64_t pos, int fi)
 {
@@ -45,7 +43,7 @@ static uint64_t dev_reads(void)
 {
 	struct bdev_stats st;
 
-	bdev_get_stats(dev, &st);
+	bdev_get_stats(fx.dev, &st);
 	return st.reads;
 }
 
@@ -53,10 +51,8 @@ static uint64_t dev_reads(void)
 static void file_setup(int fi)
 {
 	unsigned char *buf = malloc(FILE_BYTES);
-	struct testfile *f = &files[fi];
+	struct testfile *f = &fx.f[fi];
 
-	if (testfile_init(f, cache, dev, 12, (uint64_t)fi * FILE_PAGES, FILE_PAGES))
-		BAIL("testfile_init");
 	for (uint64_t i = 0; i < FILE_BYTES; i++)
 		buf[i] = pattern(i, fi);
 	if (filemap_write(&f->mapping, buf, FILE_BYTES, 0) != (ssize_t)FILE_BYTES)
@@ -76,36 +72,34 @@ static bool check_bytes(const unsigned char *buf, uint64_t pos, size_t len, int 
 
 static void setup(void)
 {
-	struct cache_config cfg = {
-		.pool_bytes = 4096 * PAGE_SIZE,
-		.ra_max_pages = 32,
-		.ra_threads = 2,
+	struct fx_params p = {
+		.dev_bytes = NFILES * FILE_BYTES,
+		.cache = {.pool_bytes = 4096 * PAGE_SIZE, .ra_max_pages = 32, .ra_threads = 2},
+		.nfiles = NFILES,
+		.file_bytes = FILE_BYTES,
 	};
 
-	if (bdev_mem_create(NFILES * FILE_BYTES, 512, &dev))
-		BAIL("bdev_mem_create");
-	if (cache_create(&cfg, &cache))
-		BAIL("cache_create");
+	fx_setup(&fx, &p);
 	for (int i = 0; i < NFILES; i++)
 		file_setup(i);
-	cache_drop_clean(cache);
+	cache_drop_clean(fx.cache);
 }
 
 static void test_sequential(unsigned ra_max)
 {
-	struct testfile *f = &files[0];
+	struct testfile *f = &fx.f[0];
 	struct file_ra_state ra;
 	unsigned char buf[PAGE_SIZE];
 	uint64_t ra0, async0, r0, pos;
 	unsigned max_seen = 0, first_size = 0;
 	bool bytes_ok = true, reached_at_512 = false;
 
-	cache_drop_clean(cache);
-	is_int(cache_set_ra_max(cache, ra_max), 0, "ra_max %u", ra_max);
+	cache_drop_clean(fx.cache);
+	is_int(cache_set_ra_max(fx.cache, ra_max), 0, "ra_max %u", ra_max);
 	file_ra_state_init(&ra, &f->mapping);
 	is_int(ra.ra_pages, ra_max, "new open takes ra_max %u", ra_max);
-	ra0 = cache_stat(cache, PGREADAHEAD);
-	async0 = cache_stat(cache, PGREADAHEAD_ASYNC);
+	ra0 = cache_stat(fx.cache, PGREADAHEAD);
+	async0 = cache_stat(fx.cache, PGREADAHEAD_ASYNC);
 	r0 = dev_reads();
 	for (pos = 0; pos < FILE_BYTES; pos += PAGE_SIZE) {
 		if (filemap_read(&f->mapping, &ra, buf, PAGE_SIZE, pos) != PAGE_SIZE ||
@@ -122,12 +116,12 @@ static void test_sequential(unsigned ra_max)
 	   ra_max, first_size);
 	is_int(max_seen, ra_max, "ra_max %u: the window grew to ra_max and not beyond", ra_max);
 	ok(reached_at_512, "ra_max %u: the window stays at ra_max on a long stream", ra_max);
-	ok(cache_stat(cache, PGREADAHEAD) - ra0 >= FILE_PAGES / 2,
+	ok(cache_stat(fx.cache, PGREADAHEAD) - ra0 >= FILE_PAGES / 2,
 	   "ra_max %u: PGREADAHEAD moved (%llu)", ra_max,
-	   (unsigned long long)(cache_stat(cache, PGREADAHEAD) - ra0));
-	ok(cache_stat(cache, PGREADAHEAD_ASYNC) - async0 >= FILE_PAGES / 2,
+	   (unsigned long long)(cache_stat(fx.cache, PGREADAHEAD) - ra0));
+	ok(cache_stat(fx.cache, PGREADAHEAD_ASYNC) - async0 >= FILE_PAGES / 2,
 	   "ra_max %u: PGREADAHEAD_ASYNC moved (%llu)", ra_max,
-	   (unsigned long long)(cache_stat(cache, PGREADAHEAD_ASYNC) - async0));
+	   (unsigned long long)(cache_stat(fx.cache, PGREADAHEAD_ASYNC) - async0));
 	ok(dev_reads() - r0 <= FILE_PAGES / (ra_max / 4),
 	   "ra_max %u: %llu device reads for %d pages", ra_max,
 	   (unsigned long long)(dev_reads() - r0), FILE_PAGES);
@@ -136,18 +130,18 @@ static void test_sequential(unsigned ra_max)
 
 static void test_random(void)
 {
-	struct testfile *f = &files[1];
+	struct testfile *f = &fx.f[1];
 	struct file_ra_state ra;
 	unsigned char buf[PAGE_SIZE], used[FILE_PAGES] = {0};
 	uint64_t ra0, async0, r0, idx = 0, prev = 0, rng = 0x9E3779B97F4A7C15ULL;
 	const int nreads = 100;
 	bool bytes_ok = true;
 
-	cache_drop_clean(cache);
-	cache_set_ra_max(cache, 32);
+	cache_drop_clean(fx.cache);
+	cache_set_ra_max(fx.cache, 32);
 	file_ra_state_init(&ra, &f->mapping);
-	ra0 = cache_stat(cache, PGREADAHEAD);
-	async0 = cache_stat(cache, PGREADAHEAD_ASYNC);
+	ra0 = cache_stat(fx.cache, PGREADAHEAD);
+	async0 = cache_stat(fx.cache, PGREADAHEAD_ASYNC);
 	r0 = dev_reads();
 	for (int i = 0; i < nreads; i++) {
 		/* distinct pages, never 0, never next to the previous one */
@@ -164,40 +158,40 @@ static void test_random(void)
 			bytes_ok = false;
 	}
 	ok(bytes_ok, "random reads return the right bytes");
-	is_u64(cache_stat(cache, PGREADAHEAD) - ra0, 0, "random reads: PGREADAHEAD unchanged");
-	is_u64(cache_stat(cache, PGREADAHEAD_ASYNC) - async0, 0, "PGREADAHEAD_ASYNC unchanged");
+	is_u64(cache_stat(fx.cache, PGREADAHEAD) - ra0, 0, "random reads: PGREADAHEAD unchanged");
+	is_u64(cache_stat(fx.cache, PGREADAHEAD_ASYNC) - async0, 0, "PGREADAHEAD_ASYNC unchanged");
 	is_u64(atomic_load(&f->mapping.nrpages), nreads, "only the pages read are cached");
 	is_u64(dev_reads() - r0, nreads, "one device read per random read");
 }
 
 static void test_ra_disabled(void)
 {
-	struct testfile *f = &files[0];
+	struct testfile *f = &fx.f[0];
 	struct file_ra_state ra;
 	unsigned char buf[PAGE_SIZE];
 	uint64_t ra0;
 
-	cache_drop_clean(cache);
-	cache_set_ra_max(cache, 0);
+	cache_drop_clean(fx.cache);
+	cache_set_ra_max(fx.cache, 0);
 	file_ra_state_init(&ra, &f->mapping);
-	ra0 = cache_stat(cache, PGREADAHEAD);
+	ra0 = cache_stat(fx.cache, PGREADAHEAD);
 	for (uint64_t pos = 0; pos < 64 * PAGE_SIZE; pos += PAGE_SIZE)
 		filemap_read(&f->mapping, &ra, buf, PAGE_SIZE, pos);
-	is_u64(cache_stat(cache, PGREADAHEAD) - ra0, 0, "ra_max 0: no readahead");
+	is_u64(cache_stat(fx.cache, PGREADAHEAD) - ra0, 0, "ra_max 0: no readahead");
 	is_u64(atomic_load(&f->mapping.nrpages), 64, "ra_max 0: only the pages read");
-	is_int(cache_set_ra_max(cache, 5000), -EINVAL, "ra_max above 4096 refused");
-	cache_set_ra_max(cache, 32);
+	is_int(cache_set_ra_max(fx.cache, 5000), -EINVAL, "ra_max above 4096 refused");
+	cache_set_ra_max(fx.cache, 32);
 }
 
 static void test_eof(void)
 {
-	struct testfile *f = &files[2];
+	struct testfile *f = &fx.f[2];
 	struct file_ra_state ra;
 	unsigned char buf[PAGE_SIZE];
 	uint64_t size = 10 * PAGE_SIZE + 100, pos;
 	bool past = false;
 
-	cache_drop_clean(cache);
+	cache_drop_clean(fx.cache);
 	is_int(testfs_truncate(f, size), 0, "shrink file 2 to 10 pages + 100 bytes");
 	file_ra_state_init(&ra, &f->mapping);
 	for (pos = 0; pos < size; pos += PAGE_SIZE)
@@ -217,18 +211,18 @@ static void test_eof(void)
 
 static void test_skip_cached(void)
 {
-	struct testfile *f = &files[1];
+	struct testfile *f = &fx.f[1];
 	struct file_ra_state ra;
 	unsigned char *buf = malloc(16 * PAGE_SIZE);
 	bool bytes_ok = true;
 	uint64_t h0;
 
-	cache_drop_clean(cache);
+	cache_drop_clean(fx.cache);
 	/* cache every fourth page first */
 	for (uint64_t i = 0; i < 256; i += 4)
 		filemap_read(&f->mapping, NULL, buf, 1, i * PAGE_SIZE + 10);
 	is_u64(atomic_load(&f->mapping.nrpages), 64, "64 scattered pages cached");
-	h0 = cache_stat(cache, CACHE_HITS);
+	h0 = cache_stat(fx.cache, CACHE_HITS);
 	file_ra_state_init(&ra, &f->mapping);
 	for (uint64_t pos = 0; pos < 256 * PAGE_SIZE; pos += 16 * PAGE_SIZE) {
 		if (filemap_read(&f->mapping, &ra, buf, 16 * PAGE_SIZE, pos) != 16 * PAGE_SIZE ||
@@ -239,7 +233,7 @@ static void test_skip_cached(void)
 	ok(atomic_load(&f->mapping.nrpages) >= 256 && atomic_load(&f->mapping.nrpages) <= 256 + 64,
 	   "the stream's pages cached, at most one window beyond (%llu)",
 	   (unsigned long long)atomic_load(&f->mapping.nrpages));
-	ok(cache_stat(cache, CACHE_HITS) - h0 >= 64, "the pre-cached pages were hits");
+	ok(cache_stat(fx.cache, CACHE_HITS) - h0 >= 64, "the pre-cached pages were hits");
 	free(buf);
 }
 
@@ -254,7 +248,7 @@ struct stream {
 static void *stream_main(void *arg)
 {
 	struct stream *s = arg;
-	struct testfile *f = &files[s->fi];
+	struct testfile *f = &fx.f[s->fi];
 	unsigned char *buf = malloc(s->chunk);
 	uint64_t size = atomic_load(&f->mapping.i_size);
 	struct file_ra_state ra;
@@ -282,7 +276,7 @@ static void test_concurrent_streams(void)
 	pthread_t t[6];
 	bool all = true;
 
-	cache_drop_clean(cache);
+	cache_drop_clean(fx.cache);
 	for (int i = 0; i < 6; i++)
 		pthread_create(&t[i], NULL, stream_main, &s[i]);
 	for (int i = 0; i < 6; i++) {
@@ -299,11 +293,10 @@ static void test_destroy_in_flight(void)
 	unsigned char buf[PAGE_SIZE];
 	struct cache_mem mi0, mi1;
 
-	cache_drop_clean(cache);
-	cache_mem_info(cache, &mi0);
+	cache_drop_clean(fx.cache);
+	cache_mem_info(fx.cache, &mi0);
 	/* a new file over file 0's blocks, all allocated */
-	if (testfile_init(&f, cache, dev, 12, 0, FILE_PAGES))
-		BAIL("testfile_init");
+	fx_file_init(&fx, &f, 12, 0, FILE_BYTES);
 	memset(f.alloc, 1, FILE_PAGES);
 	filemap_truncate(&f.mapping, FILE_BYTES);
 	file_ra_state_init(&ra, &f.mapping);
@@ -311,7 +304,7 @@ static void test_destroy_in_flight(void)
 		filemap_read(&f.mapping, &ra, buf, PAGE_SIZE, pos);
 	ok(check_bytes(buf, 39 * PAGE_SIZE, PAGE_SIZE, 0), "bytes before destroy");
 	testfile_destroy(&f); /* async windows may still be in flight */
-	cache_mem_info(cache, &mi1);
+	cache_mem_info(fx.cache, &mi1);
 	is_u64(mi1.pages_in_use, mi0.pages_in_use, "destroy waited for readahead; no page left");
 }
 
@@ -328,16 +321,16 @@ static void test_drop_waits_for_readahead(void)
 	uint64_t async0;
 	bool bytes_ok = true;
 
-	cache_drop_clean(cache);
-	if (bdev_faulty_wrap(dev, FAULTY_BORROW | FAULTY_NO_UNDO, &sdev, &slow))
+	cache_drop_clean(fx.cache);
+	if (bdev_faulty_wrap(fx.dev, FAULTY_BORROW | FAULTY_NO_UNDO, &sdev, &slow))
 		BAIL("bdev_faulty_wrap");
 	/* a file over file 2's blocks, all allocated, on the slow device */
-	if (testfile_init(&f, cache, sdev, 12, 2 * FILE_PAGES, FILE_PAGES))
+	if (testfile_init(&f, fx.cache, sdev, 12, 2 * FILE_PAGES, FILE_PAGES))
 		BAIL("testfile_init");
 	memset(f.alloc, 1, FILE_PAGES);
 	filemap_truncate(&f.mapping, FILE_BYTES);
 	file_ra_state_init(&ra, &f.mapping);
-	async0 = cache_stat(cache, PGREADAHEAD_ASYNC);
+	async0 = cache_stat(fx.cache, PGREADAHEAD_ASYNC);
 	faulty_set_latency(slow, 20000);
 	/* page 0 opens a window; reaching its marked page queues the next */
 	for (uint64_t pos = 0; pos < 4 * PAGE_SIZE; pos += PAGE_SIZE)
@@ -345,8 +338,8 @@ static void test_drop_waits_for_readahead(void)
 		    !check_bytes(buf, pos, PAGE_SIZE, 2))
 			bytes_ok = false;
 	ok(bytes_ok, "slow device: the bytes read");
-	ok(cache_stat(cache, PGREADAHEAD_ASYNC) > async0, "an asynchronous window was queued");
-	cache_drop_clean(cache);
+	ok(cache_stat(fx.cache, PGREADAHEAD_ASYNC) > async0, "an asynchronous window was queued");
+	cache_drop_clean(fx.cache);
 	is_u64(atomic_load(&f.mapping.nrpages), 0,
 	       "drop-caches waited for the window in flight and dropped it too");
 	faulty_set_latency(slow, 0);
@@ -358,16 +351,14 @@ static void teardown(void)
 {
 	struct cache_mem mi;
 
-	for (int i = 0; i < NFILES; i++)
-		testfile_destroy(&files[i]);
+	fx_put_files(&fx);
 	rcu_barrier();
-	cache_mem_info(cache, &mi);
+	cache_mem_info(fx.cache, &mi);
 	is_u64(mi.pages_in_use, 0, "teardown: no page in use");
 	is_u64(mi.mappings, 0, "teardown: no mapping");
 	is_u64(mi.xa_nodes, 0, "teardown: no xarray node");
-	is_u64(cache_stat(cache, NR_FILE_PAGES), 0, "teardown: NR_FILE_PAGES 0");
-	cache_destroy(cache);
-	bdev_close(dev);
+	is_u64(cache_stat(fx.cache, NR_FILE_PAGES), 0, "teardown: NR_FILE_PAGES 0");
+	fx_destroy(&fx);
 	rcu_barrier();
 	is_int(xa_nodes_live(), 0, "no xarray node alive after destroy and rcu_barrier");
 }
@@ -377,15 +368,15 @@ static void teardown(void)
  * for memory that nothing could free. */
 static void test_small_cache_window(void)
 {
-	struct testfile *f = &files[1];
+	struct testfile *f = &fx.f[1];
 	struct file_ra_state ra;
 	unsigned char buf[PAGE_SIZE];
 	unsigned max_seen = 0;
 	bool bytes_ok = true;
 
-	cache_drop_clean(cache);
-	is_int(cache_set_limit(cache, 512 * PAGE_SIZE), 0, "limit 512 pages");
-	is_int(cache_set_ra_max(cache, 256), 0, "ra_max 256 pages");
+	cache_drop_clean(fx.cache);
+	is_int(cache_set_limit(fx.cache, 512 * PAGE_SIZE), 0, "limit 512 pages");
+	is_int(cache_set_ra_max(fx.cache, 256), 0, "ra_max 256 pages");
 	file_ra_state_init(&ra, &f->mapping);
 	for (uint64_t pos = 0; pos < FILE_BYTES; pos += PAGE_SIZE) {
 		if (filemap_read(&f->mapping, &ra, buf, PAGE_SIZE, pos) != PAGE_SIZE ||
@@ -395,8 +386,8 @@ static void test_small_cache_window(void)
 	}
 	ok(bytes_ok, "small cache: sequential reads return the file's bytes");
 	is_int(max_seen, 32, "small cache: the window stops at limit / 16 (32 pages)");
-	is_int(cache_set_limit(cache, 4096 * PAGE_SIZE), 0, "limit back to 4096 pages");
-	is_int(cache_set_ra_max(cache, 32), 0, "ra_max back to 32");
+	is_int(cache_set_limit(fx.cache, 4096 * PAGE_SIZE), 0, "limit back to 4096 pages");
+	is_int(cache_set_ra_max(fx.cache, 32), 0, "ra_max back to 32");
 }
 
 int main(void)

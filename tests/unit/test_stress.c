@@ -51,8 +51,9 @@
 
 #include "backing/bdev.h"
 #include "cache/cache.h"
+#include "tests/lib/cachefix.h"
+#include "tests/lib/clock.h"
 #include "tests/lib/tap.h"
-#include "tests/lib/testfs.h"
 
 #define NFILES	    4
 #define FILE_MAX    (1024 * 1024) /* bytes per file region */
@@ -132,8 +133,7 @@ static struct {
 	_Atomic uint64_t size_fail, metas, meta_fail;
 } st;
 
-static struct cache *cache;
-static struct bdev *dev;
+static struct fx fx;
 static struct sfile files[NFILES];
 static struct worker workers[MAX_THREADS];
 static unsigned nthreads = 4;
@@ -188,14 +188,6 @@ static void fill_random(uint64_t *s, unsigned char *p, size_t len)
 	}
 	v = rnd(s);
 	memcpy(p, &v, len);
-}
-
-static double now_sec(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
 static unsigned long env_ulong(const char *name, unsigned long def)
@@ -560,7 +552,7 @@ static void watch_sample(void)
 	struct cache_mem mi;
 	uint64_t old;
 
-	cache_mem_info(cache, &mi);
+	cache_mem_info(fx.cache, &mi);
 	old = atomic_load(&max_in_use);
 	while (mi.pages_in_use > old &&
 	       !atomic_compare_exchange_weak(&max_in_use, &old, mi.pages_in_use))
@@ -596,7 +588,7 @@ static void *watcher_main(void *arg)
 	while (!atomic_load(&stop_watcher)) {
 		watch_sample();
 		if (now_sec() - last_drop > 0.25) {
-			cache_drop_clean(cache);
+			cache_drop_clean(fx.cache);
 			atomic_fetch_add(&drops_during, 1);
 			last_drop = now_sec();
 		}
@@ -610,34 +602,26 @@ static void *watcher_main(void *arg)
 
 static void setup(void)
 {
-	struct cache_config cfg = {
-		.pool_bytes = (uint64_t)MAX(POOL_PAGES, limit_pages) * PAGE_SIZE,
-		.limit_bytes = (uint64_t)limit_pages * PAGE_SIZE,
-		.ra_max_pages = 32,
-		.ra_threads = 2,
+	struct fx_params p = {
+		.dev_bytes = (uint64_t)NFILES * FILE_MAX + META_BYTES,
+		.cache = {.pool_bytes = (uint64_t)MAX(POOL_PAGES, limit_pages) * PAGE_SIZE,
+			  .limit_bytes = (uint64_t)limit_pages * PAGE_SIZE,
+			  .ra_max_pages = 32,
+			  .ra_threads = 2},
 	};
 	int err;
 
-	err = bdev_mem_create((uint64_t)NFILES * FILE_MAX + META_BYTES, 512, &dev);
-	if (err)
-		BAIL("bdev_mem_create: %d", err);
-	err = cache_create(&cfg, &cache);
-	if (err)
-		BAIL("cache_create: %d", err);
+	fx_setup(&fx, &p);
 	for (int i = 0; i < NFILES; i++) {
-		unsigned bits = file_blkbits[i];
 		struct sfile *f = &files[i];
 
-		err = testfile_init(&f->tf, cache, dev, bits, ((uint64_t)i * FILE_MAX) >> bits,
-				    FILE_MAX >> bits);
-		if (err)
-			BAIL("testfile_init %d: %d", i, err);
+		fx_file_init(&fx, &f->tf, file_blkbits[i], (uint64_t)i * FILE_MAX, FILE_MAX);
 		f->model = calloc(1, FILE_MAX);
 		if (!f->model)
 			BAIL("out of memory");
 		pthread_rwlock_init(&f->lock, NULL);
 	}
-	err = mapping_init_bdev(&bdm, cache, dev, META_BITS);
+	err = mapping_init_bdev(&bdm, fx.cache, fx.dev, META_BITS);
 	meta_model = calloc(1, META_BYTES);
 	if (err || !meta_model)
 		BAIL("device mapping: %d", err);
@@ -657,7 +641,7 @@ static uint64_t check_device(int fi)
 		n = (b + 1) * bs <= f->size ? bs : (size_t)(f->size - b * bs);
 		if (!f->tf.alloc[b]) {
 			memset(blk, 0, bs);
-		} else if (bdev_read(dev, (f->tf.base + b) * bs, blk, bs)) {
+		} else if (bdev_read(fx.dev, (f->tf.base + b) * bs, blk, bs)) {
 			bad++;
 			continue;
 		}
@@ -705,7 +689,7 @@ static uint64_t check_meta_device(void)
 	unsigned char *buf = malloc(META_BYTES);
 	uint64_t bad;
 
-	if (!buf || bdev_read(dev, META_BASE << META_BITS, buf, META_BYTES))
+	if (!buf || bdev_read(fx.dev, META_BASE << META_BITS, buf, META_BYTES))
 		BAIL("reading the metadata region");
 	bad = memcmp(buf, meta_model, META_BYTES) != 0;
 	free(buf);
@@ -750,8 +734,8 @@ static void check_final_writeback(void)
 	is_int(errs, 0,
 	       "final write_and_wait of every file and the device mapping succeeds, no error");
 	is_u64(dirty, 0, "no mapping has dirty pages after write_and_wait");
-	is_u64(cache_stat(cache, NR_DIRTY), 0, "NR_DIRTY is 0");
-	is_u64(cache_stat(cache, NR_WRITEBACK), 0, "NR_WRITEBACK is 0");
+	is_u64(cache_stat(fx.cache, NR_DIRTY), 0, "NR_DIRTY is 0");
+	is_u64(cache_stat(fx.cache, NR_WRITEBACK), 0, "NR_WRITEBACK is 0");
 	for (int i = 0; i < NFILES; i++)
 		bad += check_device(i);
 	is_u64(bad, 0, "the device holds the model of every file (allocated blocks and holes)");
@@ -767,11 +751,11 @@ static void check_final_reread(void)
 
 	if (!buf)
 		BAIL("out of memory");
-	dropped = cache_drop_clean(cache);
-	cache_mem_info(cache, &mi);
+	dropped = cache_drop_clean(fx.cache);
+	cache_mem_info(fx.cache, &mi);
 	diag("final cache_drop_clean freed %lu pages", dropped);
 	is_u64(mi.pages_in_use, 0, "cache_drop_clean leaves no page in use (all were clean)");
-	is_u64(cache_stat(cache, NR_FILE_PAGES), 0, "NR_FILE_PAGES is 0 after drop_clean");
+	is_u64(cache_stat(fx.cache, NR_FILE_PAGES), 0, "NR_FILE_PAGES is 0 after drop_clean");
 	for (int i = 0; i < NFILES; i++)
 		bad += check_reread(i, buf);
 	is_u64(bad, 0, "every file read back from the device matches its model");
@@ -791,7 +775,7 @@ static void check_counters(void)
 		READ_ERRORS,
 	};
 
-	cache_stats_snapshot(cache, s);
+	cache_stats_snapshot(fx.cache, s);
 	for (size_t i = 0; i < sizeof(shown) / sizeof(shown[0]); i++)
 		diag("%-22s %" PRIu64, cache_stat_name(shown[i]), s[shown[i]]);
 	ok(s[PGSCAN_KSWAPD] > 0, "the background reclaimer scanned pages (PGSCAN_KSWAPD)");
@@ -819,14 +803,13 @@ static void teardown(void)
 	mapping_destroy(&bdm);
 	free(meta_model);
 	rcu_barrier();
-	cache_mem_info(cache, &mi);
+	cache_mem_info(fx.cache, &mi);
 	is_u64(mi.pages_in_use, 0, "teardown: no page in use");
 	is_u64(mi.buffer_heads, 0, "teardown: no buffer head");
 	is_u64(mi.mappings, 0, "teardown: no mapping");
 	is_u64(mi.xa_nodes, 0, "teardown: no xarray node");
 	is_u64(mi.metadata_bytes, 0, "teardown: no metadata bytes");
-	cache_destroy(cache);
-	bdev_close(dev);
+	fx_destroy(&fx);
 	rcu_barrier();
 	is_int(xa_nodes_live(), 0, "no xarray node alive after cache_destroy and rcu_barrier");
 }

@@ -26,25 +26,14 @@
 
 #include "backing/bdev.h"
 #include "cache/internal.h"
+#include "tests/lib/cachefix.h"
 #include "tests/lib/tap.h"
-#include "tests/lib/testfs.h"
 
 #define DEV_BYTES  (16ULL << 20)
 #define FILE_OFF   (1ULL << 20)
 #define FILE_BYTES (4ULL << 20)
 #define POOL_PAGES 1024
 #define NPAGES	   64
-
-struct fx {
-	struct cache *cache;
-	struct bdev *mem;   /* the RAM device: contents are checked here */
-	struct bdev *dev;   /* what the cache uses: mem or the faulty wrapper */
-	struct faulty *ctl; /* NULL without the wrapper */
-	struct testfile f;
-	struct address_space_operations aops; /* testfs's, plus dirty_notify */
-	unsigned blkbits, bs;
-	unsigned char *model;
-};
 
 static _Atomic unsigned notified;
 
@@ -54,87 +43,37 @@ static void count_notify(struct address_space *mapping)
 	atomic_fetch_add(&notified, 1);
 }
 
-static uint8_t pat(uint64_t off, unsigned seed)
+/* An existing file: every block allocated, zeros on the device; a model. */
+static void setup(struct fx *fx, unsigned blkbits, bool faulty)
 {
-	return (uint8_t)((off * 131 + (off >> 9) * 7 + seed * 29) ^ (seed << 3));
-}
+	struct fx_params p = {
+		.dev_bytes = DEV_BYTES,
+		.faulty = faulty,
+		.cache = {.pool_bytes = POOL_PAGES * PAGE_SIZE, .no_reclaimer = true},
+		.nfiles = 1,
+		.blkbits = blkbits,
+		.file_off = FILE_OFF,
+		.file_bytes = FILE_BYTES,
+		.allocated = true,
+		.model = true,
+		.dirty_notify = count_notify,
+	};
 
-static void fill_pat(unsigned char *p, uint64_t off, size_t len, unsigned seed)
-{
-	for (size_t i = 0; i < len; i++)
-		p[i] = pat(off + i, seed);
-}
-
-static void fx_setup(struct fx *fx, unsigned blkbits, bool faulty)
-{
-	struct cache_config cfg = {.pool_bytes = POOL_PAGES * PAGE_SIZE, .no_reclaimer = true};
-
-	memset(fx, 0, sizeof(*fx));
-	fx->blkbits = blkbits;
-	fx->bs = 1U << blkbits;
-	if (cache_create(&cfg, &fx->cache))
-		BAIL("cache_create");
-	if (bdev_mem_create(DEV_BYTES, 512, &fx->mem))
-		BAIL("bdev_mem_create");
-	fx->dev = fx->mem;
-	if (faulty && bdev_faulty_create(fx->mem, &fx->dev, &fx->ctl))
-		BAIL("bdev_faulty_create");
-	if (testfile_init(&fx->f, fx->cache, fx->dev, blkbits, FILE_OFF >> blkbits,
-			  FILE_BYTES >> blkbits))
-		BAIL("testfile_init");
-	fx->aops = *fx->f.mapping.a_ops;
-	fx->aops.dirty_notify = count_notify;
-	fx->f.mapping.a_ops = &fx->aops;
-	/* An existing file: every block allocated, zeros on the device. */
-	memset(fx->f.alloc, 1, FILE_BYTES >> blkbits);
-	atomic_store(&fx->f.mapping.i_size, FILE_BYTES);
-	fx->model = calloc(1, FILE_BYTES);
-	if (!fx->model)
-		BAIL("out of memory");
+	fx_setup(fx, &p);
 	atomic_store(&notified, 0);
 }
 
-static void fx_teardown(struct fx *fx)
+static void teardown(struct fx *fx)
 {
 	struct cache_mem mem;
 
-	testfile_destroy(&fx->f);
+	fx_put_files(fx);
 	cache_mem_info(fx->cache, &mem);
 	is_u64(mem.buffer_heads + mem.pages_in_use + mem.mappings, 0,
 	       "teardown: no head, page or mapping left");
 	is_u64(cache_stat(fx->cache, NR_DIRTY) + cache_stat(fx->cache, NR_WRITEBACK), 0,
 	       "teardown: NR_DIRTY and NR_WRITEBACK are 0");
-	cache_destroy(fx->cache);
-	bdev_close(fx->dev);
-	free(fx->model);
-}
-
-static void fx_write(struct fx *fx, uint64_t pos, size_t len, unsigned seed)
-{
-	unsigned char *buf = malloc(len);
-	ssize_t n;
-
-	if (!buf)
-		BAIL("out of memory");
-	fill_pat(buf, pos, len, seed);
-	n = filemap_write(&fx->f.mapping, buf, len, pos);
-	if (n != (ssize_t)len)
-		BAIL("filemap_write returned %zd", n);
-	memcpy(fx->model + pos, buf, len);
-	free(buf);
-}
-
-/* Does the device hold the model's bytes [pos, pos + len) of the file? */
-static bool dev_matches(struct fx *fx, uint64_t pos, size_t len)
-{
-	unsigned char *buf = malloc(len);
-	bool same;
-
-	if (!buf || bdev_read(fx->mem, FILE_OFF + pos, buf, len))
-		BAIL("device read failed");
-	same = memcmp(buf, fx->model + pos, len) == 0;
-	free(buf);
-	return same;
+	fx_destroy(fx);
 }
 
 static struct bdev_stats io_now(struct bdev *b)
@@ -145,24 +84,12 @@ static struct bdev_stats io_now(struct bdev *b)
 	return s;
 }
 
-static bool page_flag(struct fx *fx, uint64_t index, enum pageflags bit)
-{
-	struct page *page = find_get_page(&fx->f.mapping, index);
-	bool set;
-
-	if (!page)
-		return false;
-	set = page_test(page, bit);
-	put_page(page);
-	return set;
-}
-
 static unsigned count_dirty(struct fx *fx, uint64_t first, uint64_t last)
 {
 	unsigned n = 0;
 
 	for (uint64_t i = first; i <= last; i++)
-		n += page_flag(fx, i, PG_dirty);
+		n += fx_page_flag(fx, i, PG_dirty);
 	return n;
 }
 
@@ -174,9 +101,9 @@ static bool mapping_listed(struct fx *fx)
 	pthread_mutex_lock(&cache->wb_lock);
 	for (struct list_head *p = cache->dirty_mappings.next; p != &cache->dirty_mappings;
 	     p = p->next)
-		found |= p == &fx->f.mapping.wb_link;
+		found |= p == &fx->f[0].mapping.wb_link;
 	pthread_mutex_unlock(&cache->wb_lock);
-	return found && (atomic_load(&fx->f.mapping.flags) & AS_DIRTY_LISTED);
+	return found && (atomic_load(&fx->f[0].mapping.flags) & AS_DIRTY_LISTED);
 }
 
 static void stats_snap(struct fx *fx, uint64_t s[NR_CACHE_STATS])
@@ -199,7 +126,7 @@ static int writepages(struct fx *fx, enum wb_sync_mode mode, long budget, enum w
 					.nr_to_write = budget,
 					.reason = why,
 					.max_io_bytes = max_io};
-	int err = filemap_writepages(&fx->f.mapping, &wbc);
+	int err = filemap_writepages(&fx->f[0].mapping, &wbc);
 
 	if (written)
 		*written = wbc.nr_written;
@@ -215,12 +142,12 @@ static void test_merge(unsigned blkbits)
 	long written = 0;
 	struct fx fx;
 
-	fx_setup(&fx, blkbits, false);
+	setup(&fx, blkbits, false);
 	stats_snap(&fx, s);
 	fx_write(&fx, 0, NPAGES * PAGE_SIZE, 1);
 	is_u64(stat_since(&fx, s, NR_DIRTY), NPAGES, "bs %u: NR_DIRTY +64", bs);
 	is_u64(stat_since(&fx, s, NR_DIRTIED), NPAGES, "bs %u: NR_DIRTIED +64", bs);
-	is_u64(atomic_load(&fx.f.mapping.nrdirty), NPAGES, "bs %u: nrdirty 64", bs);
+	is_u64(atomic_load(&fx.f[0].mapping.nrdirty), NPAGES, "bs %u: nrdirty 64", bs);
 	ok(mapping_listed(&fx), "bs %u: mapping on dirty_mappings", bs);
 	is_int(atomic_load(&notified), 1, "bs %u: dirty_notify once", bs);
 	io0 = io_now(fx.dev);
@@ -235,9 +162,9 @@ static void test_merge(unsigned blkbits)
 	is_u64(stat_since(&fx, s, PGWRITE_SYNC), NPAGES, "bs %u: PGWRITE_SYNC +64", bs);
 	is_u64(stat_since(&fx, s, NR_DIRTY), 0, "bs %u: NR_DIRTY back", bs);
 	is_u64(cache_stat(fx.cache, NR_WRITEBACK), 0, "bs %u: NR_WRITEBACK 0", bs);
-	is_u64(atomic_load(&fx.f.mapping.nrdirty), 0, "bs %u: nrdirty 0", bs);
+	is_u64(atomic_load(&fx.f[0].mapping.nrdirty), 0, "bs %u: nrdirty 0", bs);
 	ok(!mapping_listed(&fx), "bs %u: clean mapping off the list", bs);
-	ok(dev_matches(&fx, 0, NPAGES * PAGE_SIZE), "bs %u: device holds the data", bs);
+	ok(fx_dev_matches(&fx, 0, NPAGES * PAGE_SIZE), "bs %u: device holds the data", bs);
 
 	stats_snap(&fx, s);
 	fx_write(&fx, 0, NPAGES * PAGE_SIZE, 2);
@@ -250,17 +177,17 @@ static void test_merge(unsigned blkbits)
 	is_u64(io1.write_bytes - io0.write_bytes, NPAGES * PAGE_SIZE, "bs %u: same bytes", bs);
 	is_u64(stat_since(&fx, s, PGWRITE_BACKGROUND), NPAGES, "bs %u: PGWRITE_BACKGROUND", bs);
 	is_u64(stat_since(&fx, s, PGWRITE_SYNC), 0, "bs %u: not counted as sync", bs);
-	ok(dev_matches(&fx, 0, NPAGES * PAGE_SIZE), "bs %u: device holds the data", bs);
+	ok(fx_dev_matches(&fx, 0, NPAGES * PAGE_SIZE), "bs %u: device holds the data", bs);
 
 	is_int(cache_wb_set(fx.cache, WB_FILL_BYTES, 0), 0, "bs %u: wb_fill_bytes 0", bs);
 	fx_write(&fx, 0, 4 * PAGE_SIZE, 3);
 	fx_write(&fx, 10 * PAGE_SIZE, 4 * PAGE_SIZE, 3);
 	io0 = io_now(fx.dev);
-	is_int(filemap_write_and_wait(&fx.f.mapping), 0, "bs %u: write_and_wait", bs);
+	is_int(filemap_write_and_wait(&fx.f[0].mapping), 0, "bs %u: write_and_wait", bs);
 	io1 = io_now(fx.dev);
 	is_u64(io1.writes - io0.writes, 2, "bs %u: a gap makes two writes", bs);
-	ok(dev_matches(&fx, 0, NPAGES * PAGE_SIZE), "bs %u: device holds the data", bs);
-	fx_teardown(&fx);
+	ok(fx_dev_matches(&fx, 0, NPAGES * PAGE_SIZE), "bs %u: device holds the data", bs);
+	teardown(&fx);
 }
 
 /* WB_SYNC_NONE: nr_to_write budget, locked pages skipped. */
@@ -272,16 +199,16 @@ static void test_sync_none(unsigned blkbits)
 	long written = 0;
 	struct fx fx;
 
-	fx_setup(&fx, blkbits, false);
+	setup(&fx, blkbits, false);
 	fx_write(&fx, 0, NPAGES * PAGE_SIZE, 4);
 	is_int(writepages(&fx, WB_SYNC_NONE, 10, WB_REASON_PERIODIC, 0, &written), 0,
 	       "bs %u: budget of 10", bs);
 	is_int(written, 10, "bs %u: 10 pages written", bs);
 	is_int(count_dirty(&fx, 0, 9), 0, "bs %u: the first 10 pages are clean", bs);
 	is_int(count_dirty(&fx, 10, NPAGES - 1), NPAGES - 10, "bs %u: the rest still dirty", bs);
-	is_u64(atomic_load(&fx.f.mapping.nrdirty), NPAGES - 10, "bs %u: nrdirty 54", bs);
+	is_u64(atomic_load(&fx.f[0].mapping.nrdirty), NPAGES - 10, "bs %u: nrdirty 54", bs);
 
-	locked = find_lock_page(&fx.f.mapping, 20);
+	locked = find_lock_page(&fx.f[0].mapping, 20);
 	if (!locked)
 		BAIL("find_lock_page");
 	io0 = io_now(fx.dev);
@@ -293,9 +220,9 @@ static void test_sync_none(unsigned blkbits)
 	is_u64(io1.writes - io0.writes, 2, "bs %u: the runs around it, one write each", bs);
 	unlock_page(locked);
 	put_page(locked);
-	is_int(filemap_write_and_wait(&fx.f.mapping), 0, "bs %u: write_and_wait", bs);
-	ok(dev_matches(&fx, 0, NPAGES * PAGE_SIZE), "bs %u: device holds everything", bs);
-	fx_teardown(&fx);
+	is_int(filemap_write_and_wait(&fx.f[0].mapping), 0, "bs %u: write_and_wait", bs);
+	ok(fx_dev_matches(&fx, 0, NPAGES * PAGE_SIZE), "bs %u: device holds everything", bs);
+	teardown(&fx);
 }
 
 struct bg_sync {
@@ -307,7 +234,7 @@ static void *bg_write_and_wait(void *arg)
 {
 	struct bg_sync *b = arg;
 
-	b->err = filemap_write_and_wait(&b->fx->f.mapping);
+	b->err = filemap_write_and_wait(&b->fx->f[0].mapping);
 	return NULL;
 }
 
@@ -324,9 +251,9 @@ static void test_tag_snapshot(unsigned blkbits)
 	pthread_t t;
 	struct fx fx;
 
-	fx_setup(&fx, blkbits, false);
+	setup(&fx, blkbits, false);
 	fx_write(&fx, 0, NPAGES * PAGE_SIZE, 5);
-	last = find_lock_page(&fx.f.mapping, NPAGES - 1);
+	last = find_lock_page(&fx.f[0].mapping, NPAGES - 1);
 	if (!last)
 		BAIL("find_lock_page");
 	b.fx = &fx;
@@ -340,11 +267,11 @@ static void test_tag_snapshot(unsigned blkbits)
 	put_page(last);
 	pthread_join(t, NULL);
 	is_int(b.err, 0, "bs %u: the pass finished", bs);
-	ok(page_flag(&fx, 5, PG_dirty), "bs %u: page dirtied after the tag is left dirty", bs);
-	ok(!page_flag(&fx, NPAGES - 1, PG_dirty), "bs %u: the locked page was written", bs);
-	is_int(filemap_write_and_wait(&fx.f.mapping), 0, "bs %u: write_and_wait", bs);
-	ok(dev_matches(&fx, 0, NPAGES * PAGE_SIZE), "bs %u: device holds everything", bs);
-	fx_teardown(&fx);
+	ok(fx_page_flag(&fx, 5, PG_dirty), "bs %u: page dirtied after the tag is left dirty", bs);
+	ok(!fx_page_flag(&fx, NPAGES - 1, PG_dirty), "bs %u: the locked page was written", bs);
+	is_int(filemap_write_and_wait(&fx.f[0].mapping), 0, "bs %u: write_and_wait", bs);
+	ok(fx_dev_matches(&fx, 0, NPAGES * PAGE_SIZE), "bs %u: device holds everything", bs);
+	teardown(&fx);
 }
 
 struct dirtier {
@@ -377,29 +304,29 @@ static void test_tag_livelock(unsigned blkbits)
 	pthread_t t;
 	struct fx fx;
 
-	fx_setup(&fx, blkbits, false);
+	setup(&fx, blkbits, false);
 	fx_write(&fx, 0, NPAGES * PAGE_SIZE, 7);
 	d.fx = &fx;
 	if (pthread_create(&t, NULL, dirty_loop, &d))
 		BAIL("pthread_create");
 	/* Keep passing until the dirtier has raced with them for a while. */
 	while (passes < 50 || atomic_load(&d.writes) < 5000) {
-		errs += filemap_write_and_wait(&fx.f.mapping) != 0;
+		errs += filemap_write_and_wait(&fx.f[0].mapping) != 0;
 		passes++;
 	}
 	atomic_store(&d.stop, true);
 	pthread_join(t, NULL);
 	is_int(errs, 0, "bs %u: every sync pass finished under a dirtier", bs);
 	diag("bs %u: %d passes, %lu writes raced with them", bs, passes, atomic_load(&d.writes));
-	is_int(filemap_write_and_wait(&fx.f.mapping), 0, "bs %u: final write_and_wait", bs);
-	ok(dev_matches(&fx, 0, NPAGES * PAGE_SIZE), "bs %u: device holds the last bytes", bs);
+	is_int(filemap_write_and_wait(&fx.f[0].mapping), 0, "bs %u: final write_and_wait", bs);
+	ok(fx_dev_matches(&fx, 0, NPAGES * PAGE_SIZE), "bs %u: device holds the last bytes", bs);
 	is_u64(cache_stat(fx.cache, NR_DIRTY), 0, "bs %u: NR_DIRTY 0", bs);
-	fx_teardown(&fx);
+	teardown(&fx);
 }
 
 static bool heads_have(struct fx *fx, uint64_t index, enum bh_state_bits bit)
 {
-	struct page *page = find_lock_page(&fx->f.mapping, index);
+	struct page *page = find_lock_page(&fx->f[0].mapping, index);
 	bool all = true;
 
 	if (!page)
@@ -423,15 +350,15 @@ static void test_write_errors(unsigned blkbits)
 	errseq_t s1, s2, s3;
 	struct fx fx;
 
-	fx_setup(&fx, blkbits, true);
-	s1 = filemap_sample_wb_err(&fx.f.mapping);
-	s2 = filemap_sample_wb_err(&fx.f.mapping);
+	setup(&fx, blkbits, true);
+	s1 = filemap_sample_wb_err(&fx.f[0].mapping);
+	s2 = filemap_sample_wb_err(&fx.f[0].mapping);
 	fx_write(&fx, 0, 8 * PAGE_SIZE, 8);
 	stats_snap(&fx, s);
 	faulty_fail_range(fx.ctl, FAULTY_WRITE, FILE_OFF + 3 * PAGE_SIZE, PAGE_SIZE);
-	is_int(filemap_write_and_wait_range(&fx.f.mapping, 0, 8 * PAGE_SIZE - 1), -EIO,
+	is_int(filemap_write_and_wait_range(&fx.f[0].mapping, 0, 8 * PAGE_SIZE - 1), -EIO,
 	       "bs %u: write_and_wait_range returns -EIO", bs);
-	ok(page_flag(&fx, 3, PG_dirty) && page_flag(&fx, 3, PG_error),
+	ok(fx_page_flag(&fx, 3, PG_dirty) && fx_page_flag(&fx, 3, PG_error),
 	   "bs %u: failed page still dirty, PG_error", bs);
 	is_int(count_dirty(&fx, 0, 7), 8, "bs %u: the whole failed write stays dirty", bs);
 	is_u64(cache_stat(fx.cache, NR_DIRTY), 8, "bs %u: NR_DIRTY counts them", bs);
@@ -440,35 +367,38 @@ static void test_write_errors(unsigned blkbits)
 	if (bs < PAGE_SIZE)
 		ok(heads_have(&fx, 3, BH_Dirty) && heads_have(&fx, 3, BH_Write_EIO),
 		   "bs %u: heads dirty with BH_Write_EIO", bs);
-	is_int(file_check_and_advance_wb_err(&s1, &fx.f.mapping), -EIO, "bs %u: s1 sees EIO", bs);
-	is_int(file_check_and_advance_wb_err(&s1, &fx.f.mapping), 0, "bs %u: s1 once only", bs);
-	is_int(file_check_and_advance_wb_err(&s2, &fx.f.mapping), -EIO, "bs %u: s2 sees EIO", bs);
-	is_int(file_check_and_advance_wb_err(&s2, &fx.f.mapping), 0, "bs %u: s2 once only", bs);
-	s3 = filemap_sample_wb_err(&fx.f.mapping);
-	is_int(file_check_and_advance_wb_err(&s3, &fx.f.mapping), 0,
+	is_int(file_check_and_advance_wb_err(&s1, &fx.f[0].mapping), -EIO, "bs %u: s1 sees EIO",
+	       bs);
+	is_int(file_check_and_advance_wb_err(&s1, &fx.f[0].mapping), 0, "bs %u: s1 once only", bs);
+	is_int(file_check_and_advance_wb_err(&s2, &fx.f[0].mapping), -EIO, "bs %u: s2 sees EIO",
+	       bs);
+	is_int(file_check_and_advance_wb_err(&s2, &fx.f[0].mapping), 0, "bs %u: s2 once only", bs);
+	s3 = filemap_sample_wb_err(&fx.f[0].mapping);
+	is_int(file_check_and_advance_wb_err(&s3, &fx.f[0].mapping), 0,
 	       "bs %u: an opener after the error was seen gets 0", bs);
 
 	/* One page per write: only the failing page stays dirty. */
 	is_int(writepages(&fx, WB_SYNC_ALL, LONG_MAX, WB_REASON_SYNC, PAGE_SIZE, NULL), -EIO,
 	       "bs %u: page-sized writes: -EIO again", bs);
 	is_int(count_dirty(&fx, 0, 7), 1, "bs %u: only the failing page dirty", bs);
-	ok(page_flag(&fx, 3, PG_dirty), "bs %u: page 3", bs);
-	is_int(file_check_and_advance_wb_err(&s1, &fx.f.mapping), -EIO,
+	ok(fx_page_flag(&fx, 3, PG_dirty), "bs %u: page 3", bs);
+	is_int(file_check_and_advance_wb_err(&s1, &fx.f[0].mapping), -EIO,
 	       "bs %u: a new error is seen again", bs);
 
 	faulty_clear_ranges(fx.ctl);
-	is_int(filemap_write_and_wait_range(&fx.f.mapping, 0, 8 * PAGE_SIZE - 1), 0,
+	is_int(filemap_write_and_wait_range(&fx.f[0].mapping, 0, 8 * PAGE_SIZE - 1), 0,
 	       "bs %u: writeback succeeds once the device works", bs);
-	ok(dev_matches(&fx, 0, 8 * PAGE_SIZE), "bs %u: device holds the data", bs);
-	ok(!page_flag(&fx, 3, PG_dirty) && !page_flag(&fx, 3, PG_error),
+	ok(fx_dev_matches(&fx, 0, 8 * PAGE_SIZE), "bs %u: device holds the data", bs);
+	ok(!fx_page_flag(&fx, 3, PG_dirty) && !fx_page_flag(&fx, 3, PG_error),
 	   "bs %u: page clean, PG_error cleared", bs);
 	if (bs < PAGE_SIZE)
 		ok(!heads_have(&fx, 3, BH_Write_EIO), "bs %u: BH_Write_EIO cleared", bs);
-	is_int(file_check_and_advance_wb_err(&s1, &fx.f.mapping), 0, "bs %u: s1: nothing new", bs);
-	is_int(file_check_and_advance_wb_err(&s2, &fx.f.mapping), -EIO,
+	is_int(file_check_and_advance_wb_err(&s1, &fx.f[0].mapping), 0, "bs %u: s1: nothing new",
+	       bs);
+	is_int(file_check_and_advance_wb_err(&s2, &fx.f[0].mapping), -EIO,
 	       "bs %u: s2 still gets the second error once", bs);
-	is_int(file_check_and_advance_wb_err(&s2, &fx.f.mapping), 0, "bs %u: then 0", bs);
-	fx_teardown(&fx);
+	is_int(file_check_and_advance_wb_err(&s2, &fx.f[0].mapping), 0, "bs %u: then 0", bs);
+	teardown(&fx);
 }
 
 /* sync_dirty_buffer on a failing device keeps the head dirty. */
@@ -482,7 +412,7 @@ static void test_buffer_write_error(unsigned blkbits)
 	struct fx fx;
 	int err;
 
-	fx_setup(&fx, blkbits, true);
+	setup(&fx, blkbits, true);
 	if (mapping_init_bdev(&bm, fx.cache, fx.dev, blkbits))
 		BAIL("mapping_init_bdev");
 	bh = bread(&bm, blk, &err);
@@ -505,7 +435,7 @@ static void test_buffer_write_error(unsigned blkbits)
 	brelse(bh);
 	mapping_destroy(&bm);
 	free(want);
-	fx_teardown(&fx);
+	teardown(&fx);
 }
 
 /* writeback_page_for_reclaim: the page and the dirty run after it. */
@@ -517,10 +447,10 @@ static void test_reclaim(unsigned blkbits)
 	struct page *page, *busy;
 	struct fx fx;
 
-	fx_setup(&fx, blkbits, false);
+	setup(&fx, blkbits, false);
 	fx_write(&fx, 0, 8 * PAGE_SIZE, 9);
-	page = find_lock_page(&fx.f.mapping, 2);
-	busy = find_lock_page(&fx.f.mapping, 5);
+	page = find_lock_page(&fx.f[0].mapping, 2);
+	busy = find_lock_page(&fx.f[0].mapping, 5);
 	if (!page || !busy)
 		BAIL("find_lock_page");
 	stats_snap(&fx, s);
@@ -539,13 +469,13 @@ static void test_reclaim(unsigned blkbits)
 	put_page(busy);
 	unlock_page(page);
 	put_page(page);
-	page = find_lock_page(&fx.f.mapping, 3);
+	page = find_lock_page(&fx.f[0].mapping, 3);
 	ok(page != NULL, "bs %u: neighbour unlocked again", bs);
 	unlock_page(page);
 	put_page(page);
-	is_int(filemap_write_and_wait(&fx.f.mapping), 0, "bs %u: write_and_wait", bs);
-	ok(dev_matches(&fx, 0, 8 * PAGE_SIZE), "bs %u: device holds everything", bs);
-	fx_teardown(&fx);
+	is_int(filemap_write_and_wait(&fx.f[0].mapping), 0, "bs %u: write_and_wait", bs);
+	ok(fx_dev_matches(&fx, 0, 8 * PAGE_SIZE), "bs %u: device holds everything", bs);
+	teardown(&fx);
 }
 
 static void *bg_sync_none(void *arg)
@@ -556,7 +486,7 @@ static void *bg_sync_none(void *arg)
 					.nr_to_write = LONG_MAX,
 					.reason = WB_REASON_BACKGROUND};
 
-	b->err = filemap_writepages(&b->fx->f.mapping, &wbc);
+	b->err = filemap_writepages(&b->fx->f[0].mapping, &wbc);
 	return NULL;
 }
 
@@ -568,22 +498,23 @@ static void test_fdatawait(unsigned blkbits)
 	pthread_t t;
 	struct fx fx;
 
-	fx_setup(&fx, blkbits, true);
+	setup(&fx, blkbits, true);
 	fx_write(&fx, 0, PAGE_SIZE, 10);
 	faulty_set_latency(fx.ctl, 200 * 1000);
 	b.fx = &fx;
 	if (pthread_create(&t, NULL, bg_sync_none, &b))
 		BAIL("pthread_create");
-	while (!page_flag(&fx, 0, PG_writeback))
+	while (!fx_page_flag(&fx, 0, PG_writeback))
 		sched_yield();
 	ok(cache_stat(fx.cache, NR_WRITEBACK) == 1, "bs %u: NR_WRITEBACK 1 during the I/O", bs);
-	is_int(filemap_fdatawait_range(&fx.f.mapping, 0, PAGE_SIZE - 1), 0, "bs %u: fdatawait", bs);
-	ok(!page_flag(&fx, 0, PG_writeback), "bs %u: the writeback had ended", bs);
-	ok(dev_matches(&fx, 0, PAGE_SIZE), "bs %u: data on the device", bs);
+	is_int(filemap_fdatawait_range(&fx.f[0].mapping, 0, PAGE_SIZE - 1), 0, "bs %u: fdatawait",
+	       bs);
+	ok(!fx_page_flag(&fx, 0, PG_writeback), "bs %u: the writeback had ended", bs);
+	ok(fx_dev_matches(&fx, 0, PAGE_SIZE), "bs %u: data on the device", bs);
 	pthread_join(t, NULL);
 	is_int(b.err, 0, "bs %u: background pass ok", bs);
 	faulty_set_latency(fx.ctl, 0);
-	fx_teardown(&fx);
+	teardown(&fx);
 }
 
 struct gap_sync {
@@ -597,7 +528,7 @@ static void *gap_sync_thread(void *arg)
 {
 	struct gap_sync *g = arg;
 
-	g->err = filemap_write_and_wait(&g->fx->f.mapping);
+	g->err = filemap_write_and_wait(&g->fx->f[0].mapping);
 	g->saw_io_done = atomic_load(g->io_done);
 	return NULL;
 }
@@ -617,14 +548,14 @@ static void test_no_gap(unsigned blkbits)
 	pthread_t t;
 	struct fx fx;
 
-	fx_setup(&fx, blkbits, false);
+	setup(&fx, blkbits, false);
 	fx_write(&fx, 0, PAGE_SIZE, 13);
-	page = find_lock_page(&fx.f.mapping, 0);
+	page = find_lock_page(&fx.f[0].mapping, 0);
 	if (!page)
 		BAIL("find_lock_page");
 	ok(clear_page_dirty_for_io(page), "bs %u: page was dirty", bs);
 	is_u64(cache_stat(fx.cache, NR_DIRTY), 0, "bs %u: NR_DIRTY 0", bs);
-	ok(xa_get_mark(&fx.f.mapping.i_pages, 0, XA_MARK_DIRTY), "bs %u: DIRTY mark kept", bs);
+	ok(xa_get_mark(&fx.f[0].mapping.i_pages, 0, XA_MARK_DIRTY), "bs %u: DIRTY mark kept", bs);
 	g.fx = &fx;
 	g.io_done = &io_done;
 	if (pthread_create(&t, NULL, gap_sync_thread, &g))
@@ -641,10 +572,10 @@ static void test_no_gap(unsigned blkbits)
 	pthread_join(t, NULL);
 	is_int(g.err, 0, "bs %u: the pass succeeded", bs);
 	ok(g.saw_io_done, "bs %u: the pass returned only after the other write", bs);
-	ok(!xa_get_mark(&fx.f.mapping.i_pages, 0, XA_MARK_DIRTY),
+	ok(!xa_get_mark(&fx.f[0].mapping.i_pages, 0, XA_MARK_DIRTY),
 	   "bs %u: the stale DIRTY mark is gone", bs);
-	ok(dev_matches(&fx, 0, PAGE_SIZE), "bs %u: device holds the page", bs);
-	fx_teardown(&fx);
+	ok(fx_dev_matches(&fx, 0, PAGE_SIZE), "bs %u: device holds the page", bs);
+	teardown(&fx);
 }
 
 /* Truncating dirty pages cancels their dirtiness and frees their heads. */
@@ -653,23 +584,23 @@ static void test_truncate_dirty(unsigned blkbits)
 	unsigned bs = 1U << blkbits;
 	struct fx fx;
 
-	fx_setup(&fx, blkbits, false);
+	setup(&fx, blkbits, false);
 	fx_write(&fx, 0, 16 * PAGE_SIZE, 11);
 	is_u64(cache_stat(fx.cache, NR_DIRTY), 16, "bs %u: 16 dirty", bs);
-	filemap_invalidate_lock(&fx.f.mapping);
-	truncate_inode_pages(&fx.f.mapping, 8 * PAGE_SIZE);
-	filemap_invalidate_unlock(&fx.f.mapping);
+	filemap_invalidate_lock(&fx.f[0].mapping);
+	truncate_inode_pages(&fx.f[0].mapping, 8 * PAGE_SIZE);
+	filemap_invalidate_unlock(&fx.f[0].mapping);
 	is_u64(cache_stat(fx.cache, NR_DIRTY), 8, "bs %u: truncate cancels 8", bs);
-	is_u64(atomic_load(&fx.f.mapping.nrdirty), 8, "bs %u: nrdirty 8", bs);
+	is_u64(atomic_load(&fx.f[0].mapping.nrdirty), 8, "bs %u: nrdirty 8", bs);
 	if (bs < PAGE_SIZE)
 		is_u64(cache_stat(fx.cache, NR_BUFFER_HEADS), 8 * (PAGE_SIZE / bs),
 		       "bs %u: heads of truncated pages freed", bs);
-	filemap_invalidate_lock(&fx.f.mapping);
-	truncate_inode_pages(&fx.f.mapping, 0);
-	filemap_invalidate_unlock(&fx.f.mapping);
+	filemap_invalidate_lock(&fx.f[0].mapping);
+	truncate_inode_pages(&fx.f[0].mapping, 0);
+	filemap_invalidate_unlock(&fx.f[0].mapping);
 	is_u64(cache_stat(fx.cache, NR_DIRTY), 0, "bs %u: all cancelled", bs);
 	ok(!mapping_listed(&fx), "bs %u: off the dirty list", bs);
-	fx_teardown(&fx);
+	teardown(&fx);
 }
 
 /* Rewrite whole pages @idx[0..n) of the file (seed @seed). */
@@ -689,11 +620,11 @@ static void test_fill(unsigned blkbits)
 	long written = 0;
 	struct fx fx;
 
-	fx_setup(&fx, blkbits, false);
+	setup(&fx, blkbits, false);
 	is_u64(cache_wb_get(fx.cache, WB_FILL_BYTES), 65536, "bs %u: wb_fill_bytes 64K default",
 	       bs);
 	fx_write(&fx, 0, NPAGES * PAGE_SIZE, 1);
-	is_int(filemap_write_and_wait(&fx.f.mapping), 0, "bs %u: cached and clean", bs);
+	is_int(filemap_write_and_wait(&fx.f[0].mapping), 0, "bs %u: cached and clean", bs);
 
 	/* gaps of 1, 2, 7 (filled), 0 and 25 pages (too long: a second write) */
 	stats_snap(&fx, s);
@@ -710,13 +641,13 @@ static void test_fill(unsigned blkbits)
 	is_u64(stat_since(&fx, s, PGWRITE_BACKGROUND), 6, "bs %u: PGWRITE_BACKGROUND +6", bs);
 	is_u64(cache_stat(fx.cache, NR_WRITEBACK), 0, "bs %u: NR_WRITEBACK 0", bs);
 	is_u64(count_dirty(&fx, 0, NPAGES - 1), 0, "bs %u: nothing dirty", bs);
-	ok(!page_flag(&fx, 3, PG_writeback) && !page_flag(&fx, 3, PG_locked),
+	ok(!fx_page_flag(&fx, 3, PG_writeback) && !fx_page_flag(&fx, 3, PG_locked),
 	   "bs %u: fill page unlocked, writeback ended", bs);
-	ok(dev_matches(&fx, 0, NPAGES * PAGE_SIZE), "bs %u: device holds the data", bs);
+	ok(fx_dev_matches(&fx, 0, NPAGES * PAGE_SIZE), "bs %u: device holds the data", bs);
 
 	/* a page missing from the cache keeps the gap open */
 	{
-		struct page *page = find_lock_page(&fx.f.mapping, 1);
+		struct page *page = find_lock_page(&fx.f[0].mapping, 1);
 
 		ok(page != NULL, "bs %u: page 1 cached", bs);
 		if (page) {
@@ -727,13 +658,13 @@ static void test_fill(unsigned blkbits)
 	}
 	dirty_pages(&fx, scattered, 2, 3);
 	io0 = io_now(fx.dev);
-	is_int(filemap_write_and_wait(&fx.f.mapping), 0, "bs %u: write_and_wait", bs);
+	is_int(filemap_write_and_wait(&fx.f[0].mapping), 0, "bs %u: write_and_wait", bs);
 	io1 = io_now(fx.dev);
 	is_u64(io1.writes - io0.writes, 2, "bs %u: uncached gap page: two writes", bs);
 
 	/* a locked page keeps it open too, and so does wb_fill_bytes below the gap */
 	{
-		struct page *page = find_lock_page(&fx.f.mapping, 3);
+		struct page *page = find_lock_page(&fx.f[0].mapping, 3);
 
 		dirty_pages(&fx, scattered + 1, 2, 4);
 		io0 = io_now(fx.dev);
@@ -749,14 +680,14 @@ static void test_fill(unsigned blkbits)
 	is_int(cache_wb_set(fx.cache, WB_FILL_BYTES, PAGE_SIZE), 0, "bs %u: wb_fill_bytes 4K", bs);
 	dirty_pages(&fx, scattered + 1, 2, 5);
 	io0 = io_now(fx.dev);
-	is_int(filemap_write_and_wait(&fx.f.mapping), 0, "bs %u: write_and_wait", bs);
+	is_int(filemap_write_and_wait(&fx.f[0].mapping), 0, "bs %u: write_and_wait", bs);
 	io1 = io_now(fx.dev);
 	is_u64(io1.writes - io0.writes, 2, "bs %u: a 2-page gap over a 1-page limit: two writes",
 	       bs);
-	ok(dev_matches(&fx, 0, NPAGES * PAGE_SIZE), "bs %u: device holds the data", bs);
+	ok(fx_dev_matches(&fx, 0, NPAGES * PAGE_SIZE), "bs %u: device holds the data", bs);
 	is_int(cache_wb_set(fx.cache, WB_FILL_BYTES, (1U << 20) + PAGE_SIZE), -EINVAL,
 	       "bs %u: wb_fill_bytes above 1M refused", bs);
-	fx_teardown(&fx);
+	teardown(&fx);
 }
 
 int main(void)
