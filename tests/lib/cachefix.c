@@ -8,6 +8,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <urcu.h>
 
 #include "tests/lib/tap.h"
 
@@ -85,6 +86,34 @@ void fx_destroy(struct fx *fx)
 	bdev_close(fx->dev); /* the wrapper closes the RAM device too */
 	free(fx->model);
 	fx->model = NULL;
+}
+
+void fx_teardown(struct fx *fx, unsigned what)
+{
+	struct cache_mem mi;
+
+	fx_put_files(fx);
+	rcu_barrier();
+	cache_mem_info(fx->cache, &mi);
+	if (what & FX_PAGES)
+		is_u64(mi.pages_in_use, 0, "teardown: no page in use");
+	if (what & FX_MAPPINGS)
+		is_u64(mi.mappings, 0, "teardown: no mapping");
+	if (what & FX_HEADS)
+		is_u64(mi.buffer_heads, 0, "teardown: no buffer head");
+	if (what & FX_NODES)
+		is_u64(mi.xa_nodes, 0, "teardown: no xarray node");
+	if (what & FX_METADATA)
+		is_u64(mi.metadata_bytes, 0, "teardown: no metadata bytes");
+	if (what & FX_FILE_PAGES)
+		is_u64(cache_stat(fx->cache, NR_FILE_PAGES), 0, "teardown: NR_FILE_PAGES 0");
+	if (what & FX_SHADOWS)
+		is_u64(cache_stat(fx->cache, NR_SHADOWS), 0, "teardown: NR_SHADOWS 0");
+	if (what & FX_DIRTY)
+		is_u64(cache_stat(fx->cache, NR_DIRTY), 0, "teardown: NR_DIRTY 0");
+	fx_destroy(fx);
+	rcu_barrier();
+	is_int(xa_nodes_live(), 0, "no xarray node alive after destroy and rcu_barrier");
 }
 
 void fx_fill(unsigned char *p, uint64_t off, size_t len, unsigned seed)

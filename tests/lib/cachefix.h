@@ -7,10 +7,10 @@
  * device's bytes behind the cache's back.
  *
  * What each test needs differently is a field of struct fx_params. A test
- * tears down in two steps, so that its own leak checks (TAP lines it names
- * itself) run in between: fx_put_files() lets go of everything that holds
- * pages, fx_destroy() destroys the cache and the device. Setup BAILs when
- * a step fails.
+ * tears down with fx_teardown(), naming the leak checks it wants, or in two
+ * steps with its own checks in between: fx_put_files() lets go of everything
+ * that holds pages, fx_destroy() destroys the cache and the device. Setup
+ * BAILs when a step fails.
  */
 #ifndef FOLIO_TESTS_CACHEFIX_H
 #define FOLIO_TESTS_CACHEFIX_H
@@ -70,6 +70,22 @@ void fx_file_init(struct fx *fx, struct testfile *f, unsigned blkbits, uint64_t 
 void fx_put_files(struct fx *fx);
 /* Destroy the cache, close the device, free the model. */
 void fx_destroy(struct fx *fx);
+
+/* What fx_teardown() checks is zero, one TAP line each, in this order. */
+enum fx_leak {
+	FX_PAGES = 1 << 0,	/* "teardown: no page in use" */
+	FX_MAPPINGS = 1 << 1,	/* "teardown: no mapping" */
+	FX_HEADS = 1 << 2,	/* "teardown: no buffer head" */
+	FX_NODES = 1 << 3,	/* "teardown: no xarray node" */
+	FX_METADATA = 1 << 4,	/* "teardown: no metadata bytes" */
+	FX_FILE_PAGES = 1 << 5, /* "teardown: NR_FILE_PAGES 0" */
+	FX_SHADOWS = 1 << 6,	/* "teardown: NR_SHADOWS 0" */
+	FX_DIRTY = 1 << 7,	/* "teardown: NR_DIRTY 0" */
+};
+/* fx_put_files(), then after the RCU callbacks the checks @what (enum
+ * fx_leak bits) names, fx_destroy(), and "no xarray node alive after destroy
+ * and rcu_barrier": the xarray nodes are counted process-wide. */
+void fx_teardown(struct fx *fx, unsigned what);
 
 /* Byte @off of pattern @seed, and @len of them from @off into @p. */
 static inline uint8_t fx_pat(uint64_t off, unsigned seed)

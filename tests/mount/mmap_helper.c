@@ -23,12 +23,13 @@
  *                  without msync (checked after a remount by map-verify)
  *   map-verify     read() finds what map-write stored
  *
- * Output: unnumbered TAP lines ("ok - ...", "not ok - ...", "skip - ...",
- * "# ..."); tests/mount/lib.sh numbers them. Exit status 0 when every check
- * passed, 1 when one failed, 2 on bad usage or a failed setup call. The
- * file's data is a pattern of bytes 1..251 that depends on a seed and the
- * offset, so zeros, stale and misplaced bytes are all told apart. The other
- * process is a fork()ed child that opens the file itself.
+ * Output: unnumbered TAP lines (tests/lib/tap.h with tap_unnumbered: "ok -
+ * ...", "not ok - ...", "skip - ...", "# ..."); sub_tap numbers them. Exit
+ * status 0 when every check passed, 1 when one failed, 2 on bad usage or a
+ * failed setup call. The file's data is a pattern of bytes 1..251 that
+ * depends on a seed and the offset, so zeros, stale and misplaced bytes are
+ * all told apart. The other process is a fork()ed child that opens the file
+ * itself.
  */
 #include "config.h"
 
@@ -36,7 +37,6 @@
 #include <fcntl.h>
 #include <setjmp.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -46,28 +46,13 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "tests/lib/tap.h"
+
 static long pg;
-static int failures;
 static const char *path;
 
 static sigjmp_buf bus_jump;
 static volatile sig_atomic_t bus_armed;
-
-static void report(bool pass, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static void report(bool pass, const char *fmt, ...)
-{
-	va_list ap;
-
-	fputs(pass ? "ok - " : "not ok - ", stdout);
-	va_start(ap, fmt);
-	vprintf(fmt, ap);
-	va_end(ap);
-	putchar('\n');
-	fflush(stdout);
-	if (!pass)
-		failures++;
-}
 
 static void die(const char *what)
 {
@@ -282,7 +267,7 @@ static void check_store_read(void)
 
 	make_file(path, len, 1);
 	model_set(&m, 1, 0, len);
-	report(read_matches(&m, len), "store-read: read() before any mapping");
+	ok(read_matches(&m, len), "store-read: read() before any mapping");
 	if (pipe(go) || pipe(ready))
 		die("pipe");
 	pid = fork();
@@ -307,13 +292,13 @@ static void check_store_read(void)
 	model_set(&m, 2, 10, 100);
 	model_set(&m, 2, pg, pg);
 	model_set(&m, 2, 3 * pg, 100);
-	report(read_matches(&m, len),
-	       "store-read: stores through a MAP_SHARED mapping in another process are read() "
-	       "without msync");
+	ok(read_matches(&m, len),
+	   "store-read: stores through a MAP_SHARED mapping in another process are read() "
+	   "without msync");
 	if (write(go[1], "x", 1) != 1 || waitpid(pid, &st, 0) < 0)
 		die("finishing the storing process");
-	report(WIFEXITED(st) && !WEXITSTATUS(st), "store-read: the storing process exited 0");
-	report(read_matches(&m, len), "store-read: still read() after that process exited");
+	ok(WIFEXITED(st) && !WEXITSTATUS(st), "store-read: the storing process exited 0");
+	ok(read_matches(&m, len), "store-read: still read() after that process exited");
 	free(m.seed);
 }
 
@@ -329,21 +314,20 @@ static void check_write_map(void)
 	make_file(path, len, 1);
 	model_set(&m, 1, 0, len);
 	p = map_file(len, &fd);
-	report(model_match(&m, p, len), "write-map: the mapping shows the file");
-	report(in_child(child_write, &o1) == 0 && in_child(child_write, &o2) == 0 &&
-		       in_child(child_write, &o3) == 0,
-	       "write-map: write() in another process");
+	ok(model_match(&m, p, len), "write-map: the mapping shows the file");
+	ok(in_child(child_write, &o1) == 0 && in_child(child_write, &o2) == 0 &&
+		   in_child(child_write, &o3) == 0,
+	   "write-map: write() in another process");
 	model_set(&m, 3, o1.off, o1.len);
 	model_set(&m, 3, o2.off, o2.len);
 	model_set(&m, 3, o3.off, o3.len);
-	report(model_match(&m, p, len),
-	       "write-map: the writes are seen through the existing mapping");
-	report(same(p + len, 0, 0, (size_t)(4 * pg - len)),
-	       "write-map: the last page past end of file reads zeros");
-	report(in_child(child_write, &o4) == 0, "write-map: another process extends the file");
+	ok(model_match(&m, p, len), "write-map: the writes are seen through the existing mapping");
+	ok(same(p + len, 0, 0, (size_t)(4 * pg - len)),
+	   "write-map: the last page past end of file reads zeros");
+	ok(in_child(child_write, &o4) == 0, "write-map: another process extends the file");
 	model_set(&m, 4, o4.off, o4.len);
-	report(model_match(&m, p, len + 100),
-	       "write-map: the extension is seen in the mapped last page");
+	ok(model_match(&m, p, len + 100),
+	   "write-map: the extension is seen in the mapped last page");
 	munmap(p, (size_t)len);
 	close(fd);
 	free(m.seed);
@@ -361,21 +345,21 @@ static void check_truncate_map(void)
 	model_set(&m, 1, 0, len);
 	p = map_file(len, &fd);
 	fault_in(p, len);
-	report(model_match(&m, p, len), "truncate-map: the mapping shows the file");
-	report(in_child(child_truncate, &down) == 0, "truncate-map: another process truncates");
+	ok(model_match(&m, p, len), "truncate-map: the mapping shows the file");
+	ok(in_child(child_truncate, &down) == 0, "truncate-map: another process truncates");
 	model_set(&m, 0, pg + 100, len);
-	report(model_match(&m, p, pg + 100), "truncate-map: the bytes before the new end remain");
-	report(same(p + pg + 100, 0, 0, (size_t)pg - 100),
-	       "truncate-map: the rest of the page holding the new end reads zeros");
+	ok(model_match(&m, p, pg + 100), "truncate-map: the bytes before the new end remain");
+	ok(same(p + pg + 100, 0, 0, (size_t)pg - 100),
+	   "truncate-map: the rest of the page holding the new end reads zeros");
 	v = probe(p + 2 * pg);
-	report(v == -1, "truncate-map: a page wholly past the new end raises SIGBUS");
+	ok(v == -1, "truncate-map: a page wholly past the new end raises SIGBUS");
 	if (v != -1)
 		printf("#   read %d instead\n", v);
-	report(in_child(child_truncate, &up) == 0, "truncate-map: truncate up again");
+	ok(in_child(child_truncate, &up) == 0, "truncate-map: truncate up again");
 	v = probe(p + 2 * pg);
-	report(v == 0 && model_match(&m, p, len),
-	       "truncate-map: after truncating up the mapping reads zeros, not the old data");
-	report(read_matches(&m, len), "truncate-map: read() agrees");
+	ok(v == 0 && model_match(&m, p, len),
+	   "truncate-map: after truncating up the mapping reads zeros, not the old data");
+	ok(read_matches(&m, len), "truncate-map: read() agrees");
 	munmap(p, (size_t)len);
 	close(fd);
 	free(m.seed);
@@ -395,17 +379,17 @@ static void check_punch_map(void)
 	model_set(&m, 1, 0, len);
 	p = map_file(len, &fd);
 	fault_in(p, len);
-	report(in_child(child_fallocate, &o1) == 0, "punch-map: another process punches 2 pages");
+	ok(in_child(child_fallocate, &o1) == 0, "punch-map: another process punches 2 pages");
 	model_set(&m, 0, o1.off, o1.len);
-	report(model_match(&m, p, len), "punch-map: the mapping reads zeros in the hole only");
-	report(in_child(child_fallocate, &o2) == 0, "punch-map: punch 200 bytes inside a page");
+	ok(model_match(&m, p, len), "punch-map: the mapping reads zeros in the hole only");
+	ok(in_child(child_fallocate, &o2) == 0, "punch-map: punch 200 bytes inside a page");
 	model_set(&m, 0, o2.off, o2.len);
-	report(model_match(&m, p, len), "punch-map: the mapping reads zeros in those bytes only");
-	report(read_matches(&m, len), "punch-map: read() agrees");
-	report(!fstat(fd, &st) && st.st_size == len, "punch-map: size unchanged");
+	ok(model_match(&m, p, len), "punch-map: the mapping reads zeros in those bytes only");
+	ok(read_matches(&m, len), "punch-map: read() agrees");
+	ok(!fstat(fd, &st) && st.st_size == len, "punch-map: size unchanged");
 	fill(p + pg + 7, 5, pg + 7, 300);
 	model_set(&m, 5, pg + 7, 300);
-	report(read_matches(&m, len), "punch-map: a store into the hole is read() back");
+	ok(read_matches(&m, len), "punch-map: a store into the hole is read() back");
 	munmap(p, (size_t)len);
 	close(fd);
 	free(m.seed);
@@ -425,12 +409,12 @@ static void check_zero_map(void)
 	fault_in(p, len);
 	r = in_child(child_fallocate, &o);
 	if (r == 95) {
-		puts("skip - zero-map: the kernel does not pass FALLOC_FL_ZERO_RANGE to FUSE");
+		skip("zero-map", "the kernel does not pass FALLOC_FL_ZERO_RANGE to FUSE");
 	} else {
-		report(r == 0, "zero-map: another process zeroes a range");
+		ok(r == 0, "zero-map: another process zeroes a range");
 		model_set(&m, 0, o.off, o.len);
-		report(model_match(&m, p, len), "zero-map: the mapping reads zeros in the range");
-		report(read_matches(&m, len), "zero-map: read() agrees");
+		ok(model_match(&m, p, len), "zero-map: the mapping reads zeros in the range");
+		ok(read_matches(&m, len), "zero-map: read() agrees");
 	}
 	munmap(p, (size_t)len);
 	close(fd);
@@ -452,11 +436,11 @@ static void check_copy_map(void)
 	model_set(&m, 1, 0, len);
 	p = map_file(len, &fd);
 	fault_in(p, len);
-	report(in_child(child_copy, &o) == 0, "copy-map: copy_file_range in another process");
+	ok(in_child(child_copy, &o) == 0, "copy-map: copy_file_range in another process");
 	/* The copied bytes are seed 6's for the source offsets (off - 10). */
-	report(same(p + o.off, 6, o.off - 10, (size_t)o.len) && model_match(&m, p, o.off) &&
-		       same(p + o.off + o.len, 1, o.off + o.len, (size_t)(len - o.off - o.len)),
-	       "copy-map: the mapping shows the copied bytes and nothing else changed");
+	ok(same(p + o.off, 6, o.off - 10, (size_t)o.len) && model_match(&m, p, o.off) &&
+		   same(p + o.off + o.len, 1, o.off + o.len, (size_t)(len - o.off - o.len)),
+	   "copy-map: the mapping shows the copied bytes and nothing else changed");
 	munmap(p, (size_t)len);
 	close(fd);
 	unlink(src);
@@ -474,8 +458,8 @@ static void check_map_write(void)
 	close(fd);
 	p = map_file(len, &fd);
 	fill(p, 7, 0, (size_t)len);
-	report(!munmap(p, (size_t)len) && !close(fd),
-	       "map-write: stored through a mapping, unmapped and closed without msync");
+	ok(!munmap(p, (size_t)len) && !close(fd),
+	   "map-write: stored through a mapping, unmapped and closed without msync");
 }
 
 static void check_map_verify(void)
@@ -484,7 +468,7 @@ static void check_map_verify(void)
 	struct model m = {calloc((size_t)len, sizeof(int)), len};
 
 	model_set(&m, 7, 0, len);
-	report(read_matches(&m, len), "map-verify: read() finds the stored bytes");
+	ok(read_matches(&m, len), "map-verify: read() finds the stored bytes");
 	free(m.seed);
 }
 
@@ -506,6 +490,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "usage: mmap_helper CHECK FILE\n");
 		return 2;
 	}
+	tap_unnumbered = 1;
 	pg = sysconf(_SC_PAGESIZE);
 	path = argv[2];
 	sigemptyset(&sa.sa_mask);
@@ -514,7 +499,7 @@ int main(int argc, char **argv)
 	for (size_t i = 0; i < sizeof(checks) / sizeof(checks[0]); i++) {
 		if (!strcmp(argv[1], checks[i].name)) {
 			checks[i].fn();
-			return failures ? 1 : 0;
+			return done_testing();
 		}
 	}
 	fprintf(stderr, "mmap_helper: unknown check '%s'\n", argv[1]);

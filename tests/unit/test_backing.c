@@ -26,13 +26,6 @@
 
 #define BLK 4096u
 
-static void skip(const char *fmt, const char *why)
-{
-	tap_n++;
-	printf("ok %d - %s # SKIP %s\n", tap_n, fmt, why);
-	fflush(stdout);
-}
-
 /* Fill @buf with a pattern that differs per @seed and per byte position. */
 static void pattern(void *buf, size_t len, unsigned seed)
 {

@@ -467,24 +467,6 @@ static void test_lookup_race(void)
 	testfile_destroy(&f);
 }
 
-static void teardown(void)
-{
-	struct cache_mem mi;
-
-	rcu_barrier();
-	cache_mem_info(fx.cache, &mi);
-	is_u64(mi.pages_in_use, 0, "teardown: no page in use");
-	is_u64(mi.mappings, 0, "teardown: no mapping");
-	is_u64(mi.buffer_heads, 0, "teardown: no buffer head");
-	is_u64(mi.xa_nodes, 0, "teardown: no xarray node");
-	is_u64(cache_stat(fx.cache, NR_FILE_PAGES), 0, "teardown: NR_FILE_PAGES 0");
-	is_u64(cache_stat(fx.cache, NR_SHADOWS), 0, "teardown: NR_SHADOWS 0");
-	is_u64(cache_stat(fx.cache, NR_DIRTY), 0, "teardown: NR_DIRTY 0");
-	fx_destroy(&fx);
-	rcu_barrier();
-	is_int(xa_nodes_live(), 0, "no xarray node alive after destroy and rcu_barrier");
-}
-
 int main(void)
 {
 	static const unsigned bits[] = {10, 11, 12};
@@ -512,6 +494,7 @@ int main(void)
 	}
 	next_region = 0;
 	test_lookup_race();
-	teardown();
+	fx_teardown(&fx, FX_PAGES | FX_MAPPINGS | FX_HEADS | FX_NODES | FX_FILE_PAGES | FX_SHADOWS |
+				 FX_DIRTY);
 	return done_testing();
 }

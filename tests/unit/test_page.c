@@ -311,22 +311,6 @@ static void test_hit_path(void)
 	testfile_destroy(&f);
 }
 
-static void teardown(void)
-{
-	struct cache_mem mi;
-
-	rcu_barrier();
-	cache_mem_info(fx.cache, &mi);
-	is_u64(mi.pages_in_use, 0, "teardown: no page in use");
-	is_u64(mi.mappings, 0, "teardown: no mapping");
-	is_u64(mi.buffer_heads, 0, "teardown: no buffer head");
-	is_u64(mi.xa_nodes, 0, "teardown: no xarray node");
-	is_u64(mi.metadata_bytes, 0, "teardown: no metadata bytes");
-	fx_destroy(&fx);
-	rcu_barrier();
-	is_int(xa_nodes_live(), 0, "no xarray node alive after destroy and rcu_barrier");
-}
-
 int main(void)
 {
 	setup(256);
@@ -337,6 +321,6 @@ int main(void)
 	test_wait_writeback();
 	test_rcu_threads();
 	test_hit_path();
-	teardown();
+	fx_teardown(&fx, FX_PAGES | FX_MAPPINGS | FX_HEADS | FX_NODES | FX_METADATA);
 	return done_testing();
 }

@@ -347,22 +347,6 @@ static void test_drop_waits_for_readahead(void)
 	bdev_close(sdev);
 }
 
-static void teardown(void)
-{
-	struct cache_mem mi;
-
-	fx_put_files(&fx);
-	rcu_barrier();
-	cache_mem_info(fx.cache, &mi);
-	is_u64(mi.pages_in_use, 0, "teardown: no page in use");
-	is_u64(mi.mappings, 0, "teardown: no mapping");
-	is_u64(mi.xa_nodes, 0, "teardown: no xarray node");
-	is_u64(cache_stat(fx.cache, NR_FILE_PAGES), 0, "teardown: NR_FILE_PAGES 0");
-	fx_destroy(&fx);
-	rcu_barrier();
-	is_int(xa_nodes_live(), 0, "no xarray node alive after destroy and rcu_barrier");
-}
-
 /* A window never takes more than 1/16 of the cache limit: a 1 MiB window in
  * a 2 MiB cache kept its pages locked while its own extent lookups waited
  * for memory that nothing could free. */
@@ -403,6 +387,6 @@ int main(void)
 	test_concurrent_streams();
 	test_destroy_in_flight();
 	test_drop_waits_for_readahead();
-	teardown();
+	fx_teardown(&fx, FX_PAGES | FX_MAPPINGS | FX_NODES | FX_FILE_PAGES);
 	return done_testing();
 }
