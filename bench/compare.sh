@@ -56,9 +56,10 @@ JOBS=${BENCH_JOBS:-$ALL_JOBS}
 FIO=$B_SRC/bench/fio
 OUT=$B_BUILD/bench
 
-bt_setup compare.sh
-BT_SHM=$(mktemp -d /dev/shm/foliofs-bench.XXXXXX) || exit 1
+# Removed at exit after everything is unmounted (made before the mounts).
+make_tmpdir BT_SHM /dev/shm foliofs-bench
 mkdir -p "$BT_SHM/ceiling"
+bt_setup compare.sh
 RES=$BT/results
 : >"$RES"
 
@@ -96,13 +97,13 @@ EOF
 run_fio() {
 	local t=$1 mp=$2 job=$3 file=$4 pid v=fail
 	shift 4
-	pid=$(bt_pid "$mp")
+	pid=$(mt_pid "$mp")
 	[ -n "$pid" ] && bt_hwm_reset "$pid"
 	if fio --output-format=json --output="$BT/$t.$job.json" --directory="$mp" "$@" \
 		"$FIO/$file" >"$BT/$t.$job.err" 2>&1 && v=$(fio_value "$BT/$t.$job.json"); then
 		record "$t" "$job" "$v"
 	else
-		bt_note "$t $job: fio failed: $(tail -n 3 "$BT/$t.$job.err" | tr '\n' ' ')"
+		mt_diag "$t $job: fio failed: $(tail -n 3 "$BT/$t.$job.err" | tr '\n' ' ')"
 		v=fail
 		record "$t" "$job" fail
 	fi
@@ -197,7 +198,7 @@ perf_start() {
 	local pid
 	[ "${BENCH_PERF:-0}" = 1 ] && [ "$1" = foliofs-daemon ] || return 0
 	case " ${BENCH_PERF_JOBS:-seqwrite randread-warm randwrite} " in *" $2 "*) ;; *) return 0 ;; esac
-	pid=$(bt_pid "$mp")
+	pid=$(mt_pid "$mp")
 	perf record -g -q -o "$OUT/perf-$2.data" -p "$pid" >"$BT/perf.log" 2>&1 &
 	perf_pid=$!
 	sleep 1
@@ -206,7 +207,7 @@ perf_start() {
 perf_stop() {
 	[ -n "$perf_pid" ] || return 0
 	kill -INT "$perf_pid" 2>/dev/null
-	bt_wait_exit "$perf_pid" 60
+	wait_pid_exit "$perf_pid" 60
 	perf_pid=""
 }
 
@@ -232,7 +233,7 @@ mount_all() {
 	local t
 	for t in $TARGETS; do
 		if ! target_mount "$t" "$BT/mnt-$t"; then
-			bt_note "$t: cannot mount; skipped"
+			mt_diag "$t: cannot mount; skipped"
 			record "$t" mounted no
 			continue
 		fi
@@ -248,7 +249,7 @@ umount_all() {
 	for t in $MOUNTED; do
 		[ "$t" = raw ] && continue
 		case $t in foliofs*) "$CTL" "$BT/mnt-$t" stats >"$OUT/compare-$t.stats" 2>&1 ;; esac
-		bt_umount "$BT/mnt-$t" || bt_note "$t: unmount failed"
+		bt_umount "$BT/mnt-$t" || mt_diag "$t: unmount failed"
 	done
 }
 
@@ -257,10 +258,10 @@ start=$(date -u '+%Y-%m-%d %H:%M UTC')
 load0=$(bt_load)
 mount_all
 for ((round = 1; round <= BENCH_ROUNDS; round++)); do
-	[ "$BENCH_ROUNDS" -gt 1 ] && bt_note "round $round of $BENCH_ROUNDS"
+	[ "$BENCH_ROUNDS" -gt 1 ] && mt_diag "round $round of $BENCH_ROUNDS"
 	for g in seqwrite seqread randread randwrite randrw mmap randwrite-fsync compress4x; do
 		for t in $MOUNTED; do
-			bt_note "$g on $t ($(bt_load))"
+			mt_diag "$g on $t ($(bt_load))"
 			if [ "$t" = raw ]; then
 				[ "$g" = seqwrite ] && want seqwrite && { prime_memory; run_fio raw "$BT/mnt-raw" seqwrite rawwrite.fio; }
 				rm -f "$BT/mnt-raw/raw.img"

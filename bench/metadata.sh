@@ -30,18 +30,18 @@ load0=$(bt_load)
 for t in foliofs fuse2fs; do
 	case " $TARGETS " in *" $t "*) ;; *) continue ;; esac
 	mp=$BT/mnt-$t
-	bt_note "$t: $N files ($(bt_load))"
+	mt_diag "$t: $N files ($(bt_load))"
 	if [ $t = foliofs ]; then
 		bt_mount_foliofs "$BT/foliofs.img" "$mp" cache=daemon
 	else
 		bt_mount_fuse2fs "$BT/ext4.img" "$mp"
-	fi || { bt_note "$t: cannot mount; skipped"; continue; }
-	pid=$(bt_pid "$mp")
+	fi || { mt_diag "$t: cannot mount; skipped"; continue; }
+	pid=$(mt_pid "$mp")
 	python3 "$B_SRC/bench/metadata.py" "$mp/dir" "$N" 1000,10000,100000 "$BUDGET" >"$BT/$t.json" ||
-		bt_note "$t: metadata.py failed"
+		mt_diag "$t: metadata.py failed"
 	bt_hwm "$pid" >"$BT/$t.rss"
 	[ $t = foliofs ] && "$CTL" "$mp" stats >"$OUT/metadata-foliofs.stats" 2>&1
-	bt_umount "$mp" || bt_note "$t: unmount failed"
+	bt_umount "$mp" || mt_diag "$t: unmount failed"
 	rm -f "$BT"/*.img
 done
 load1=$(bt_load)

@@ -22,11 +22,9 @@
 # Needs root, /dev/fuse and fio. Build without --enable-debug for figures.
 set -u
 
-B=$(cd "${1:-.}" && pwd)
-FOLIOFS=$B/daemon/foliofs
-MKFS=$B/tools/mkfs.foliofs
-FSCK=$B/tools/fsck.foliofs
-CTL=$B/tools/foliofs-ctl
+BENCH_BUILDDIR=$(cd "${1:-.}" && pwd)
+# shellcheck source=bench/lib.sh
+. "$(dirname "$0")/lib.sh"
 SIZE=${SIZE:-1G}
 RAND_SIZE=${RAND_SIZE:-64M}
 RAND_SECS=${RAND_SECS:-20}
@@ -38,18 +36,9 @@ done
 command -v fio >/dev/null || { echo "writeback.sh: fio is not installed" >&2; exit 2; }
 [ "$(id -u)" = 0 ] || { echo "writeback.sh: needs root (FUSE mounts)" >&2; exit 2; }
 
-D=$(mktemp -d "${BENCH_DIR:-/var/tmp}/foliofs-wb.XXXXXX") || exit 1
+mt_tmpdir "${BENCH_DIR:-/var/tmp}" foliofs-wb
+D=$T
 MP=$D/mnt
-PID=""
-cleanup() {
-	if [ -n "$PID" ]; then
-		fusermount3 -u "$MP" 2>/dev/null
-		while kill -0 "$PID" 2>/dev/null; do sleep 0.2; done
-	fi
-	rm -rf "$D"
-}
-trap cleanup EXIT
-trap 'exit 1' INT TERM
 
 # fio_run NAME ARGS...: one job, JSON out; prints "MB/s IOPS".
 fio_run() {
@@ -68,27 +57,14 @@ EOF
 }
 
 mount_fs() {
-	mkdir -p "$MP"
-	"$FOLIOFS" "$D/img" "$MP" -f -o "cache_size=$CACHE$*" >"$D/daemon.log" 2>&1 &
-	PID=$!
-	for ((i = 0; i < 200; i++)); do
-		awk -v mp="$MP" '$2 == mp { f = 1 } END { exit !f }' /proc/mounts && return 0
-		sleep 0.1
-	done
-	echo "writeback.sh: mount failed" >&2
-	cat "$D/daemon.log" >&2
-	exit 1
+	mt_mount "$D/img" "$MP" -o "cache_size=$CACHE$*" || {
+		echo "writeback.sh: mount failed" >&2
+		exit 1
+	}
 }
 
 umount_fs() {
-	fusermount3 -u "$MP"
-	while kill -0 "$PID" 2>/dev/null; do sleep 0.2; done
-	wait "$PID" 2>/dev/null
-	PID=""
-}
-
-stat_of() {
-	"$CTL" "$MP" stats | awk -v k="$1" '$1 == k { print $2 }'
+	mt_umount "$MP"
 }
 
 echo "# writeback benchmark: SIZE=$SIZE RAND_SIZE=$RAND_SIZE (${RAND_SECS}s) cache_size=$CACHE"
@@ -106,7 +82,7 @@ rm -f "$D/raw"
 	exit 1
 mount_fs ""
 read -r fs_seq _ < <(fio_run fs_seq --filename="$MP/seq" "${SEQ[@]}")
-seq_stats="pgwrite_background=$(stat_of pgwrite_background) pgwrite_sync=$(stat_of pgwrite_sync) pgwrite_reclaim=$(stat_of pgwrite_reclaim) bdev_writes=$(stat_of bdev_writes) bdev_write_bytes=$(stat_of bdev_write_bytes)"
+seq_stats="pgwrite_background=$(ctl_stat "$MP" pgwrite_background) pgwrite_sync=$(ctl_stat "$MP" pgwrite_sync) pgwrite_reclaim=$(ctl_stat "$MP" pgwrite_reclaim) bdev_writes=$(ctl_stat "$MP" bdev_writes) bdev_write_bytes=$(ctl_stat "$MP" bdev_write_bytes)"
 rm -f "$MP/seq"
 read -r _ fs_rnd < <(fio_run fs_rand --filename="$MP/rand" "${RND[@]}")
 rm -f "$MP/rand"
@@ -127,12 +103,12 @@ dd if=/dev/zero of="$MP/alone" bs=1M count=$(($(numfmt --from=iec "$SIZE") >> 20
 i1=$(date +%s.%N)
 echo "ingest alone (the FUSE write path into the cache, nothing written back):" \
 	"$(echo "scale=1; $(numfmt --from=iec "$SIZE") / ($i1 - $i0) / 1000000" | bc) MB/s"
-w0=$(stat_of bdev_writes)
-dirty=$(stat_of nr_dirty)
+w0=$(ctl_stat "$MP" bdev_writes)
+dirty=$(ctl_stat "$MP" nr_dirty)
 t0=$(date +%s.%N)
 sync "$MP/alone"
 t1=$(date +%s.%N)
-w1=$(stat_of bdev_writes)
+w1=$(ctl_stat "$MP" bdev_writes)
 python3 - "$t1" "$t0" "$dirty" $((w1 - w0)) "$raw_seq" <<'EOF'
 import sys
 t = float(sys.argv[1]) - float(sys.argv[2])
@@ -153,7 +129,7 @@ dd if=/dev/zero of="$MP/throttle" bs=1M count=$(($(numfmt --from=iec "$SIZE") >>
 	conv=fsync status=none &
 dd_pid=$!
 printf "%6s %10s %10s %12s %10s %10s\n" "t(s)" "app MB/s" "dirty MB" "writeback MB" "bdp_events" "pause_ms"
-prev=$(stat_of fuse_write_bytes)
+prev=$(ctl_stat "$MP" fuse_write_bytes)
 start=$(date +%s.%N)
 last=$start
 while kill -0 "$dd_pid" 2>/dev/null; do
@@ -171,7 +147,7 @@ while kill -0 "$dd_pid" 2>/dev/null; do
 	last=$now
 done
 wait "$dd_pid"
-echo "dirty_threshold=$(stat_of dirty_threshold) pages, pgwrite_background=$(stat_of pgwrite_background), pgwrite_periodic=$(stat_of pgwrite_periodic), pgwrite_sync=$(stat_of pgwrite_sync)"
+echo "dirty_threshold=$(ctl_stat "$MP" dirty_threshold) pages, pgwrite_background=$(ctl_stat "$MP" pgwrite_background), pgwrite_periodic=$(ctl_stat "$MP" pgwrite_periodic), pgwrite_sync=$(ctl_stat "$MP" pgwrite_sync)"
 rm -f "$MP/throttle"
 umount_fs
 "$FSCK" "$D/img" | tail -n 1

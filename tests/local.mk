@@ -1,5 +1,6 @@
 # tests/: the shared test library (tests/lib), then each part's own rules.
-EXTRA_DIST += tests/lib/tap.h tests/lib/tap.sh tests/lib/clock.h
+EXTRA_DIST += tests/lib/tap.h tests/lib/tap.sh tests/lib/tap.py tests/lib/util.sh \
+	tests/lib/mount.sh tests/lib/clock.h
 
 # The cache tests' block mapper and fixture, linked by the cache tests and
 # bench/bench_cache.

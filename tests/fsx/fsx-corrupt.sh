@@ -21,26 +21,26 @@ EOS
 mkdir "$T/save"
 run_fsx "$T/out" "$T/err" -N 500 -S 7 --exec "sh $T/flip.sh" --exec-every 10 -P "$T/save" \
 	"$T/file"
-tap_ok $([ $rc = 1 ] && echo 0 || echo 1) "flipped byte: exit status 1 (got $rc)"
+ok $([ $rc = 1 ] && echo 0 || echo 1) "flipped byte: exit status 1 (got $rc)"
 off=$(cat "$T/file.flipped" 2>/dev/null)
-tap_ok $([ -n "$off" ] && echo 0 || echo 1) "flipped byte: the command flipped offset ${off:-none}"
+ok $([ -n "$off" ] && echo 0 || echo 1) "flipped byte: the command flipped offset ${off:-none}"
 hex=$(printf '%x' "${off:-0}")
-tap_check "flipped byte: the report names the op and the first difference" \
+check "flipped byte: the report names the op and the first difference" \
 	grep -q "FAIL after op 50 .*first difference at offset 0x$hex " "$T/out"
 row=$(printf '0x%08x' $((${off:-0} / 16 * 16)))
-tap_check "flipped byte: the hexdump marks row $row" grep -q "^\* $row " "$T/out"
-tap_check "flipped byte: the report lists the last operations" \
+check "flipped byte: the hexdump marks row $row" grep -q "^\* $row " "$T/out"
+check "flipped byte: the report lists the last operations" \
 	grep -q "^      50 [a-z_]" "$T/out"
 nops=$(sed -n '/^last [0-9]* operations/,/^model saved/p' "$T/out" | grep -c '^ *[0-9][0-9]* [a-z]')
-tap_ok $([ "$nops" -ge 32 ] && echo 0 || echo 1) "flipped byte: at least 32 operations listed ($nops)"
+ok $([ "$nops" -ge 32 ] && echo 0 || echo 1) "flipped byte: at least 32 operations listed ($nops)"
 good=$T/save/file.fsxgood
 bad=$T/save/file.fsxbad
-tap_check "flipped byte: .fsxgood and .fsxbad are in the -P directory" test -f "$good" -a -f "$bad"
+check "flipped byte: .fsxgood and .fsxbad are in the -P directory" test -f "$good" -a -f "$bad"
 cmp -l "$good" "$bad" >"$T/cmp" 2>&1
-tap_ok $([ "$(wc -l <"$T/cmp")" = 1 ] && echo 0 || echo 1) "flipped byte: the copies differ in exactly one byte"
-tap_ok $([ "$(awk '{print $1 - 1}' "$T/cmp")" = "$off" ] && echo 0 || echo 1) \
+ok $([ "$(wc -l <"$T/cmp")" = 1 ] && echo 0 || echo 1) "flipped byte: the copies differ in exactly one byte"
+ok $([ "$(awk '{print $1 - 1}' "$T/cmp")" = "$off" ] && echo 0 || echo 1) \
 	"flipped byte: and it is the flipped one"
-tap_check "flipped byte: .fsxgood is the size the file had" \
+check "flipped byte: .fsxgood is the size the file had" \
 	test "$(stat -c %s "$good")" = "$(stat -c %s "$T/file")"
 
 # Copy 64 bytes of the file 4 KiB further on: the report decodes a misplaced row.
@@ -49,25 +49,25 @@ run_fsx "$T/out" "$T/err" -N 60 -S 11 -l 64k -o 16k -R -W -T -F -C -Z -y -c --ex
 	--exec '[ "$FSX_OP" = 30 ] || exit 0;
 		dd if="$FSX_FILE" of="$FSX_FILE" bs=64 skip=64 seek=128 count=1 conv=notrunc 2>/dev/null' \
 	"$T/moved"
-tap_ok $([ $rc = 1 ] && echo 0 || echo 1) "moved block: exit status 1 (got $rc)"
-tap_check "moved block: the first difference is in the block" \
+ok $([ $rc = 1 ] && echo 0 || echo 1) "moved block: exit status 1 (got $rc)"
+check "moved block: the first difference is in the block" \
 	grep -q "first difference at offset 0x20[0-3][0-9a-f] " "$T/out"
-tap_check "moved block: the actual row is decoded as data for offset 0x10.." \
+check "moved block: the actual row is decoded as data for offset 0x10.." \
 	grep -q "actual   row 0x000020[0-3]0: op [0-9]*'s data for offset 0x10[0-3]0 (misplaced)" "$T/out"
-[ $rc = 1 ] || tap_show "$T/out"
-tap_check "moved block: the copies are left next to the file without -P" \
+[ $rc = 1 ] || show_file "$T/out" 40
+check "moved block: the copies are left next to the file without -P" \
 	test -f "$T/moved.fsxgood" -a -f "$T/moved.fsxbad"
 
 # A failing --exec command stops the run with status 2 and a message.
 run_fsx "$T/out" "$T/err" -N 100 -S 3 --exec 'exit 7' --exec-every 25 "$T/cmdfail"
-tap_ok $([ $rc = 2 ] && echo 0 || echo 1) "failing --exec: exit status 2 (got $rc)"
-tap_check "failing --exec: the message gives the op and the status" \
+ok $([ $rc = 2 ] && echo 0 || echo 1) "failing --exec: exit status 2 (got $rc)"
+check "failing --exec: the message gives the op and the status" \
 	grep -q "exec command failed after op 25 (exit status 7)" "$T/err"
-tap_check "failing --exec: no summary" sh -c "! grep -q 'ops passed' '$T/out'"
+check "failing --exec: no summary" sh -c "! grep -q 'ops passed' '$T/out'"
 
 # An --exec that only drops the file's cached pages keeps the run passing.
 run_fsx "$T/out" "$T/err" -q -N 300 -S 9 --exec-every 50 \
 	--exec 'test -f "$FSX_FILE" && dd if="$FSX_FILE" iflag=nocache count=0 2>/dev/null' "$T/ok"
-tap_ok $rc "harmless --exec every 50 ops: exit 0"
+ok $rc "harmless --exec every 50 ops: exit 0"
 
-tap_done
+done_testing

@@ -2,8 +2,9 @@
 # tests/fsx/fsx-mount-lib.sh - foliofs-fsx on real foliofs mounts: helpers
 # for tests/fsx/fsx-foliofs*.sh and fsx-long.sh (sourced, never run).
 #
-# Builds on tests/mount/lib.sh (its $T, TAP helpers, mt_mkfs, mt_mount,
-# mt_umount, mt_fsck_ok and the EXIT trap that unmounts and waits) and adds:
+# Builds on tests/mount/lib.sh (tests/lib/mount.sh: its $T, the TAP
+# vocabulary, mt_mkfs, mt_mount, mt_adopt, mt_umount, mt_fsck_ok and the exit
+# path that unmounts and waits) and adds:
 #   $FSX                  the tester
 #   fm_dirty_opts         prints ",dirty_bytes=1M,dirty_background_bytes=256K"
 #                         when the daemon accepts those options, else nothing
@@ -28,7 +29,7 @@
 # One fm mount at a time per script. The remount command
 # (tests/fsx/fsx-remount.sh) starts each new daemon itself and records its
 # pid in $FM_STATE/pid; fm_umount waits for that pid. On an early exit the
-# EXIT trap of tests/mount/lib.sh unmounts the mountpoint, and the daemon
+# exit path of tests/lib/mount.sh unmounts the mountpoint, and the daemon
 # serving it then exits by itself.
 
 . "$top_srcdir/tests/mount/lib.sh"
@@ -114,13 +115,12 @@ fm_adopt_current() {
 		rc=$?
 		is "$rc" 0 "the first daemon exited 0 at the remount"
 		# its log (an assertion's message, say) before the name moves on
-		[ "$rc" = 0 ] || show_file "$(eval echo "\$mt_log_$(mt_key "$FM_MP")")" 20
+		[ "$rc" = 0 ] || show_file "$(mt_get log "$FM_MP")" 20
 		mt_forget_pid "$fm_first_pid"
 		fm_first_pid=""
 	fi
-	mt_pids="$mt_pids $pid:$FM_MP"
-	eval "mt_pid_$(mt_key "$FM_MP")=$pid mt_adopted_$(mt_key "$FM_MP")=1"
-	eval "mt_log_$(mt_key "$FM_MP")=\$FM_STATE/daemon.log"
+	mt_adopt "$FM_MP" "$pid"
+	mt_set log "$FM_MP" "$FM_STATE/daemon.log"
 }
 
 # fm_umount DESC

@@ -12,10 +12,10 @@ bad() {
 	lines=$(wc -l <"$T/err")
 	if [ $rc = 2 ] && [ "$lines" = 1 ] && [ ! -s "$T/out" ] &&
 		grep -q '^foliofs-fsx: ' "$T/err"; then
-		tap_ok 0 "$desc: exit 2, one line: $(cat "$T/err")"
+		ok 0 "$desc: exit 2, one line: $(cat "$T/err")"
 	else
-		tap_ok 1 "$desc: exit $rc, $lines lines on stderr"
-		tap_show "$T/err"
+		ok 1 "$desc: exit $rc, $lines lines on stderr"
+		show_file "$T/err" 40
 	fi
 }
 
@@ -43,12 +43,12 @@ bad "-N without a value" "$T/f" -N
 bad "--seed without a value" "$T/f" --seed
 bad "no FILE" -N 10
 bad "two FILEs" "$T/f" "$T/g"
-tap_check "nothing was created by the bad command lines" test ! -e "$T/f"
+check "nothing was created by the bad command lines" test ! -e "$T/f"
 run_fsx "$T/out" "$T/err" -N abc "$T/f"
-tap_check "the message names the option and the value" grep -q -- "-N: 'abc' is not a number" "$T/err"
+check "the message names the option and the value" grep -q -- "-N: 'abc' is not a number" "$T/err"
 
 run_fsx "$T/out" "$T/err" --help
-tap_ok $rc "--help exits 0"
+ok $rc "--help exits 0"
 missing=""
 for o in -N -S -l -o -q -d -P -p -x --off -R -W -T -F -H -z -k -C -Z -y -c --ops --seed --max-length \
 	--max-op-size --quiet --debug --save-dir --processes --no-mapread --no-mapwrite \
@@ -56,7 +56,7 @@ for o in -N -S -l -o -q -d -P -p -x --off -R -W -T -F -H -z -k -C -Z -y -c --ops
 	--no-copy-range --no-direct --no-fsync --no-reopen --exec --exec-every --help; do
 	grep -q -- "$o[ ,]" "$T/out" || missing="$missing $o"
 done
-tap_ok $([ -z "$missing" ] && echo 0 || echo 1) "--help lists every option${missing:+ (missing:$missing)}"
+ok $([ -z "$missing" ] && echo 0 || echo 1) "--help lists every option${missing:+ (missing:$missing)}"
 
 # off FLAGS OPS...: with FLAGS, no operation line of -d names OPS.
 off() {
@@ -67,12 +67,12 @@ off() {
 	for op in "$@"; do
 		grep -q "^ *[0-9]* $op " "$T/out" && found="$found $op"
 	done
-	tap_ok $([ $rc = 0 ] && [ -z "$found" ] && echo 0 || echo 1) \
+	ok $([ $rc = 0 ] && [ -z "$found" ] && echo 0 || echo 1) \
 		"$flags: exit $rc, none of: $*${found:+ (found:$found)}"
 }
 
 run_fsx "$T/all" "$T/err" -d -N 1500 -S 21 "$T/f"
-tap_ok $rc "-S 21 with every operation: exit 0"
+ok $rc "-S 21 with every operation: exit 0"
 off "-R" mapread
 off "-W" mapwrite
 off "-T" truncate
@@ -91,15 +91,15 @@ off "--no-punch-hole --no-zero-range --no-keep-size" punch_hole zero_range fallo
 off "-x read,dio_read" read dio_read
 off "--off falloc,fdatasync -x write" falloc fdatasync write
 run_fsx "$T/out" "$T/err" -d -N 1500 -S 21 -x fsync "$T/f"
-tap_check "-x fsync leaves fdatasync on" grep -q "^ *[0-9]* fdatasync " "$T/out"
+check "-x fsync leaves fdatasync on" grep -q "^ *[0-9]* fdatasync " "$T/out"
 run_fsx "$T/out" "$T/err" -d -N 1500 -S 21 -k "$T/f"
-tap_check "-k: no keep_size variant at all" sh -c "! grep -q keep_size '$T/out'"
-tap_check "without -k the keep_size variants run" grep -q keep_size "$T/all"
+check "-k: no keep_size variant at all" sh -c "! grep -q keep_size '$T/out'"
+check "without -k the keep_size variants run" grep -q keep_size "$T/all"
 
 run_fsx "$T/out" "$T/err" -q -N 200 -S 5 -l 8k -o 100k "$T/f"
-tap_ok $rc "-o larger than -l is clamped: exit 0"
-tap_check "-l 8k keeps the file at most 8192 bytes" test "$(stat -c %s "$T/f")" -le 8192
+ok $rc "-o larger than -l is clamped: exit 0"
+check "-l 8k keeps the file at most 8192 bytes" test "$(stat -c %s "$T/f")" -le 8192
 run_fsx "$T/out" "$T/err" -q -N 300 -S 5 -l 0x3000 "$T/f"
-tap_ok $rc "-l 0x3000 (hex) is accepted"
+ok $rc "-l 0x3000 (hex) is accepted"
 
-tap_done
+done_testing

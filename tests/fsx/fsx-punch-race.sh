@@ -15,7 +15,7 @@ for bs in 1024 4096; do
 		ok 1 "B=$bs: mount"
 		continue
 	fi
-	sub_tap "$PY" "$srcdir/tests/fsx/punch_race.py" "$mp" "$CTL" 40
+	py_tap -- "$srcdir/tests/fsx/punch_race.py" "$mp" "$CTL" 40
 	mt_umount_ok "$mp" "B=$bs: unmounted"
 	mt_fsck_ok "$img" "B=$bs: fsck clean"
 done

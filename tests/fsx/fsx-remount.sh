@@ -28,32 +28,25 @@ state=$FM_STATE
 n=$(ls "$state" | grep -c '^stats\.')
 n=$((n + 1))
 
-# alive PID: the process exists and is not a zombie.
-alive() {
-	[ -r "/proc/$1/stat" ] || return 1
-	st=$(sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | cut -d' ' -f1)
-	[ -n "$st" ] && [ "$st" != Z ]
-}
-
-mounted() {
-	awk -v mp="$FM_MP" '$2 == mp { f = 1 } END { exit !f }' /proc/mounts
-}
+# shellcheck source=tests/lib/util.sh
+. "$(dirname "$0")/../lib/util.sh"
 
 "$FM_CTL" "$FM_MP" stats >"$state/stats.$n" 2>&1
 pid=$(cat "$state/pid")
 i=0
-while mounted; do
+while is_mounted "$FM_MP"; do
 	fusermount3 -u "$FM_MP" 2>"$state/umount.err" && break
 	i=$((i + 1))
-	[ $i -ge 50 ] && { echo "remount after op $FSX_OP: fusermount3 -u failed" >&2; exit 1; }
+	[ $i -ge 50 ] && {
+		echo "remount after op $FSX_OP: fusermount3 -u failed: $(cat "$state/umount.err")" >&2
+		exit 1
+	}
 	sleep 0.2
 done
-i=0
-while alive "$pid"; do
-	i=$((i + 1))
-	[ $i -ge 1200 ] && { echo "remount after op $FSX_OP: daemon $pid did not exit" >&2; exit 1; }
-	sleep 0.1
-done
+wait_pid_exit "$pid" 120 || {
+	echo "remount after op $FSX_OP: daemon $pid did not exit" >&2
+	exit 1
+}
 if ! "$FM_FSCK" "$FM_IMG" >"$state/fsck.$n" 2>&1; then
 	echo "remount after op $FSX_OP: fsck.foliofs found problems ($state/fsck.$n)" >&2
 	exit 3
@@ -63,8 +56,8 @@ echo "--- remount after op $FSX_OP" >>"$state/daemon.log"
 pid=$!
 echo "$pid" >"$state/pid"
 i=0
-until mounted; do
-	if ! alive "$pid"; then
+until is_mounted "$FM_MP"; do
+	if ! pid_alive "$pid"; then
 		echo "remount after op $FSX_OP: the daemon exited before mounting" >&2
 		exit 4
 	fi

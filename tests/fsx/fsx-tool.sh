@@ -46,12 +46,12 @@ all_ops_ran() {
 run_seeds() {
 	for seed in $SEEDS; do
 		run_fsx "$T/out" "$T/err" -q -N $NOPS -S "$seed" -P "$T" "$1/file"
-		tap_ok $rc "$2: seed $seed, $NOPS ops, exit 0"
-		[ $rc = 0 ] || tap_show "$T/out"
-		tap_check "$2: seed $seed: summary names $NOPS ops and the seed" \
+		ok $rc "$2: seed $seed, $NOPS ops, exit 0"
+		[ $rc = 0 ] || show_file "$T/out" 40
+		check "$2: seed $seed: summary names $NOPS ops and the seed" \
 			grep -q "file: $NOPS ops passed, seed $seed (" "$T/out"
-		tap_check "$2: seed $seed: every supported operation ran" all_ops_ran "$T/out" "$T/err"
-		tap_check "$2: seed $seed: each note is printed once" \
+		check "$2: seed $seed: every supported operation ran" all_ops_ran "$T/out" "$T/err"
+		check "$2: seed $seed: each note is printed once" \
 			test -z "$(sort "$T/err" | uniq -d)"
 		sed 's/^/# stderr: /' "$T/err"
 	done
@@ -59,81 +59,81 @@ run_seeds() {
 
 # tmpfs.
 if [ -d /dev/shm ] && [ "$(fs_type /dev/shm)" = tmpfs ]; then
-	tap_tmpdir S /dev/shm
+	make_tmpdir S /dev/shm fsx-test
 	run_seeds "$S" tmpfs
 else
-	tap_skip "tmpfs: /dev/shm is not a tmpfs"
+	skip "tmpfs: /dev/shm is not a tmpfs"
 fi
 
 # A disk filesystem under /tmp.
 type=$(fs_type "$T")
-tap_diag "/tmp is $type"
+diag "/tmp is $type"
 case $type in
-tmpfs | ramfs) tap_diag "/tmp is not a disk filesystem here; running there anyway" ;;
+tmpfs | ramfs) diag "/tmp is not a disk filesystem here; running there anyway" ;;
 esac
 run_seeds "$T" "/tmp ($type)"
 
 # ramfs has no O_DIRECT and no fallocate: those are turned off with one note each
 # and the O_DIRECT reads and writes fall back to buffered ones. Needs mount rights.
-tap_tmpdir R /tmp
+make_tmpdir R /tmp fsx-test
 if mount -t ramfs fsx-test "$R" 2>/dev/null; then
-	tap_unmount_on_exit "$R"
+	at_exit "umount '$R' 2>/dev/null || umount -l '$R' 2>/dev/null"
 	SEEDS="5 6"
 	run_seeds "$R" ramfs
 	for what in "O_DIRECT" "fallocate PUNCH_HOLE" "fallocate ZERO_RANGE" "fallocate KEEP_SIZE"; do
-		tap_check "ramfs: one note turns $what off" \
+		check "ramfs: one note turns $what off" \
 			test "$(grep -c "note: $what not supported here" "$T/err")" = 1
 	done
 	run_fsx "$T/out" "$T/err" -d -N 300 -S 5 "$R/file"
-	tap_check "ramfs: O_DIRECT writes are done as buffered writes" \
+	check "ramfs: O_DIRECT writes are done as buffered writes" \
 		grep -q "^ *[0-9]* write .*\[for dio_write, turned off\]" "$T/out"
 	umount "$R"
 else
-	tap_skip "ramfs: cannot mount one here (needs privileges)"
+	skip "ramfs: cannot mount one here (needs privileges)"
 fi
 
 # Multi-process mode: three children on file.0 .. file.2 with seeds 10 .. 12.
 run_fsx "$T/out" "$T/err" -q -p 3 -N 2000 -S 10 "$T/mp"
-tap_ok $rc "-p 3: exit 0"
-[ $rc = 0 ] || tap_show "$T/out"
-tap_check "-p 3: the parent says all 3 passed" grep -q "all 3 processes passed" "$T/out"
+ok $rc "-p 3: exit 0"
+[ $rc = 0 ] || show_file "$T/out" 40
+check "-p 3: the parent says all 3 passed" grep -q "all 3 processes passed" "$T/out"
 n=0
 for k in 0 1 2; do
 	grep -q "^\[$k\] foliofs-fsx: $T/mp.$k: 2000 ops passed, seed $((10 + k)) " "$T/out" &&
 		[ -f "$T/mp.$k" ] && n=$((n + 1))
 done
-tap_ok $((3 - n)) "-p 3: each child K ran on mp.K with seed 10+K and passed"
+ok $((3 - n)) "-p 3: each child K ran on mp.K with seed 10+K and passed"
 
 # Child K runs alone the same way: -S 11 on mp.1 gives the same summary.
 grep "^\[1\] .* ops passed" "$T/out" | sed 's/^\[1\] //' >"$T/want"
 run_fsx "$T/alone" "$T/err" -q -N 2000 -S 11 "$T/mp.1"
-tap_check "-p 3: child 1 replays alone with -S 11 on mp.1" cmp -s "$T/want" "$T/alone"
+check "-p 3: child 1 replays alone with -S 11 on mp.1" cmp -s "$T/want" "$T/alone"
 
 # --exec with -p: the command runs once a round, in the parent, while every
 # child has its file closed; $FSX_FILE is the base name.
 run_fsx "$T/out" "$T/err" -q -p 3 -N 60 -S 10 --exec-every 20 \
 	--exec 'echo "$FSX_OP $FSX_FILE" >>"$FSX_FILE.rounds"' "$T/mp"
-tap_ok $rc "-p 3 with --exec every 20 of 60 ops: exit 0"
+ok $rc "-p 3 with --exec every 20 of 60 ops: exit 0"
 printf '20 %s\n40 %s\n60 %s\n' "$T/mp" "$T/mp" "$T/mp" >"$T/want"
-tap_check "-p 3 with --exec: the command ran once a round, with FILE" cmp -s "$T/want" "$T/mp.rounds"
+check "-p 3 with --exec: the command ran once a round, with FILE" cmp -s "$T/want" "$T/mp.rounds"
 
 # A failing child is named and fails the parent: the command damages child
 # 1's file only, after op 20.
 run_fsx "$T/out" "$T/err" -q -p 3 -N 40 -S 10 --exec-every 20 \
 	--exec '[ "$FSX_OP" = 20 ] || exit 0; printf "\377\377" |
 		dd of="$FSX_FILE.1" bs=1 seek=3 count=2 conv=notrunc 2>/dev/null' "$T/mp"
-tap_ok $([ $rc = 1 ] && echo 0 || echo 1) "-p 3 with child 1's file damaged: parent exits 1 (got $rc)"
-tap_check "-p 3 with child 1's file damaged: child 1 reports it after op 20" \
+ok $([ $rc = 1 ] && echo 0 || echo 1) "-p 3 with child 1's file damaged: parent exits 1 (got $rc)"
+check "-p 3 with child 1's file damaged: child 1 reports it after op 20" \
 	grep -q "^\[1\] foliofs-fsx: FAIL after op 20 " "$T/out"
-tap_check "-p 3 with child 1's file damaged: the parent names process 1" \
+check "-p 3 with child 1's file damaged: the parent names process 1" \
 	grep -q "process 1 ($T/mp.1, seed 11) failed: exit status 1" "$T/out"
-tap_check "-p 3 with child 1's file damaged: processes 0 and 2 are not named" \
+check "-p 3 with child 1's file damaged: processes 0 and 2 are not named" \
 	sh -c "! grep -q 'process [02] ' '$T/out'"
 
 # A failing command stops every child with status 2.
 run_fsx "$T/out" "$T/err" -q -p 3 -N 40 -S 10 --exec-every 20 --exec 'exit 3' "$T/mp"
-tap_ok $([ $rc = 2 ] && echo 0 || echo 1) "-p 3 with a failing --exec: parent exits 2 (got $rc)"
-tap_check "-p 3 with a failing --exec: one message names the op and status" \
+ok $([ $rc = 2 ] && echo 0 || echo 1) "-p 3 with a failing --exec: parent exits 2 (got $rc)"
+check "-p 3 with a failing --exec: one message names the op and status" \
 	test "$(grep -c 'exec command failed after op 20 (exit status 3)' "$T/err")" = 1
 
-tap_done
+done_testing

@@ -1,67 +1,26 @@
-# tests/fsx/lib.sh - shared helpers for the foliofs-fsx shell tests (sourced).
-#
-# Gives: $FSX (the binary), $T (a temporary directory under /tmp), and
-#   tap_ok STATUS DESC       one TAP line, passing when STATUS is 0
-#   tap_check DESC CMD...    one TAP line, passing when CMD succeeds
-#   tap_skip DESC, tap_diag TEXT, tap_show FILE [LINES]
-#   tap_done                 prints the plan; exits 1 when a test failed
-#   tap_tmpdir VAR PARENT    a temporary directory, named in $VAR
-#   tap_unmount_on_exit DIR  unmount DIR on exit
+# shellcheck shell=sh disable=SC2034
+# tests/fsx/lib.sh - what foliofs-fsx's own shell tests share beyond tests/lib
+# (sourced): the TAP vocabulary of tests/lib/tap.sh and the helpers of
+# tests/lib/util.sh (make_tmpdir, at_exit, ...), $FSX (the binary), $T (a
+# temporary directory under /tmp, removed on exit), and
 #   fs_type DIR              the filesystem DIR is on
 #   run_fsx OUT ERR ARGS...  run the tester, stdout to OUT, stderr to ERR, status in $rc
-# On every exit, mounts are undone first, then the temporary directories go.
+# A test that mounts something unmounts it on exit with at_exit, after
+# making its directory, so the mount goes before the directory does.
 
 if [ -z "$top_builddir" ]; then
 	echo "Bail out! top_builddir is not set (run through make check)"
 	exit 1
 fi
-FSX=$top_builddir/tools/foliofs-fsx
-if [ ! -x "$FSX" ]; then
-	echo "Bail out! $FSX is not built"
-	exit 1
-fi
-
 # shellcheck source=tests/lib/tap.sh
 . "${top_srcdir:-$(cd "$(dirname "$0")/../.." && pwd)}/tests/lib/tap.sh"
-tap_cleanups=""
-tap_mounts=""
+# shellcheck source=tests/lib/util.sh
+. "${top_srcdir:-$(cd "$(dirname "$0")/../.." && pwd)}/tests/lib/util.sh"
 
-tap_cleanup() {
-	for m in $tap_mounts; do
-		umount "$m" 2>/dev/null || umount -l "$m" 2>/dev/null
-	done
-	for d in $tap_cleanups; do
-		rm -rf "$d"
-	done
-}
-trap tap_cleanup EXIT
-trap 'exit 1' INT TERM HUP
+FSX=$top_builddir/tools/foliofs-fsx
+[ -x "$FSX" ] || bail "$FSX is not built"
 
-# Unmount $1 on exit (before the temporary directories go).
-tap_unmount_on_exit() {
-	tap_mounts="$1 $tap_mounts"
-}
-
-# tap_tmpdir VAR PARENT: a new temporary directory in PARENT, named in $VAR and
-# removed on exit.
-tap_tmpdir() {
-	_d=$(mktemp -d "$2/fsx-test.XXXXXX") || {
-		echo "Bail out! cannot make a temporary directory in $2"
-		exit 1
-	}
-	tap_cleanups="$tap_cleanups $_d"
-	eval "$1=\$_d"
-}
-
-tap_tmpdir T /tmp
-
-# The fsx tests' names for tests/lib/tap.sh's functions.
-tap_ok() { ok "$@"; }
-tap_check() { check "$@"; }
-tap_skip() { skip "$@"; }
-tap_diag() { diag "$@"; }
-tap_show() { show_file "$1" "${2:-40}"; }
-tap_done() { done_testing; }
+make_tmpdir T /tmp fsx-test
 
 fs_type() {
 	stat -f -c %T "$1" 2>/dev/null || echo unknown

@@ -7,18 +7,18 @@ and over while the main thread punches a hole in it (or zeroes it with
 FALLOC_FL_ZERO_RANGE), at an offset that is not block-aligned. Once the
 readers have stopped, the range must read back as zeros: a reader that filled
 a page from the old blocks between the cache's truncation and the block
-deallocation would leave their data in the cache. Prints one unnumbered TAP
-line per mode ("ok - ..." / "not ok - ...").
+deallocation would leave their data in the cache. Prints one TAP line per
+mode (tests/lib/tap.py); needs tests/mount/lib.py and tests/lib/tap.py on
+the module path (py_tap gives both).
 """
-import ctypes
 import os
 import subprocess
 import sys
 import threading
 
-libc = ctypes.CDLL("libc.so.6", use_errno=True)
-libc.fallocate.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_long, ctypes.c_long]
-KEEP_SIZE, PUNCH_HOLE, ZERO_RANGE = 0x1, 0x2, 0x10
+from lib import FALLOC_FL_KEEP_SIZE, FALLOC_FL_PUNCH_HOLE, FALLOC_FL_ZERO_RANGE, fallocate
+from tap import done, ok
+
 SIZE = 4 << 20
 OFF, LEN = (1 << 20) + 1234, 2 << 20
 
@@ -40,12 +40,12 @@ def one(fd, path, mp, ctl, mode):
     threads = [threading.Thread(target=reader, args=(path, stop)) for _ in range(2)]
     for t in threads:
         t.start()
-    r = libc.fallocate(fd, mode, OFF, LEN)
-    stop.set()
-    for t in threads:
-        t.join()
-    if r:
-        raise OSError(ctypes.get_errno(), "fallocate")
+    try:
+        fallocate(fd, mode, OFF, LEN)
+    finally:
+        stop.set()
+        for t in threads:
+            t.join()
     data = os.pread(fd, LEN, OFF)
     bad = next((i for i in range(0, LEN, 64) if data[i]), None)
     return None if bad is None else OFF + bad
@@ -55,19 +55,21 @@ def main():
     mp, ctl, iterations = sys.argv[1], sys.argv[2], int(sys.argv[3])
     path = os.path.join(mp, "race")
     fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o644)
-    for name, mode in (("punch hole", PUNCH_HOLE | KEEP_SIZE), ("zero range", ZERO_RANGE)):
+    for name, mode in (("punch hole", FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE),
+                       ("zero range", FALLOC_FL_ZERO_RANGE)):
         stale = []
         for it in range(iterations):
             bad = one(fd, path, mp, ctl, mode)
             if bad is not None:
                 stale.append("%d (0x%x)" % (it, bad))
         if stale:
-            print("not ok - %s under concurrent reads: stale data after iterations %s"
-                  % (name, ", ".join(stale[:8])))
+            ok(False, "%s under concurrent reads: stale data after iterations %s"
+               % (name, ", ".join(stale[:8])))
         else:
-            print("ok - %s under concurrent reads: zeros after all %d iterations"
-                  % (name, iterations))
+            ok(True, "%s under concurrent reads: zeros after all %d iterations"
+               % (name, iterations))
     os.close(fd)
+    done()
 
 
 if __name__ == "__main__":

@@ -1,16 +1,25 @@
 # shellcheck shell=sh
-# tests/lib/tap.sh - TAP output for the shell tests (sourced, never run; POSIX
-# sh). Sourced by tests/tools/lib.sh, tests/mount/lib.sh, tests/fsx/lib.sh and
-# the scripts that need nothing more.
+# tests/lib/tap.sh - TAP output for every shell test (sourced, never run;
+# POSIX sh): the one vocabulary they print results with. Sourced by
+# tests/tools/lib.sh, tests/lib/mount.sh (so tests/mount/lib.sh and
+# tests/fsx/fsx-mount-lib.sh), tests/fsx/lib.sh and bench/lib.sh.
 #
 #   ok STATUS DESC          one test: passes when STATUS is 0
 #   is GOT WANT DESC        passes when the two strings are equal
 #   like TEXT REGEX DESC    passes when TEXT matches REGEX (grep -Ei)
 #   check DESC CMD...       passes when CMD succeeds
 #   skip DESC               one skipped test
+#   skip_all REASON         the plan "1..0 # SKIP REASON" and exit 0 (before
+#                           any test)
 #   diag TEXT               a comment line
 #   bail TEXT               "Bail out!" and exit 1
 #   show_file FILE [LINES]  the first LINES (30) lines of FILE as comments
+#   sub_tap CMD...          run CMD (in $T when it is set) and number the
+#                           unnumbered lines it prints ("ok - DESC", "not ok -
+#                           DESC", "skip - DESC", comments pass through) into
+#                           this stream: what tests/lib/tap.py and
+#                           tests/lib/tap.h (tap_unnumbered) print. CMD exiting
+#                           non-zero without a failed line is one failure.
 #   done_testing            prints the plan; exits 1 when a test failed
 # State: $tap_n (tests so far), $tap_failed.
 
@@ -57,6 +66,11 @@ skip() {
 	echo "ok $tap_n # SKIP $1"
 }
 
+skip_all() {
+	echo "1..0 # SKIP $*"
+	exit 0
+}
+
 diag() {
 	echo "# $*"
 }
@@ -68,6 +82,32 @@ bail() {
 
 show_file() {
 	[ -f "$1" ] && head -n "${2:-30}" "$1" | sed 's/^/#   /'
+}
+
+sub_tap() {
+	_st_before=$tap_failed
+	_st_status=""
+	if ! _st_fifo=$(mktemp -u "${TMPDIR:-/tmp}/sub_tap.XXXXXX") ||
+		! mkfifo -m 600 "$_st_fifo"; then
+		bail "sub_tap: cannot make a FIFO"
+	fi
+	# CMD keeps this shell's stdin (an asynchronous command would get /dev/null).
+	{ (cd "${T:-.}" && "$@" 2>&1; echo "#sub-exit $?") <&3 3<&- >"$_st_fifo" & } 3<&0
+	_st_pid=$!
+	while IFS= read -r _st_line; do
+		case $_st_line in
+		"ok - "*) ok 0 "${_st_line#ok - }" ;;
+		"not ok - "*) ok 1 "${_st_line#not ok - }" ;;
+		"skip - "*) skip "${_st_line#skip - }" ;;
+		"#sub-exit "*) _st_status=${_st_line#\#sub-exit } ;;
+		*) echo "$_st_line" ;;
+		esac
+	done <"$_st_fifo"
+	wait "$_st_pid"
+	rm -f "$_st_fifo"
+	if [ "$_st_status" != 0 ] && [ "$tap_failed" = "$_st_before" ]; then
+		ok 1 "$(basename "$1") ${2:-} exited with status $_st_status"
+	fi
 }
 
 done_testing() {

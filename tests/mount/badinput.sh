@@ -17,7 +17,7 @@ mkdir -p "$mp"
 refused() {
 	local img=$1 desc=$2 re=$3 sum0="" sum1=""
 	shift 3
-	[ -e "$img" ] && sum0=$(image_sum "$img")
+	[ -e "$img" ] && sum0=$(file_sum "$img")
 	mt_try_mount "$img" "$mp" "$@"
 	case $rc in
 	0 | mounted | timeout) ok 1 "$desc: refused with a non-zero exit (got $rc)" ;;
@@ -25,7 +25,7 @@ refused() {
 	esac
 	like "$out" "$re" "$desc: the message says why"
 	is "$(printf '%s\n' "$out" | grep -c .)" 1 "$desc: one line"
-	[ -e "$img" ] && sum1=$(image_sum "$img")
+	[ -e "$img" ] && sum1=$(file_sum "$img")
 	is "$sum1" "$sum0" "$desc: the image is unchanged"
 	check "$desc: nothing mounted" not_mounted "$mp"
 }
@@ -45,9 +45,7 @@ refused "$T" "a directory as the image" "."
 for bs in 1024 2048 4096; do
 	img=$T/flip.$bs
 	mt_mkfs "$img" "$bs" 16M
-	flip=$(od -An -tu1 -j 136 -N1 "$img" | tr -d ' ')
-	# shellcheck disable=SC2059 # (the format is the byte itself)
-	printf "$(printf '\\%03o' $((flip ^ 255)))" | dd of="$img" bs=1 seek=136 conv=notrunc status=none
+	flip_byte "$img" 136
 	refused "$img" "B=$bs: a flipped superblock byte" "checksum|crc"
 done
 img=$T/newer
@@ -76,25 +74,25 @@ for v in abc 12Q "" -1M 1; do
 	refused "$img" "cache_size='$v'" "cache_size" -o "cache_size=$v"
 done
 refused "$img" "cache=sometimes" "cache" -o cache=sometimes
-sum0=$(image_sum "$img")
+sum0=$(file_sum "$img")
 timeout 20 "$FOLIOFS" "$img" "$T/no/such/dir" -f >"$T/nodir.out" 2>&1
 r=$?
 ok $((r == 0 || r == 124)) "a missing mountpoint: non-zero exit (got $r)"
-is "$(image_sum "$img")" "$sum0" "a missing mountpoint: the image is unchanged"
+is "$(file_sum "$img")" "$sum0" "a missing mountpoint: the image is unchanged"
 timeout 20 "$FOLIOFS" >"$T/noargs.out" 2>&1
 r=$?
 ok $((r == 0 || r == 124)) "no arguments: non-zero exit (got $r)"
 like "$(cat "$T/noargs.out")" "usage" "no arguments: a usage line"
 
 # --- read-only and unclean ----------------------------------------------
-sum0=$(image_sum "$img")
+sum0=$(file_sum "$img")
 if mt_mount "$img" "$mp" -o ro; then
 	ok 0 "-o ro: mounted"
 	like "$(awk -v mp="$mp" '$2 == mp { print $4 }' /proc/mounts)" "(^|,)ro(,|$)" \
 		"-o ro: /proc/mounts says ro"
 	py_tap -- - "$mp" <<'PY'
 import errno, os, sys
-from lib import done, is_, raises
+from tap import done, is_, raises
 mp = sys.argv[1]
 os.chdir(mp)
 EROFS = errno.EROFS
@@ -107,13 +105,13 @@ is_(sorted(os.listdir(".")), ["lost+found"], "-o ro: the root lists")
 done()
 PY
 	mt_umount_ok "$mp" "-o ro: unmounted"
-	is "$(image_sum "$img")" "$sum0" "-o ro: the image is unchanged"
+	is "$(file_sum "$img")" "$sum0" "-o ro: the image is unchanged"
 else
 	ok 1 "-o ro: mounted"
 fi
 
 img=$T/rocompat
-sum0=$(image_sum "$img")
+sum0=$(file_sum "$img")
 if mt_mount "$img" "$mp" -o ro; then
 	ok 0 "an unknown ro_compat feature mounts with -o ro"
 	check "it lists the root" test -d "$mp/lost+found"
@@ -121,7 +119,7 @@ if mt_mount "$img" "$mp" -o ro; then
 else
 	ok 1 "an unknown ro_compat feature mounts with -o ro"
 fi
-is "$(image_sum "$img")" "$sum0" "ro_compat, read-only: the image is unchanged"
+is "$(file_sum "$img")" "$sum0" "ro_compat, read-only: the image is unchanged"
 
 img=$T/unclean
 mt_mkfs "$img" 4096 16M

@@ -13,7 +13,7 @@ import os
 import sys
 import time
 
-from lib import diag, done, guard, is_, ok, raises
+from tap import diag, done, guard, is_, ok, raises
 
 phase, mp, n = sys.argv[1], sys.argv[2], int(sys.argv[3])
 os.chdir(mp)

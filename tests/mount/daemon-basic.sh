@@ -1,4 +1,4 @@
-#!/bin/sh
+#!/bin/bash
 # tests/mount/daemon-basic.sh - the daemon itself on real mounts: option and
 # bad-image errors (one line, non-zero exit, image unchanged, nothing
 # mounted), /proc/mounts, MAP_SHARED coherence across processes in both
@@ -10,66 +10,22 @@
 # fusermount3 -u by a trap on every exit path; only daemons this script
 # started are waited for (and killed only if they outlive their unmount).
 
-builddir=${top_builddir:-$(cd "$(dirname "$0")/../.." && pwd)}
-FOLIOFS=$builddir/daemon/foliofs
-CTL=$builddir/tools/foliofs-ctl
-MKFS=$builddir/tools/mkfs.foliofs
-FSCK=$builddir/tools/fsck.foliofs
+# shellcheck source=tests/lib/mount.sh
+. "${top_srcdir:-$(cd "$(dirname "$0")/../.." && pwd)}/tests/lib/mount.sh"
 MMAP=$builddir/tests/mount/daemon_mmap
-srcdir=${top_srcdir:-$(cd "$(dirname "$0")/../.." && pwd)}
-# shellcheck source=tests/lib/tap.sh
-. "$srcdir/tests/lib/tap.sh"
 
 if [ "$(id -u)" != 0 ] || [ ! -w /dev/fuse ] || ! command -v fusermount3 >/dev/null 2>&1; then
-	echo "1..0 # SKIP needs root, /dev/fuse and fusermount3"
-	exit 0
+	skip_all "needs root, /dev/fuse and fusermount3"
 fi
 for p in "$FOLIOFS" "$CTL" "$MKFS" "$FSCK" "$MMAP"; do
-	[ -x "$p" ] || { echo "Bail out! $p is not built"; exit 1; }
+	[ -x "$p" ] || bail "$p is not built"
 done
 
-TMP=$(mktemp -d "${TMPDIR:-/tmp}/foliofs-daemon.XXXXXX") || exit 1
-MOUNTS=""
-PIDS=""
-
-# wait_gone PID: up to 30 s for a daemon to exit after its unmount.
-wait_gone() {
-	i=0
-	while kill -0 "$1" 2>/dev/null && [ $i -lt 300 ]; do
-		sleep 0.1
-		i=$((i + 1))
-	done
-	! kill -0 "$1" 2>/dev/null
-}
-
-cleanup() {
-	for m in $MOUNTS; do
-		fusermount3 -u "$m" 2>/dev/null
-	done
-	for p in $PIDS; do
-		wait_gone "$p" || kill "$p" 2>/dev/null
-	done
-	rm -rf "$TMP"
-}
-trap cleanup EXIT
-trap 'exit 1' INT TERM HUP
-
-# run CMD...: sets $out (stdout and stderr) and $rc.
-run() {
-	out=$("$@" 2>&1)
-	rc=$?
-}
-
-sum() {
-	cksum <"$1" | cut -d' ' -f1,2
-}
+mt_tmpdir "${TMPDIR:-/tmp}" foliofs-daemon
+TMP=$T
 
 nlines() {
 	printf '%s\n' "$1" | wc -l | tr -d ' '
-}
-
-mounted() {
-	awk -v m="$1" '$2 == m { f = 1 } END { exit !f }' /proc/mounts
 }
 
 # state IMAGE: the superblock's s_state (1 = clean).
@@ -77,34 +33,29 @@ state() {
 	od -An -tu2 -j 78 -N 2 "$1" | tr -d ' '
 }
 
-# stat_of MNT NAME: one value from foliofs-ctl stats.
-stat_of() {
-	"$CTL" "$1" stats | awk -v n="$2" '$1 == n || $1 == n ":" { print $2; exit }'
-}
-
-# do_mount IMAGE MNT [ARGS...]: mount in the background; sets $pid.
+# do_mount IMAGE MNT [ARGS...]: mount (the daemon goes to the background
+# itself); sets $pid.
 do_mount() {
 	img=$1 mnt=$2
 	shift 2
 	run "$FOLIOFS" "$img" "$mnt" "$@"
 	[ "$rc" -eq 0 ] || { echo "# mount failed ($rc): $out"; return 1; }
-	MOUNTS="$MOUNTS $mnt"
-	pid=$("$CTL" "$mnt" get pid) || return 1
-	PIDS="$PIDS $pid"
+	pid=$("$CTL" "$mnt" get pid) || { mt_adopt "$mnt"; return 1; }
+	mt_adopt "$mnt" "$pid"
 }
 
-# do_unmount MNT PID: fusermount3 -u, then wait for the daemon to finish.
+# do_unmount MNT PID: fusermount3 -u, then up to 30 s for the daemon to finish.
 do_unmount() {
 	fusermount3 -u "$1" || return 1
-	MOUNTS=$(printf '%s\n' $MOUNTS | grep -vx "$1" | tr '\n' ' ')
-	wait_gone "$2"
+	wait_pid_exit "$2" 30 || return 1
+	mt_forget_mp "$1"
 }
 
 img=$TMP/img
 mnt=$TMP/mnt
 mkdir "$mnt" "$TMP/mnt2" "$TMP/bin"
 "$MKFS" -q -s 64M "$img" || { echo "Bail out! mkfs failed"; exit 1; }
-before=$(sum "$img")
+before=$(file_sum "$img")
 
 # ---- bad command lines: exit 2, one line, nothing touched ----
 bad_opts() {
@@ -112,7 +63,7 @@ bad_opts() {
 	is "$rc" 2 "foliofs $(echo "$@" | sed "s|$TMP/||g"): exit 2"
 	like "$out" "$expect" "  says: $expect"
 	is "$(nlines "$out")" 1 "  one line"
-	mounted "$mnt" && { ok 1 "  not mounted"; fusermount3 -u "$mnt"; }
+	is_mounted "$mnt" && { ok 1 "  not mounted"; fusermount3 -u "$mnt"; }
 }
 expect="usage"
 bad_opts
@@ -128,17 +79,17 @@ expect="readahead=64M is too large"
 bad_opts "$img" "$mnt" -o readahead=64M
 expect="$TMP/nodir: No such file or directory"
 bad_opts "$img" "$TMP/nodir"
-is "$(sum "$img")" "$before" "image unchanged by bad command lines"
+is "$(file_sum "$img")" "$before" "image unchanged by bad command lines"
 
 # ---- bad images: exit 1, one line, image unchanged ----
 bad_image() {
-	b=$(sum "$1")
+	b=$(file_sum "$1")
 	run "$FOLIOFS" "$1" "$mnt" -f
 	ok "$([ "$rc" -ne 0 ]; echo $?)" "$2: non-zero exit ($rc)"
 	like "$out" "$3" "  says: $3"
 	is "$(nlines "$out")" 1 "  one line"
-	is "$(sum "$1")" "$b" "  image unchanged"
-	mounted "$mnt" && { ok 1 "  not mounted"; fusermount3 -u "$mnt"; }
+	is "$(file_sum "$1")" "$b" "  image unchanged"
+	is_mounted "$mnt" && { ok 1 "  not mounted"; fusermount3 -u "$mnt"; }
 }
 run "$FOLIOFS" "$TMP/missing" "$mnt"
 is "$rc" 1 "missing image: exit 1"
@@ -146,10 +97,10 @@ like "$out" "$TMP/missing: no such file" "  says: no such file"
 truncate -s 16M "$TMP/zero"
 bad_image "$TMP/zero" "file of zeros" "not a foliofs filesystem"
 cp "$img" "$TMP/newer"
-printf '\002' | dd of="$TMP/newer" bs=1 seek=12 conv=notrunc status=none
+put_bytes "$TMP/newer" 12 '\002'
 bad_image "$TMP/newer" "newer version" "version 2"
 cp "$img" "$TMP/badsum"
-printf 'X' | dd of="$TMP/badsum" bs=1 seek=128 conv=notrunc status=none
+put_bytes "$TMP/badsum" 128 X
 bad_image "$TMP/badsum" "superblock checksum" "checksum"
 
 # ---- mount in the default mode (cache=daemon) ----
@@ -164,15 +115,15 @@ is "$(echo "$line" | cut -d' ' -f1-3)" "$img $mnt fuse.foliofs" "/proc/mounts: I
 like "$line" "default_permissions" "mounted with default_permissions"
 is "$(state "$img")" 0 "mounted image is marked not clean"
 
-b=$(sum "$img")
+b=$(file_sum "$img")
 run "$FOLIOFS" "$img" "$TMP/mnt2"
 ok "$([ "$rc" -ne 0 ]; echo $?)" "second mount of the same image fails"
 like "$out" "in use" "  says: in use"
 is "$(nlines "$out")" 1 "  one line"
-mounted "$TMP/mnt2" && { ok 1 "  not mounted"; fusermount3 -u "$TMP/mnt2"; }
+is_mounted "$TMP/mnt2" && { ok 1 "  not mounted"; fusermount3 -u "$TMP/mnt2"; }
 
 is "$("$CTL" "$mnt" get cache)" daemon "cache=daemon in effect"
-is "$(stat_of "$mnt" direct_io_allow_mmap)" 1 "FUSE_DIRECT_IO_ALLOW_MMAP negotiated"
+is "$(ctl_stat "$mnt" direct_io_allow_mmap)" 1 "FUSE_DIRECT_IO_ALLOW_MMAP negotiated"
 : >"$mnt/mapped"
 run "$MMAP" store-read "$mnt/mapped"
 is "$rc" 0 "cache=daemon: MAP_SHARED store read back by read() in another process"
@@ -197,7 +148,7 @@ is "$("$CTL" "$mnt" get cache_max)" 536870912 "get cache_max: 2 * cache_size"
 run "$CTL" "$mnt" set cache_size=128M
 is "$rc" 0 "set cache_size=128M"
 is "$("$CTL" "$mnt" get cache_size)" 134217728 "  get shows it"
-is "$(stat_of "$mnt" MemLimit)" 131072 "  MemLimit follows"
+is "$(ctl_stat "$mnt" MemLimit)" 131072 "  MemLimit follows"
 run "$CTL" "$mnt" set cache_size=1G
 is "$rc" 1 "set cache_size above cache_max: exit 1"
 like "$out" "out of range" "  says: out of range"
@@ -224,22 +175,22 @@ dd if=/dev/urandom of="$TMP/data" bs=1M count=4 status=none
 cp "$TMP/data" "$mnt/data"
 run "$CTL" "$mnt" sync
 is "$rc" 0 "sync: exit 0"
-is "$(stat_of "$mnt" nr_dirty)" 0 "  nothing dirty after sync"
+is "$(ctl_stat "$mnt" nr_dirty)" 0 "  nothing dirty after sync"
 cat "$mnt/data" >/dev/null
-cached=$(stat_of "$mnt" Cached)
+cached=$(ctl_stat "$mnt" Cached)
 run "$CTL" "$mnt" drop-caches
 is "$rc" 0 "drop-caches: exit 0"
 dropped=$(printf '%s\n' "$out" | sed -n 's/^dropped_pages //p')
 ok "$([ "${dropped:-0}" -ge 1024 ]; echo $?)" "  dropped at least the 4 MiB file's pages ($dropped)"
-after=$(stat_of "$mnt" Cached)
+after=$(ctl_stat "$mnt" Cached)
 ok "$([ "$after" -lt "$cached" ] && [ "$after" -lt 4096 ]; echo $?)" \
 	"  Cached fell from $cached kB to $after kB"
-is "$(sum "$mnt/data")" "$(sum "$TMP/data")" "  data reads back after drop-caches"
+is "$(file_sum "$mnt/data")" "$(file_sum "$TMP/data")" "  data reads back after drop-caches"
 
 # ---- clean unmount with fusermount3 -u ----
 do_unmount "$mnt" "$mpid"
 ok $? "fusermount3 -u: the daemon exits after writing everything"
-ok "$(mounted "$mnt"; [ $? -ne 0 ]; echo $?)" "  not mounted any more"
+ok "$(is_mounted "$mnt"; [ $? -ne 0 ]; echo $?)" "  not mounted any more"
 run "$FSCK" "$img"
 is "$rc" 0 "  fsck clean"
 is "$(state "$img")" 1 "  image marked clean"
@@ -247,7 +198,7 @@ is "$(state "$img")" 1 "  image marked clean"
 # ---- cache=kernel ----
 if do_mount "$img" "$mnt" -o cache=kernel,cache_size=32M; then
 	is "$("$CTL" "$mnt" get cache)" kernel "cache=kernel in effect"
-	is "$(sum "$mnt/data")" "$(sum "$TMP/data")" "data survived the remount"
+	is "$(file_sum "$mnt/data")" "$(file_sum "$TMP/data")" "data survived the remount"
 	: >"$mnt/mapped2"
 	run "$MMAP" store-read "$mnt/mapped2"
 	is "$rc" 0 "cache=kernel: MAP_SHARED store read back by read() in another process"
@@ -266,14 +217,13 @@ out=$(FOLIOFS_TEST_NO_ALLOW_MMAP=1 "$FOLIOFS" "$img" "$mnt" 2>&1)
 rc=$?
 is "$rc" 0 "cache=daemon without the kernel's offer: mounts"
 if [ "$rc" -eq 0 ]; then
-	MOUNTS="$MOUNTS $mnt"
 	pid=$("$CTL" "$mnt" get pid)
-	PIDS="$PIDS $pid"
+	mt_adopt "$mnt" "$pid"
 	like "$out" "does not offer FUSE_DIRECT_IO_ALLOW_MMAP.*using cache=kernel" \
 		"  says it falls back to cache=kernel"
 	is "$(printf '%s\n' "$out" | grep -c ALLOW_MMAP)" 1 "  once"
 	is "$("$CTL" "$mnt" get cache)" kernel "  cache=kernel in effect"
-	is "$(stat_of "$mnt" direct_io_allow_mmap)" 0 "  the INIT reply was left alone"
+	is "$(ctl_stat "$mnt" direct_io_allow_mmap)" 0 "  the INIT reply was left alone"
 	run "$MMAP" store-read "$mnt/mapped"
 	is "$rc" 0 "  MAP_SHARED store read back by read() in another process"
 	do_unmount "$mnt" "$pid"
@@ -281,15 +231,15 @@ if [ "$rc" -eq 0 ]; then
 fi
 
 # ---- read-only ----
-b=$(sum "$img")
+b=$(file_sum "$img")
 if do_mount "$img" "$mnt" -o ro; then
 	run touch "$mnt/new"
 	ok "$([ "$rc" -ne 0 ]; echo $?)" "ro: creating a file fails"
 	like "$out" "Read-only file system" "  with EROFS"
-	is "$(sum "$mnt/data")" "$(sum "$TMP/data")" "ro: data reads"
+	is "$(file_sum "$mnt/data")" "$(file_sum "$TMP/data")" "ro: data reads"
 	do_unmount "$mnt" "$pid"
 	ok $? "ro: unmounted"
-	is "$(sum "$img")" "$b" "  a read-only mount wrote nothing"
+	is "$(file_sum "$img")" "$b" "  a read-only mount wrote nothing"
 else
 	ok 1 "mount -o ro"
 fi
@@ -297,8 +247,7 @@ fi
 # ---- SIGTERM on a foreground daemon, with files still open ----
 "$FOLIOFS" "$img" "$mnt" -f -o cache_size=16M 2>"$TMP/fg.log" &
 fpid=$!
-PIDS="$PIDS $fpid"
-MOUNTS="$MOUNTS $mnt"
+mt_adopt "$mnt" "$fpid"
 i=0
 until "$CTL" "$mnt" get pid >/dev/null 2>&1 || [ $i -ge 100 ]; do
 	sleep 0.1
@@ -312,8 +261,8 @@ kill -TERM "$fpid"
 wait "$fpid"
 is "$?" 0 "SIGTERM with files open (one unlinked): the daemon exits 0"
 exec 3<&- 4<&-
-MOUNTS=$(printf '%s\n' $MOUNTS | grep -vx "$mnt" | tr '\n' ' ')
-ok "$(mounted "$mnt"; [ $? -ne 0 ]; echo $?)" "  and unmounted"
+mt_forget_mp "$mnt"
+ok "$(is_mounted "$mnt"; [ $? -ne 0 ]; echo $?)" "  and unmounted"
 is "$(cat "$TMP/fg.log")" "" "  nothing on stderr"
 run "$FSCK" "$img"
 is "$rc" 0 "  fsck clean (the unlinked file was freed)"
@@ -333,17 +282,16 @@ if [ -n "$helper" ]; then
 	is "$rc" 0 "mount.fuse3 IMAGE DIR -o rw,noatime,cache_size=32M -t fuse.foliofs"
 	[ "$rc" -eq 0 ] || echo "# $out"
 	if [ "$rc" -eq 0 ]; then
-		MOUNTS="$MOUNTS $mnt"
 		pid=$("$CTL" "$mnt" get pid)
-		PIDS="$PIDS $pid"
+		mt_adopt "$mnt" "$pid"
 		is "$(awk -v m="$mnt" '$2 == m { print $1, $3 }' /proc/mounts)" "$img fuse.foliofs" \
 			"  /proc/mounts shows the image and fuse.foliofs"
 		is "$(cat "$mnt/term")" term "  data written before SIGTERM is there"
 		is "$("$CTL" "$mnt" get cache_size)" 33554432 "  options reached the daemon"
 		umount "$mnt"
-		MOUNTS=$(printf '%s\n' $MOUNTS | grep -vx "$mnt" | tr '\n' ' ')
-		wait_gone "$pid"
+		wait_pid_exit "$pid" 30
 		ok $? "umount: the daemon exits"
+		mt_forget_mp "$mnt"
 		run "$FSCK" "$img"
 		is "$rc" 0 "  fsck clean"
 	fi
@@ -351,5 +299,4 @@ else
 	echo "# mount.fuse3 not found: the mount helper path is not tested"
 fi
 
-echo "1..$tap_n"
-[ "$tap_failed" -eq 0 ]
+done_testing

@@ -30,7 +30,8 @@ mt_mkfs "$img" 4096 64M
 cat >"$PYDIR/durab_t.py" <<'EOF'
 import os, sys, threading, subprocess, errno
 sys.path.insert(0, os.path.dirname(__file__))
-from lib import ok, is_, diag, pattern, done
+from lib import pattern
+from tap import ok, is_, diag, done
 
 def write_all(path, data, sync):
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
@@ -177,18 +178,6 @@ EOF
 chmod a+r "$PYDIR/durab_t.py"
 export CTL
 
-# kill_daemon MP: SIGKILL the daemon serving MP, wait for it, drop the mount.
-kill_daemon() {
-	local pid
-	pid=$(mt_pid "$1")
-	kill -KILL "$pid"
-	wait "$pid" 2>/dev/null
-	mt_forget_pid "$pid"
-	fusermount3 -u "$1" 2>/dev/null || fusermount3 -u -z "$1"
-	eval "mt_pid_$(mt_key "$1")= mt_log_$(mt_key "$1")="
-	not_mounted "$1"
-}
-
 # crash_fsck IMAGE DESC: fsck of a killed daemon's image finds no problem.
 crash_fsck() {
 	local r
@@ -203,14 +192,14 @@ crash_fsck() {
 mt_mount "$img" "$mp" || bail "mount"
 ok 0 "mounted"
 py_tap -- "$PYDIR/durab_t.py" before "$mp"
-check "daemon killed with SIGKILL, mount gone" kill_daemon "$mp"
+check "daemon killed with SIGKILL, mount gone" mt_kill "$mp"
 crash_fsck "$img" "fsck finds no problem after kill -9 (fsynced state)"
 mt_mount "$img" "$mp" || bail "mount after the crash"
 ok 0 "mounted after the crash"
 like "$(cat "$MT_LOG")" "not cleanly unmounted" "the daemon says it was not cleanly unmounted"
 py_tap -- "$PYDIR/durab_t.py" after "$mp"
 py_tap -- "$PYDIR/durab_t.py" concurrent "$mp"
-check "daemon killed again" kill_daemon "$mp"
+check "daemon killed again" mt_kill "$mp"
 crash_fsck "$img" "fsck finds no problem after the second kill -9"
 mt_mount "$img" "$mp" || bail "mount after the second crash"
 ok 0 "mounted after the second crash"

@@ -17,7 +17,8 @@ import json
 import os
 import sys
 
-from lib import diag, done, fallocate, guard, is_, ok, pattern, raises, succeeds, wait_for
+from lib import fallocate, pattern, wait_for
+from tap import diag, done, guard, is_, ok, raises, succeeds
 
 phase, mp, bs, state = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
 os.chdir(mp)

@@ -16,11 +16,7 @@ for bs in 1024 2048 4096; do
 	mp=$T/mnt.$bs
 	st=$T/state.$bs
 	mt_mkfs "$img" "$bs" 32M -N 512
-	if ! mt_mount "$img" "$mp"; then
-		ok 1 "B=$bs: mount"
-		continue
-	fi
-	ok 0 "B=$bs: mount"
+	mt_mount_ok "$img" "$mp" "B=$bs: mount" || continue
 	df0=$(df_line "$mp")
 	py_tap -- "$PYDIR/enospc.py" fill "$mp" "$bs" "$st"
 	mt_cycle "$img" "$mp" "B=$bs full" || continue

@@ -6,7 +6,7 @@
 # and 4 KiB in the default cache mode and once with -o cache=kernel.
 . "$(dirname "$0")/lib.sh"
 
-command -v fio >/dev/null || mt_skip_all "fio is not installed"
+command -v fio >/dev/null || skip_all "fio is not installed"
 SEQ=${FIO_SEQ_SIZE:-64m}
 RAND=${FIO_RAND_SIZE:-64m}
 
@@ -64,11 +64,7 @@ run_one() {
 	img=$T/img.$bs.$cache
 	mp=$T/mnt.$bs.$cache
 	mt_mkfs "$img" "$bs" 256M
-	if ! mt_mount "$img" "$mp" -o "cache=$cache"; then
-		ok 1 "$tag: mount"
-		return
-	fi
-	ok 0 "$tag: mount"
+	mt_mount_ok "$img" "$mp" "$tag: mount" -o "cache=$cache" || return
 	job "$mp" >"$T/job.$bs.$cache.fio"
 	run_fio "$tag: fio seq/rand/odd writes verify with crc32c" "$T/job.$bs.$cache.fio"
 	mt_cycle "$img" "$mp" "$tag" -o "cache=$cache" || return

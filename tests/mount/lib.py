@@ -1,13 +1,10 @@
 """tests/mount/lib.py - helpers for the Python parts of the mount scenarios.
 
 The scenarios (tests/mount/*.sh) run small Python programs on a mounted
-foliofs through py_tap (lib.sh), which numbers the lines printed here:
-"ok - DESC", "not ok - DESC", "skip - DESC" and "# comment".
+foliofs through py_tap (lib.sh); they print their results with
+tests/lib/tap.py (ok, is_, raises, succeeds, skip, diag, guard, done).
 
 Interface:
-  ok(cond, desc, *why), is_(got, want, desc), raises(errno, desc, fn, ...),
-  succeeds(desc, fn, ...), skip(desc), diag(text), done()
-  guard(fn, ...): run a group of checks; an exception fails only that group
   renameat2, fallocate, utimensat, getxattr_sized, listxattr_sized: the
       system calls Python's os module lacks, raising OSError like os does
   pattern(seed, off, n): bytes that depend on seed and absolute offset
@@ -18,90 +15,13 @@ Interface:
 
 import array
 import ctypes
-import errno
 import hashlib
 import json
 import os
 import stat
-import sys
 import time
-import traceback
 
-_failed = 0
-
-
-def diag(text):
-    for line in str(text).splitlines() or [""]:
-        print("# " + line)
-
-
-def ok(cond, desc, *why):
-    """One test line; when it fails, the reasons follow as comments."""
-    global _failed
-    if cond:
-        print("ok - " + desc)
-    else:
-        _failed += 1
-        print("not ok - " + desc)
-        for w in why:
-            diag("  " + str(w))
-    return bool(cond)
-
-
-def is_(got, want, desc):
-    return ok(got == want, desc, "got %r, want %r" % (got, want))
-
-
-def skip(desc):
-    print("skip - " + desc)
-
-
-def errname(e):
-    return errno.errorcode.get(e, str(e)) if e else "success"
-
-
-def raises(err, desc, fn, *args, **kw):
-    """fn(*args) must fail with OSError errno err (an int or a tuple)."""
-    want = err if isinstance(err, tuple) else (err,)
-    names = "/".join(errname(e) for e in want)
-    try:
-        r = fn(*args, **kw)
-    except OSError as e:
-        return ok(e.errno in want, "%s: %s" % (desc, names),
-                  "got %s (%s)" % (errname(e.errno), str(e)[:160]))
-    return ok(False, "%s: %s" % (desc, names), "succeeded, returned %s" % repr(r)[:160])
-
-
-def succeeds(desc, fn, *args, **kw):
-    """fn(*args) must not raise; returns its result (None on failure)."""
-    try:
-        r = fn(*args, **kw)
-    except OSError as e:
-        ok(False, desc, "failed with %s (%s)" % (errname(e.errno), str(e)[:160]))
-        return None
-    ok(True, desc)
-    return r
-
-
-def guard(fn, *args):
-    """Run one group of checks; an unexpected exception fails that group only."""
-    try:
-        return fn(*args)
-    except Exception as e:  # noqa: BLE001 - reported as a failure, not hidden
-        tb = traceback.extract_tb(e.__traceback__)[-1]
-        ok(False, "%s raised %s" % (fn.__name__, type(e).__name__),
-           "%s (line %d: %s)" % (e, tb.lineno, tb.line))
-        return None
-
-
-def failed():
-    return _failed
-
-
-def done():
-    sys.stdout.flush()
-    sys.exit(1 if _failed else 0)
-
+from tap import ok
 
 # --- system calls os lacks -------------------------------------------------
 

@@ -13,8 +13,8 @@ import os
 import sys
 import time
 
-from lib import (check_snapshot, done, guard, is_, ok, pattern, raises, snapshot, succeeds,
-                 wait_for)
+from lib import check_snapshot, pattern, snapshot, wait_for
+from tap import done, guard, is_, ok, raises, succeeds
 
 phase, mp, state = sys.argv[1], sys.argv[2], sys.argv[3]
 os.chdir(mp)

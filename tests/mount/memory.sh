@@ -21,9 +21,6 @@ mp=$T/mnt
 mt_mkfs "$img" 4096 128M
 [ -x "$CTL" ] || bail "$CTL is not built"
 
-stat_of() { # stat_of NAME: one counter (or meminfo figure) from foliofs-ctl stats
-	"$CTL" "$mp" stats | awk -v k="$1" '$1 == k || $1 == k ":" { print $2 }'
-}
 rss_kb() { # rss_kb: the daemon's VmRSS in KiB
 	awk '$1 == "VmRSS:" { print $2 }' "/proc/$(mt_pid "$mp")/status"
 }
@@ -44,23 +41,23 @@ cp "$T/data" "$mp/file" && sync "$mp/file"
 ok $? "a 48 MiB file written and fsynced"
 "$CTL" "$mp" drop-caches >/dev/null
 base=$(rss_kb)
-pool0=$(stat_of PoolResident)
+pool0=$(ctl_stat "$mp" PoolResident)
 diag "after mount and drop-caches: RSS $base KiB, PoolResident $pool0 kB"
 cmp -s "$T/data" "$mp/file"
 ok $? "the file reads back right"
 full=$(rss_kb)
-pool1=$(stat_of PoolResident)
+pool1=$(ctl_stat "$mp" PoolResident)
 ok $((pool1 < 40 * 1024)) "reading it through the cache made 40 MiB or more of the pool resident ($pool0 -> $pool1 kB)"
 rss_check $((full - base < 40 * 1024)) "and raised RSS by 40 MiB or more ($base -> $full KiB)"
 
-trim0=$(stat_of pool_trimmed)
+trim0=$(ctl_stat "$mp" pool_trimmed)
 "$CTL" "$mp" drop-caches >/dev/null
 ok $? "drop-caches"
 dropped=$(rss_kb)
-pool2=$(stat_of PoolResident)
+pool2=$(ctl_stat "$mp" PoolResident)
 ok $((pool2 >= 1024)) "drop-caches gave the pool's memory back ($pool1 -> $pool2 kB resident)"
 rss_check $((full - dropped < 32 * 1024)) "RSS fell by 32 MiB or more ($full -> $dropped KiB)"
-trim1=$(stat_of pool_trimmed)
+trim1=$(ctl_stat "$mp" pool_trimmed)
 ok $((trim1 <= trim0)) "pool_trimmed moved ($trim0 -> $trim1)"
 cmp -s "$T/data" "$mp/file"
 ok $? "the file still reads back right, from the image"
@@ -70,7 +67,7 @@ ok $? "set cache_size=16M"
 cmp -s "$T/data" "$mp/file"
 ok $? "the file reads back right under the lower limit"
 small=$(rss_kb)
-pool3=$(stat_of PoolResident)
+pool3=$(ctl_stat "$mp" PoolResident)
 ok $((pool3 > 16 * 1024 + 16)) "the resident pool stays within the 16 MiB limit and 4 reserve pages ($pool3 kB)"
 rss_check $((small - base > 24 * 1024)) "RSS follows the lower limit: at most 24 MiB above the base ($base -> $small KiB)"
 

@@ -15,11 +15,7 @@ for cache in daemon kernel; do
 		img=$T/img.$bs.$cache
 		mp=$T/mnt.$bs.$cache
 		mt_mkfs "$img" "$bs" 32M
-		if ! mt_mount "$img" "$mp" -o "cache=$cache"; then
-			ok 1 "$tag: mount"
-			continue
-		fi
-		ok 0 "$tag: mount"
+		mt_mount_ok "$img" "$mp" "$tag: mount" -o "cache=$cache" || continue
 		# FUSE_DIRECT_IO_ALLOW_MMAP is in Linux 6.6 and later; before that
 		# cache=daemon falls back to cache=kernel (and says so).
 		if [ -x "$CTL" ]; then

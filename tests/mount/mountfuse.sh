@@ -17,7 +17,7 @@
 . "$(dirname "$0")/lib.sh"
 
 MOUNT_FUSE=$(command -v mount.fuse3 || echo /sbin/mount.fuse3)
-[ -x "$MOUNT_FUSE" ] || mt_skip_all "mount.fuse3 is not installed"
+[ -x "$MOUNT_FUSE" ] || skip_all "mount.fuse3 is not installed"
 bindir=$T/bin
 mkdir "$bindir"
 ln -s "$FOLIOFS" "$bindir/foliofs"
@@ -82,7 +82,7 @@ else
 	show_file "$T/mount.out"
 fi
 
-sum0=$(image_sum "$img")
+sum0=$(file_sum "$img")
 if env PATH="$bindir:$PATH" "$MOUNT_FUSE" "$img" "$mp" -o ro -t fuse.foliofs \
 	>"$T/mount.out" 2>&1 && is_mounted "$mp"; then
 	ok 0 "mount.fuse3 -o ro: mounts"
@@ -90,7 +90,7 @@ if env PATH="$bindir:$PATH" "$MOUNT_FUSE" "$img" "$mp" -o ro -t fuse.foliofs \
 	mounted_as "read-only" fuse.foliofs ro
 	check "read-only: a write fails" not_writable "$mp/x"
 	mt_umount_ok "$mp" "read-only: unmounted"
-	is "$(image_sum "$img")" "$sum0" "read-only: the image is unchanged"
+	is "$(file_sum "$img")" "$sum0" "read-only: the image is unchanged"
 else
 	ok 1 "mount.fuse3 -o ro: mounts"
 	show_file "$T/mount.out"

@@ -16,9 +16,9 @@ import sys
 import time
 
 from lib import (FALLOC_FL_COLLAPSE_RANGE, FALLOC_FL_KEEP_SIZE, FALLOC_FL_PUNCH_HOLE,
-                 FALLOC_FL_ZERO_RANGE, check_snapshot, diag, done, fallocate, is_, ok,
-                 guard, pattern, raises, renameat2, same_bytes, skip, snapshot, succeeds,
-                 utimensat, wait_for)
+                 FALLOC_FL_ZERO_RANGE, check_snapshot, fallocate, pattern, renameat2, same_bytes,
+                 snapshot, utimensat, wait_for)
+from tap import diag, done, is_, ok, guard, raises, skip, succeeds
 
 phase, mp, bs, state = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
 os.umask(0o022)

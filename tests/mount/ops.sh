@@ -15,11 +15,7 @@ run_ops() {
 	mp=$T/mnt.$bs.$cache
 	st=$T/state.$bs.$cache
 	mt_mkfs "$img" "$bs" 64M
-	if ! mt_mount "$img" "$mp" -o "cache=$cache"; then
-		ok 1 "$tag: mount"
-		return
-	fi
-	ok 0 "$tag: mount"
+	mt_mount_ok "$img" "$mp" "$tag: mount" -o "cache=$cache" || return
 	diag "$tag: operations"
 	py_tap -- "$PYDIR/ops.py" build "$mp" "$bs" "$st"
 	mt_cycle "$img" "$mp" "$tag" -o "cache=$cache" || return

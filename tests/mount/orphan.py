@@ -16,7 +16,8 @@ import os
 import sys
 import time
 
-from lib import done, guard, is_, ok, pattern, same_bytes, wait_for
+from lib import pattern, same_bytes, wait_for
+from tap import done, guard, is_, ok
 
 phase, mp, bs, state = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
 os.chdir(mp)

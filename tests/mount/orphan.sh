@@ -13,11 +13,7 @@ for bs in 1024 2048 4096; do
 	img=$T/img.$bs
 	mp=$T/mnt.$bs
 	mt_mkfs "$img" "$bs" 64M
-	if ! mt_mount "$img" "$mp"; then
-		ok 1 "$tag: mount"
-		continue
-	fi
-	ok 0 "$tag: mount"
+	mt_mount_ok "$img" "$mp" "$tag: mount" || continue
 	py_tap -- "$PYDIR/orphan.py" live "$mp" "$bs" "$T/state.$bs"
 	if [ ! -x "$CTL" ]; then
 		skip "$tag: crash with an orphan (tools/foliofs-ctl is not built)"
@@ -48,11 +44,7 @@ for bs in 1024 2048 4096; do
 	"$FSCK" "$img" >"$T/fsck.out" 2>&1
 	is "$?" 0 "$tag: fsck accepts the crashed image (the orphan is a note)"
 	grep -i orphan "$T/fsck.out" | sed 's/^/# fsck: /'
-	if ! mt_mount "$img" "$mp"; then
-		ok 1 "$tag: mount after the crash"
-		continue
-	fi
-	ok 0 "$tag: mount after the crash"
+	mt_mount_ok "$img" "$mp" "$tag: mount after the crash" || continue
 	like "$(cat "$MT_LOG")" "not cleanly unmounted|unclean|not clean" \
 		"$tag: the daemon says it was not cleanly unmounted"
 	py_tap -- "$PYDIR/orphan.py" after "$mp" "$bs" "$T/state.$bs"

@@ -16,7 +16,7 @@ import stat
 import subprocess
 import sys
 
-from lib import done, guard, is_, ok, raises, succeeds
+from tap import done, guard, is_, ok, raises, succeeds
 
 phase, mp = sys.argv[1], sys.argv[2]
 EACCES, EPERM = errno.EACCES, errno.EPERM

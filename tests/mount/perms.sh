@@ -8,17 +8,13 @@
 # without allow_other another user cannot even stat the mount. fsck clean.
 . "$(dirname "$0")/lib.sh"
 
-command -v setpriv >/dev/null || mt_skip_all "setpriv (util-linux) is not installed"
+command -v setpriv >/dev/null || skip_all "setpriv (util-linux) is not installed"
 
 for bs in 1024 2048 4096; do
 	img=$T/img.$bs
 	mp=$T/mnt.$bs
 	mt_mkfs "$img" "$bs" 64M
-	if ! mt_mount "$img" "$mp" -o allow_other; then
-		ok 1 "B=$bs: mount"
-		continue
-	fi
-	ok 0 "B=$bs: mount -o allow_other"
+	mt_mount_ok "$img" "$mp" "B=$bs: mount -o allow_other" -o allow_other || continue
 	py_tap -- "$PYDIR/perms.py" setup "$mp"
 	py_tap -u 65534:65534 -- "$PYDIR/perms.py" nobody "$mp"
 	py_tap -u 65533:65533 -- "$PYDIR/perms.py" other "$mp"

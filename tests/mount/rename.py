@@ -15,8 +15,8 @@ import errno
 import os
 import sys
 
-from lib import (RENAME_EXCHANGE, RENAME_NOREPLACE, check_snapshot, done, guard, is_, ok,
-                 raises, renameat2, snapshot, succeeds, wait_for)
+from lib import RENAME_EXCHANGE, RENAME_NOREPLACE, check_snapshot, renameat2, snapshot, wait_for
+from tap import done, guard, is_, ok, raises, succeeds
 
 phase, mp, state = sys.argv[1], sys.argv[2], sys.argv[3]
 os.chdir(mp)

@@ -10,11 +10,7 @@ for bs in 1024 2048 4096; do
 	img=$T/img.$bs
 	mp=$T/mnt.$bs
 	mt_mkfs "$img" "$bs" 64M
-	if ! mt_mount "$img" "$mp"; then
-		ok 1 "B=$bs: mount"
-		continue
-	fi
-	ok 0 "B=$bs: mount"
+	mt_mount_ok "$img" "$mp" "B=$bs: mount" || continue
 	py_tap -- "$PYDIR/rename.py" build "$mp" "$T/state.$bs"
 	mt_cycle "$img" "$mp" "B=$bs" || continue
 	py_tap -- "$PYDIR/rename.py" verify "$mp" "$T/state.$bs"

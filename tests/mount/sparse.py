@@ -15,8 +15,8 @@ import json
 import os
 import sys
 
-from lib import (FALLOC_FL_KEEP_SIZE, FALLOC_FL_PUNCH_HOLE, diag, done, fallocate, guard, is_,
-                 ok, pattern, raises, same_bytes)
+from lib import FALLOC_FL_KEEP_SIZE, FALLOC_FL_PUNCH_HOLE, fallocate, pattern, same_bytes
+from tap import diag, done, guard, is_, ok, raises
 
 phase, mp, bs, state = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
 os.chdir(mp)

@@ -24,9 +24,6 @@ mp=$T/mnt
 mt_mkfs "$img" 4096 64M
 [ -x "$CTL" ] || bail "$CTL is not built"
 
-stat_of() { # stat_of NAME: one counter from foliofs-ctl stats
-	"$CTL" "$mp" stats | awk -v k="$1" '$1 == k { print $2 }'
-}
 
 if ! mt_mount "$img" "$mp" -o dirty_expire_centisecs=100,dirty_writeback_centisecs=50,max_threads=4; then
 	bail "mount"
@@ -35,8 +32,8 @@ ok 0 "mounted with dirty_expire_centisecs=100, dirty_writeback_centisecs=50"
 
 # --- 1. dirty data reaches the image with no fsync ---------------------------
 tag="wb-$$-$RANDOM"
-periodic0=$(stat_of pgwrite_periodic)
-fsync0=$(stat_of fuse_fsync)
+periodic0=$(ctl_stat "$mp" pgwrite_periodic)
+fsync0=$(ctl_stat "$mp" fuse_fsync)
 cat >"$T/records.py" <<'EOF'
 import os, sys, time
 path, tag, hold = sys.argv[1], sys.argv[2], sys.argv[3]
@@ -62,11 +59,11 @@ while :; do
 done
 is "$found" 256 "every record is in the image within expire + 2 intervals + 5 s, no fsync"
 diag "found after about $(($(date +%s) - start)) s"
-periodic1=$(stat_of pgwrite_periodic)
+periodic1=$(ctl_stat "$mp" pgwrite_periodic)
 check "pgwrite_periodic moved ($periodic0 -> $periodic1)" test "$periodic1" -gt "$periodic0"
-is "$(stat_of fuse_fsync)" "$fsync0" "no fsync reached the daemon"
-for ((i = 0; i < 50; i++)); do [ "$(stat_of nr_dirty)" = 0 ] && break; sleep 0.2; done
-is "$(stat_of nr_dirty)" 0 "nr_dirty drained to 0"
+is "$(ctl_stat "$mp" fuse_fsync)" "$fsync0" "no fsync reached the daemon"
+for ((i = 0; i < 50; i++)); do [ "$(ctl_stat "$mp" nr_dirty)" = 0 ] && break; sleep 0.2; done
+is "$(ctl_stat "$mp" nr_dirty)" 0 "nr_dirty drained to 0"
 kill -KILL "$holder" 2>/dev/null
 wait "$holder" 2>/dev/null
 mt_forget_pid "$holder"
@@ -78,9 +75,9 @@ is "$("$CTL" "$mp" get dirty_ratio)" 20 "get dirty_ratio (default)"
 is "$("$CTL" "$mp" get wb_max_bytes)" 1048576 "get wb_max_bytes (default)"
 check "set dirty_bytes=64K" "$CTL" "$mp" set dirty_bytes=64K
 is "$("$CTL" "$mp" get dirty_ratio)" 0 "dirty_bytes zeroed dirty_ratio"
-is "$(stat_of dirty_threshold)" 16 "dirty_threshold is 16 pages"
+is "$(ctl_stat "$mp" dirty_threshold)" 16 "dirty_threshold is 16 pages"
 check "set dirty_background_bytes=32K" "$CTL" "$mp" set dirty_background_bytes=32K
-is "$(stat_of dirty_background_threshold)" 8 "dirty_background_threshold is 8 pages"
+is "$(ctl_stat "$mp" dirty_background_threshold)" 8 "dirty_background_threshold is 8 pages"
 "$CTL" "$mp" set dirty_ratio=101 >/dev/null 2>&1
 is "$?" 1 "dirty_ratio=101 refused"
 "$CTL" "$mp" set dirty_bytes=banana >/dev/null 2>&1
@@ -88,8 +85,8 @@ is "$?" 1 "dirty_bytes=banana refused"
 is "$("$CTL" "$mp" get dirty_bytes)" 65536 "a refused set changes nothing"
 
 # --- 3. throttling ----------------------------------------------------------
-bdp0=$(stat_of balance_dirty_pages_events)
-thresh=$(stat_of dirty_threshold)
+bdp0=$(ctl_stat "$mp" balance_dirty_pages_events)
+thresh=$(ctl_stat "$mp" dirty_threshold)
 dd if=/dev/urandom of="$T/src" bs=1M count=8 status=none
 dd if="$T/src" of="$mp/big" bs=1M status=none conv=fsync &
 writer=$!
@@ -108,9 +105,9 @@ mt_forget_pid "$writer"
 slack=$((8 * 4))
 diag "nr_dirty + nr_writeback: max $max over $samples samples (threshold $thresh, slack $slack)"
 check "dirty memory never passed threshold + slack" test "$max" -le $((thresh + slack))
-bdp1=$(stat_of balance_dirty_pages_events)
+bdp1=$(ctl_stat "$mp" balance_dirty_pages_events)
 check "writers were throttled (balance_dirty_pages_events $bdp0 -> $bdp1)" test "$bdp1" -gt "$bdp0"
-diag "balance_dirty_pages_pause_ms $(stat_of balance_dirty_pages_pause_ms)"
+diag "balance_dirty_pages_pause_ms $(ctl_stat "$mp" balance_dirty_pages_pause_ms)"
 check "the bytes read back right" cmp -s "$T/src" "$mp/big"
 
 # --- 4. write clustering ----------------------------------------------------
@@ -129,15 +126,15 @@ for path in sys.argv[1:]:
     os.close(fd)
 PY
 }
-fill0=$(stat_of pgwrite_fill)
+fill0=$(ctl_stat "$mp" pgwrite_fill)
 scatter "$T/src" "$mp/big"
-fill1=$(stat_of pgwrite_fill)
+fill1=$(ctl_stat "$mp" pgwrite_fill)
 check "clean pages filled the gaps (pgwrite_fill $fill0 -> $fill1)" test "$((fill1 - fill0))" -ge 100
 check "the scattered rewrite reads back right" cmp -s "$T/src" "$mp/big"
 check "set wb_fill_bytes=0" "$CTL" "$mp" set wb_fill_bytes=0
 is "$("$CTL" "$mp" get wb_fill_bytes)" 0 "get wb_fill_bytes 0"
 scatter "$T/src" "$mp/big"
-is "$(stat_of pgwrite_fill)" "$fill1" "wb_fill_bytes=0: no page filled"
+is "$(ctl_stat "$mp" pgwrite_fill)" "$fill1" "wb_fill_bytes=0: no page filled"
 check "that rewrite reads back right too" cmp -s "$T/src" "$mp/big"
 "$CTL" "$mp" set wb_fill_bytes=2M >/dev/null 2>&1
 is "$?" 1 "wb_fill_bytes=2M refused"

@@ -11,8 +11,8 @@ import errno
 import os
 import sys
 
-from lib import (check_snapshot, done, getxattr_sized, guard, is_, listxattr_sized, ok, raises,
-                 snapshot, succeeds)
+from lib import check_snapshot, getxattr_sized, listxattr_sized, snapshot
+from tap import done, guard, is_, ok, raises, succeeds
 
 phase, mp, bs, state = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
 os.chdir(mp)

@@ -9,9 +9,9 @@
 . "$(dirname "$0")/lib.sh"
 
 if ! command -v setfacl >/dev/null || ! command -v getfacl >/dev/null; then
-	mt_skip_all "setfacl/getfacl (package acl) are not installed"
+	skip_all "setfacl/getfacl (package acl) are not installed"
 fi
-command -v getfattr >/dev/null || mt_skip_all "getfattr (package attr) is not installed"
+command -v getfattr >/dev/null || skip_all "getfattr (package attr) is not installed"
 
 as_nobody() {
 	setpriv --reuid=65534 --regid=65534 --clear-groups "$@"
@@ -105,11 +105,7 @@ for bs in 1024 2048 4096; do
 	img=$T/img.$bs
 	mp=$T/mnt.$bs
 	mt_mkfs "$img" "$bs" 64M
-	if ! mt_mount "$img" "$mp" -o allow_other; then
-		ok 1 "B=$bs: mount"
-		continue
-	fi
-	ok 0 "B=$bs: mount -o allow_other"
+	mt_mount_ok "$img" "$mp" "B=$bs: mount -o allow_other" -o allow_other || continue
 	py_tap -- "$PYDIR/xattr.py" build "$mp" "$bs" "$T/state.$bs"
 	acl_access "$mp" "$bs"
 	acl_inherit "$mp" "$bs"

@@ -30,7 +30,7 @@ like "$out" "unknown option" "unknown option: message"
 # Newer version: version 2 at byte 12, with a fresh checksum - still 8.
 img=$TMP/newer
 "$MKFS" -q -s 8M "$img" || { echo "Bail out! mkfs failed"; exit 1; }
-printf '\002' | dd of="$img" bs=1 seek=12 conv=notrunc status=none
+put_bytes "$img" 12 '\002'
 run "$FSCK" "$img"
 is "$rc" 8 "newer format version: exit 8"
 like "$out" "version 2 is newer" "newer version: message"
@@ -38,7 +38,7 @@ like "$out" "version 2 is newer" "newer version: message"
 # Unknown incompat feature (byte 0x14).
 img=$TMP/incompat
 "$MKFS" -q -s 8M "$img" || { echo "Bail out! mkfs failed"; exit 1; }
-printf '\200' | dd of="$img" bs=1 seek=20 conv=notrunc status=none
+put_bytes "$img" 20 '\200'
 run "$FSCK" "$img"
 is "$rc" 8 "unknown incompat feature: exit 8"
 like "$out" "unsupported incompatible features 0x80" "incompat: message"

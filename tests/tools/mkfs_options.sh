@@ -45,11 +45,11 @@ bad "exactly one IMAGE" -s 64M "$img" "$TMP/other"
 # A too-small existing image is left alone.
 small=$TMP/small
 head -c 65536 /dev/urandom >"$small"
-before=$(sum "$small")
+before=$(file_sum "$small")
 run "$MKFS" "$small"
 ok $((rc == 0)) "mkfs on a 64 KiB file fails"
 like "$out" "too small" "says too small"
-is "$(sum "$small")" "$before" "small image unchanged"
+is "$(file_sum "$small")" "$before" "small image unchanged"
 
 # A directory is not an image.
 run "$MKFS" "$TMP"

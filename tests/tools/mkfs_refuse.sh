@@ -6,16 +6,16 @@
 
 img=$TMP/img
 "$MKFS" -q -s 8M "$img" || { echo "Bail out! mkfs failed"; exit 1; }
-before=$(sum "$img")
+before=$(file_sum "$img")
 run "$MKFS" "$img"
 ok $((rc == 0)) "mkfs over a foliofs image without -f fails (exit $rc)"
 like "$out" "already contains a foliofs filesystem; use -f" "message says why"
 is "$(printf '%s\n' "$out" | wc -l)" 1 "exactly one line"
-is "$(sum "$img")" "$before" "image unchanged"
+is "$(file_sum "$img")" "$before" "image unchanged"
 run "$MKFS" -s 16M "$img"
 ok $((rc == 0)) "mkfs -s over a foliofs image without -f fails"
 is "$(stat -c %s "$img")" 8388608 "-s did not extend a refused image"
-is "$(sum "$img")" "$before" "image still unchanged"
+is "$(file_sum "$img")" "$before" "image still unchanged"
 
 uuid1=$("$FSCK" -v "$img" | sed -n 's/^uuid: //p')
 run "$MKFS" -q -f "$img"
@@ -28,20 +28,20 @@ is "$rc" 0 "overwritten image is clean"
 # An ext2/3/4 signature: magic 0xEF53 at byte 1080.
 ext=$TMP/ext
 truncate -s 8M "$ext"
-printf '\123\357' | dd of="$ext" bs=1 seek=1080 conv=notrunc status=none
-before=$(sum "$ext")
+put_bytes "$ext" 1080 '\123\357'
+before=$(file_sum "$ext")
 run "$MKFS" "$ext"
 ok $((rc == 0)) "mkfs over an ext4 signature without -f fails"
 like "$out" "ext2/3/4" "message names ext2/3/4"
-is "$(sum "$ext")" "$before" "ext image unchanged"
+is "$(file_sum "$ext")" "$before" "ext image unchanged"
 if command -v mkfs.ext4 >/dev/null 2>&1; then
 	real=$TMP/real
 	truncate -s 8M "$real"
 	mkfs.ext4 -q -F "$real" >/dev/null 2>&1
-	before=$(sum "$real")
+	before=$(file_sum "$real")
 	run "$MKFS" "$real"
 	ok $((rc == 0)) "mkfs over a real ext4 image fails"
-	is "$(sum "$real")" "$before" "real ext4 image unchanged"
+	is "$(file_sum "$real")" "$before" "real ext4 image unchanged"
 fi
 run "$MKFS" -q -f "$ext"
 is "$rc" 0 "mkfs -f overwrites the ext signature"
