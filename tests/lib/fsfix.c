@@ -389,23 +389,13 @@ uint32_t fsfix_free_inodes(struct fsfix *t)
 		v_;                                                                                \
 	})
 
-uint32_t fsfix_nlink(struct inode *inode)
-{
-	return FSFIX_FIELD(inode, le32_to_cpu(inode->di->i_nlink));
-}
-
 uint32_t fsfix_nlink_ino(struct fsfix *t, uint32_t ino)
 {
 	struct inode *inode = fsfix_iget(t, ino);
-	uint32_t n = fsfix_nlink(inode);
+	uint32_t n = fs_inode_nlink(inode);
 
 	fs_iput(inode);
 	return n;
-}
-
-mode_t fsfix_mode(struct inode *inode)
-{
-	return FSFIX_FIELD(inode, (mode_t)le16_to_cpu(inode->di->i_mode));
 }
 
 uint64_t fsfix_size(struct inode *inode)

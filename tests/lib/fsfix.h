@@ -85,12 +85,11 @@ bool fsfix_file_equals(struct fs_file *f, const uint8_t *expect, uint64_t off, s
 /* True when [off, off + len) of the file reads as zeros. */
 bool fsfix_file_zero(struct fs_file *f, uint64_t off, size_t len);
 
-/* Fields of the filesystem and of inodes (under i_lock where it applies). */
+/* Fields of the filesystem and of inodes (under i_lock where it applies;
+ * fs/fs.h has fs_inode_mode() and fs_inode_nlink()). */
 uint64_t fsfix_free_blocks(struct fsfix *t);
 uint32_t fsfix_free_inodes(struct fsfix *t);
-uint32_t fsfix_nlink(struct inode *inode);
 uint32_t fsfix_nlink_ino(struct fsfix *t, uint32_t ino);
-mode_t fsfix_mode(struct inode *inode);
 uint64_t fsfix_size(struct inode *inode);
 uint64_t fsfix_blocks(struct inode *inode); /* di->i_blocks */
 uint32_t fsfix_parent(struct inode *dir);

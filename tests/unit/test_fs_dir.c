@@ -199,7 +199,7 @@ static void test_grow_shrink(struct fsfix *t)
 	grow(t, dir, file, n);
 	ok(dir_depth(dir) >= 2, "tree depth %u >= 2 after %u long names", dir_depth(dir), n);
 	is_u64(fsfix_entries(dir), n + 1, "dr_entries counts every record");
-	is_u64(fsfix_nlink(file), n + 1, "file nlink = names");
+	is_u64(fs_inode_nlink(file), n + 1, "file nlink = names");
 	check_dir_size(t, dir, "grown");
 	is_int(scan(dir, 0, &k), 0, "iterate grown tree");
 	is_u64(k.n, n + 1, "iterate returns every record");
@@ -745,7 +745,7 @@ static void test_enospc(unsigned bs)
 	is_int(ret, -ENOSPC, "bs %u: links until ENOSPC (%u names)", bs, n);
 	entries = fsfix_entries(dir);
 	is_u64(entries, n + 1, "entries after ENOSPC");
-	is_u64(fsfix_nlink(file), n + 1, "nlink after ENOSPC");
+	is_u64(fs_inode_nlink(file), n + 1, "nlink after ENOSPC");
 	fs_statfs(t.fs, &full);
 	is_int(fs_create(dir, name, S_IFREG | 0644, 0, &fsfix_cred, &x), -ENOSPC,
 	       "create a name that needs a split: ENOSPC");

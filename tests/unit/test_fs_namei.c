@@ -46,14 +46,14 @@ static void test_lookup_create(struct fsfix *t)
 	struct inode *root = t->root, *f, *g, *d;
 	char name[300];
 	struct stat st;
-	uint32_t rootlinks = fsfix_nlink(root);
+	uint32_t rootlinks = fs_inode_nlink(root);
 
 	fsfix_age(root);
 	is_int(fs_create(root, "file", S_IFREG | 0666, 0, &fsfix_cred, &f), 0, "create file");
 	ok(fsfix_mtime_new(root) && fsfix_ctime_new(root),
 	   "create sets the parent's mtime and ctime");
-	is_int(fsfix_nlink(f), 1, "new file nlink 1");
-	is_int(fsfix_mode(f), S_IFREG | 0644, "mode 0666 masked by umask 022");
+	is_int(fs_inode_nlink(f), 1, "new file nlink 1");
+	is_int(fs_inode_mode(f), S_IFREG | 0644, "mode 0666 masked by umask 022");
 	fs_inode_stat(f, &st);
 	ok(st.st_uid == fsfix_cred.uid && st.st_gid == fsfix_cred.gid,
 	   "owner from the credentials");
@@ -91,10 +91,10 @@ static void test_lookup_create(struct fsfix *t)
 	fsfix_put(g);
 
 	d = mk(root, "sub", S_IFDIR | 0777);
-	is_int(fsfix_nlink(d), 2, "new directory nlink 2");
-	is_int(fsfix_nlink(root), rootlinks + 1, "parent nlink + 1");
+	is_int(fs_inode_nlink(d), 2, "new directory nlink 2");
+	is_int(fs_inode_nlink(root), rootlinks + 1, "parent nlink + 1");
 	is_int(fsfix_parent(d), FOLIO_ROOT_INO, "dr_parent of the new directory");
-	is_int(fsfix_mode(d), S_IFDIR | 0755, "directory mode masked by umask");
+	is_int(fs_inode_mode(d), S_IFDIR | 0755, "directory mode masked by umask");
 	is_int(fs_lookup(d, "..", &g), 0, "lookup '..'");
 	ok(g == root, "'..' of sub is the root");
 	fsfix_put(g);
@@ -239,19 +239,19 @@ static void test_links(struct fsfix *t)
 	fsfix_age(f);
 	fsfix_age(e);
 	is_int(fs_link(f, e, "f2"), 0, "link f into e");
-	is_int(fsfix_nlink(f), 2, "nlink 2 after link");
+	is_int(fs_inode_nlink(f), 2, "nlink 2 after link");
 	ok(fsfix_ctime_new(f), "link sets the inode's ctime");
 	ok(fsfix_mtime_new(e) && fsfix_ctime_new(e), "link sets the directory's mtime and ctime");
 	is_int(INO(e, "f2"), f->ino, "new name names the inode");
 	is_int(fs_link(f, e, "f2"), -EEXIST, "link over a name: EEXIST");
 	is_int(fs_link(e, d, "e2"), -EPERM, "link a directory: EPERM");
 	is_int(fs_link(f, f, "x"), -ENOTDIR, "link into a file: ENOTDIR");
-	is_int(fsfix_nlink(e), 2, "directory e: nlink 2 (no subdirectories)");
-	is_int(fsfix_nlink(d), 3, "directory d: nlink 3 (one subdirectory)");
+	is_int(fs_inode_nlink(e), 2, "directory e: nlink 2 (no subdirectories)");
+	is_int(fs_inode_nlink(d), 3, "directory d: nlink 3 (one subdirectory)");
 	fsfix_age(f);
 	fsfix_age(d);
 	is_int(fs_unlink(d, "f"), 0, "unlink f");
-	is_int(fsfix_nlink(f), 1, "nlink 1 after unlink");
+	is_int(fs_inode_nlink(f), 1, "nlink 1 after unlink");
 	ok(fsfix_ctime_new(f), "unlink sets the inode's ctime");
 	ok(fsfix_mtime_new(d) && fsfix_ctime_new(d), "unlink sets the directory's mtime and ctime");
 	is_int(fs_unlink(d, "f"), -ENOENT, "unlink again: ENOENT");
@@ -265,7 +265,7 @@ static void test_links(struct fsfix *t)
 	/* an open (referenced) file loses its last name: orphan until put */
 	fs_statfs(t->fs, &s0);
 	is_int(fs_unlink(e, "f2"), 0, "unlink the last name");
-	is_int(fsfix_nlink(f), 0, "nlink 0");
+	is_int(fs_inode_nlink(f), 0, "nlink 0");
 	ok(f->on_orphan_list, "on the orphan list while still referenced");
 	is_int(fs_link(f, e, "again"), -ENOENT, "link an unlinked inode: ENOENT");
 	{
@@ -279,8 +279,8 @@ static void test_links(struct fsfix *t)
 
 	fsfix_age(d);
 	is_int(fs_rmdir(d, "e"), 0, "rmdir empty e");
-	is_int(fsfix_nlink(e), 0, "removed directory: nlink 0");
-	is_int(fsfix_nlink(d), 2, "parent loses the subdirectory's link");
+	is_int(fs_inode_nlink(e), 0, "removed directory: nlink 0");
+	is_int(fs_inode_nlink(d), 2, "parent loses the subdirectory's link");
 	ok(fsfix_mtime_new(d) && fsfix_ctime_new(d), "rmdir sets the parent's mtime and ctime");
 	is_int(fs_create(e, "late", S_IFREG | 0644, 0, &fsfix_cred, &g), -ENOENT,
 	       "create in a removed directory: ENOENT");
@@ -306,14 +306,14 @@ static void test_emlink(struct fsfix *t)
 	}
 	is_int(ret, -EMLINK, "links until EMLINK");
 	is_int(n, 65000, "the limit is 65000 names");
-	is_int(fsfix_nlink(f), 65000, "nlink at the limit");
+	is_int(fs_inode_nlink(f), 65000, "nlink at the limit");
 	is_int(INO(d, name), 0, "the refused name was not added");
 	for (unsigned i = 1; i < n; i++) {
 		snprintf(name, sizeof(name), "l%u", i);
 		bad += fs_unlink(d, name) != 0;
 	}
 	is_int(bad, 0, "unlinked the extra names");
-	is_int(fsfix_nlink(f), 1, "back to one name");
+	is_int(fs_inode_nlink(f), 1, "back to one name");
 	fsfix_put(f);
 	fsfix_put(d);
 }
@@ -355,7 +355,7 @@ static void test_rename_files(struct fsfix *t)
 	fsfix_age(r.a);
 	is_int(fs_rename(r.a, "f", r.a, "g", 0), 0, "same-dir rename");
 	ok(INO(r.a, "f") == 0 && INO(r.a, "g") == fi, "old name gone, new name names it");
-	is_int(fsfix_nlink(f), 1, "nlink unchanged");
+	is_int(fs_inode_nlink(f), 1, "nlink unchanged");
 	ok(fsfix_ctime_new(f), "rename sets the inode's ctime");
 	ok(fsfix_mtime_new(r.a) && fsfix_ctime_new(r.a), "rename sets the directory's mtime/ctime");
 
@@ -365,8 +365,8 @@ static void test_rename_files(struct fsfix *t)
 	ok(INO(r.a, "g") == 0 && INO(r.b, "f") == fi, "moved to the other directory");
 	ok(fsfix_mtime_new(r.a) && fsfix_mtime_new(r.b), "both directories' mtime");
 	ok(fsfix_ctime_new(r.a) && fsfix_ctime_new(r.b), "both directories' ctime");
-	is_int(fsfix_nlink(r.a), 2, "file moves leave a's nlink");
-	is_int(fsfix_nlink(r.b), 2, "file moves leave b's nlink");
+	is_int(fs_inode_nlink(r.a), 2, "file moves leave a's nlink");
+	is_int(fs_inode_nlink(r.b), 2, "file moves leave b's nlink");
 
 	/* overwrite a file: the victim loses its only link and is freed */
 	g = mk(r.b, "g", S_IFREG | 0644);
@@ -380,7 +380,7 @@ static void test_rename_files(struct fsfix *t)
 	g = mk(r.a, "g", S_IFREG | 0644);
 	is_int(fs_link(g, r.a, "g2"), 0, "second name for g");
 	is_int(fs_rename(r.b, "g", r.a, "g2", 0), 0, "cross-dir rename over a linked file");
-	is_int(fsfix_nlink(g), 1, "overwritten file keeps one link");
+	is_int(fs_inode_nlink(g), 1, "overwritten file keeps one link");
 	is_int(INO(r.a, "g2"), fi, "g2 names the source");
 	is_int(INO(r.a, "g"), g->ino, "g still names the victim");
 
@@ -388,7 +388,7 @@ static void test_rename_files(struct fsfix *t)
 	is_int(fs_link(f, r.a, "same"), 0, "second name for f");
 	is_int(fs_rename(r.a, "g2", r.a, "same", 0), 0, "rename onto another name of itself");
 	ok(INO(r.a, "g2") == fi && INO(r.a, "same") == fi, "both names still there");
-	is_int(fsfix_nlink(f), 2, "nlink still 2");
+	is_int(fs_inode_nlink(f), 2, "nlink still 2");
 	is_int(fs_rename(r.a, "same", r.a, "same", 0), 0, "rename onto itself");
 	is_int(INO(r.a, "same"), fi, "name still there");
 	is_int(fs_unlink(r.a, "same"), 0, "drop the second name");
@@ -406,7 +406,7 @@ static void test_rename_files(struct fsfix *t)
 	is_int(fs_rename(r.a, "fresh", r.b, "h", RENAME_EXCHANGE), 0, "EXCHANGE two files");
 	ok(INO(r.a, "fresh") == h->ino && INO(r.b, "h") == fi, "names swapped");
 	ok(fsfix_ctime_new(f) && fsfix_ctime_new(h), "EXCHANGE sets both inodes' ctime");
-	is_int(fsfix_nlink(f) + fsfix_nlink(h), 2, "link counts unchanged");
+	is_int(fs_inode_nlink(f) + fs_inode_nlink(h), 2, "link counts unchanged");
 	is_int(fs_rename(r.a, "fresh", r.b, "none", RENAME_EXCHANGE), -ENOENT,
 	       "EXCHANGE with a missing target: ENOENT");
 	is_int(fs_rename(r.a, "none", r.b, "h", 0), -ENOENT, "missing source: ENOENT");
@@ -428,20 +428,20 @@ static void test_rename_dirs(struct fsfix *t)
 	rn_setup(t, &r, "rd");
 	x = mk(r.a, "x", S_IFDIR | 0755);
 	sub = mk(x, "sub", S_IFDIR | 0755);
-	is_int(fsfix_nlink(r.a), 3, "a: 2 + x");
-	is_int(fsfix_nlink(x), 3, "x: 2 + sub");
+	is_int(fs_inode_nlink(r.a), 3, "a: 2 + x");
+	is_int(fs_inode_nlink(x), 3, "x: 2 + sub");
 
 	/* same-dir directory rename */
 	is_int(fs_rename(r.a, "x", r.a, "x2", 0), 0, "same-dir directory rename");
 	is_int(fsfix_parent(x), r.a->ino, "dr_parent unchanged");
-	is_int(fsfix_nlink(r.a), 3, "a's nlink unchanged");
+	is_int(fs_inode_nlink(r.a), 3, "a's nlink unchanged");
 
 	/* cross-dir directory move */
 	fsfix_age(x);
 	is_int(fs_rename(r.a, "x2", r.b, "x", 0), 0, "cross-dir directory move");
 	is_int(fsfix_parent(x), r.b->ino, "dr_parent follows");
-	is_int(fsfix_nlink(r.a), 2, "old parent loses a link");
-	is_int(fsfix_nlink(r.b), 3, "new parent gains a link");
+	is_int(fs_inode_nlink(r.a), 2, "old parent loses a link");
+	is_int(fs_inode_nlink(r.b), 3, "new parent gains a link");
 	ok(fsfix_ctime_new(x), "moved directory's ctime");
 	is_int(fs_lookup(x, "..", &z), 0, "lookup '..' of the moved directory");
 	ok(z == r.b, "'..' is the new parent");
@@ -455,12 +455,12 @@ static void test_rename_dirs(struct fsfix *t)
 
 	/* over an empty directory, across directories */
 	y = mk(r.a, "y", S_IFDIR | 0755);
-	is_int(fsfix_nlink(r.a), 3, "a: 2 + y");
+	is_int(fs_inode_nlink(r.a), 3, "a: 2 + y");
 	is_int(fs_rename(r.b, "x", r.a, "y", 0), 0, "directory over an empty directory");
 	is_int(INO(r.a, "y"), x->ino, "y now names x");
-	is_int(fsfix_nlink(y), 0, "replaced directory: nlink 0");
-	is_int(fsfix_nlink(r.a), 3, "a: one subdirectory replaced by another");
-	is_int(fsfix_nlink(r.b), 2, "b: lost x");
+	is_int(fs_inode_nlink(y), 0, "replaced directory: nlink 0");
+	is_int(fs_inode_nlink(r.a), 3, "a: one subdirectory replaced by another");
+	is_int(fs_inode_nlink(r.b), 2, "b: lost x");
 	is_int(fsfix_parent(x), r.a->ino, "dr_parent is a");
 	fsfix_put(y);
 
@@ -479,17 +479,17 @@ static void test_rename_dirs(struct fsfix *t)
 	is_int(fs_rename(r.a, "y", r.b, "f", RENAME_EXCHANGE), 0, "EXCHANGE directory and file");
 	ok(INO(r.a, "y") == f->ino && INO(r.b, "f") == x->ino, "swapped");
 	is_int(fsfix_parent(x), r.b->ino, "the directory's '..' follows");
-	is_int(fsfix_nlink(r.a), 2, "a lost the subdirectory");
-	is_int(fsfix_nlink(r.b), 4, "b gained it (z and x)");
+	is_int(fs_inode_nlink(r.a), 2, "a lost the subdirectory");
+	is_int(fs_inode_nlink(r.b), 4, "b gained it (z and x)");
 	/* EXCHANGE two directories across directories */
 	is_int(fs_rename(r.b, "z", r.a, "y", RENAME_EXCHANGE), 0,
 	       "EXCHANGE directory and file back");
-	is_int(fsfix_nlink(r.a), 3, "a: z");
-	is_int(fsfix_nlink(r.b), 3, "b: x");
+	is_int(fs_inode_nlink(r.a), 3, "a: z");
+	is_int(fs_inode_nlink(r.b), 3, "b: x");
 	is_int(fs_rename(r.a, "y", r.b, "f", RENAME_EXCHANGE), 0, "EXCHANGE two directories");
 	ok(INO(r.a, "y") == x->ino && INO(r.b, "f") == z->ino, "swapped");
 	ok(fsfix_parent(x) == r.a->ino && fsfix_parent(z) == r.b->ino, "both '..' follow");
-	is_int(fsfix_nlink(r.a) + fsfix_nlink(r.b), 6, "parents' counts unchanged");
+	is_int(fs_inode_nlink(r.a) + fs_inode_nlink(r.b), 6, "parents' counts unchanged");
 	is_int(fs_rename(r.a, "y", x, "sub", RENAME_EXCHANGE), -EINVAL,
 	       "EXCHANGE with its own child: EINVAL");
 	is_int(fs_rename(x, "sub", r.a, "y", RENAME_EXCHANGE), -EINVAL,
@@ -563,7 +563,7 @@ static int conc_op(struct conc *c, unsigned r)
 		return fs_rename(d1, a, d2, b, flags[(r >> 16) % 4]);
 	case 6:
 		ret = fs_lookup(d1, a, &n);
-		if (!ret && !S_ISDIR(fsfix_mode(n)))
+		if (!ret && !S_ISDIR(fs_inode_mode(n)))
 			ret = fs_link(n, d2, b);
 		break;
 	case 7:
@@ -668,11 +668,11 @@ static void check_after_remount(struct fsfix *t)
 	struct inode *x;
 
 	ok(INO(t->root, "file") != 0 && INO(t->root, "sub") != 0, "names survive a remount");
-	is_int(fsfix_nlink(a), 3, "rd-a nlink after remount");
-	is_int(fsfix_nlink(b), 3, "rd-b nlink after remount");
+	is_int(fs_inode_nlink(a), 3, "rd-a nlink after remount");
+	is_int(fs_inode_nlink(b), 3, "rd-b nlink after remount");
 	x = fsfix_iget(t, INO(a, "y"));
 	is_int(fsfix_parent(x), a->ino, "dr_parent after remount");
-	is_int(fsfix_nlink(x), 3, "moved directory nlink after remount");
+	is_int(fs_inode_nlink(x), 3, "moved directory nlink after remount");
 	fs_iput(x);
 	fs_iput(a);
 	fs_iput(b);

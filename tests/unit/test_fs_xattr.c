@@ -297,20 +297,20 @@ static void test_acl_set(struct fsfix *t, struct inode *f, struct inode *d, stru
 	uint8_t got[512];
 
 	bad_ver.bytes[0] = 1;
-	is_int(fsfix_mode(f) & 07777, 0644, "file starts 0644");
+	is_int(fs_inode_mode(f) & 07777, 0644, "file starts 0644");
 	fsfix_age(f);
 	is_int(xset(f, ACL_ACCESS, full.bytes, full.len, 0), 0, "set an access ACL");
-	is_int(fsfix_mode(f) & 07777, 0660, "mode follows: owner rw, mask rw, other none");
+	is_int(fs_inode_mode(f) & 07777, 0660, "mode follows: owner rw, mask rw, other none");
 	ok(fsfix_ctime_new(f), "ACL change sets ctime");
 	is_int(xget(f, ACL_ACCESS, got, sizeof(got)), full.len, "get the access ACL");
 	ok(!memcmp(got, full.bytes, full.len), "ACL bytes round trip");
 	is_int(xset(f, ACL_ACCESS, equiv.bytes, equiv.len, 0), 0, "set an equivalent ACL");
-	is_int(fsfix_mode(f) & 07777, 0504, "mode from the equivalent ACL");
+	is_int(fs_inode_mode(f) & 07777, 0504, "mode from the equivalent ACL");
 	is_int(xget(f, ACL_ACCESS, got, sizeof(got)), -ENODATA,
 	       "an ACL equal to the mode is not stored (the old one is gone)");
 	is_int(xset(f, ACL_ACCESS, full.bytes, full.len, 0), 0, "full ACL again");
 	is_int(xremove(f, ACL_ACCESS), 0, "remove the access ACL");
-	is_int(fsfix_mode(f) & 07777, 0660, "removing the ACL leaves the mode");
+	is_int(fs_inode_mode(f) & 07777, 0660, "removing the ACL leaves the mode");
 	is_int(xset(f, ACL_ACCESS, bad_order.bytes, bad_order.len, 0), -EINVAL,
 	       "bad order: EINVAL");
 	is_int(xset(f, ACL_ACCESS, no_mask.bytes, no_mask.len, 0), -EINVAL,
@@ -320,13 +320,13 @@ static void test_acl_set(struct fsfix *t, struct inode *f, struct inode *d, stru
 	is_int(xset(f, ACL_ACCESS, bad_tag.bytes, bad_tag.len, 0), -EINVAL, "unknown tag: EINVAL");
 	is_int(xset(f, ACL_ACCESS, bad_ver.bytes, bad_ver.len, 0), -EINVAL, "version 1: EINVAL");
 	is_int(xset(f, ACL_ACCESS, full.bytes, 7, 0), -EINVAL, "truncated blob: EINVAL");
-	is_int(fsfix_mode(f) & 07777, 0660, "rejected ACLs left the mode");
+	is_int(fs_inode_mode(f) & 07777, 0660, "rejected ACLs left the mode");
 	is_int(xset(f, ACL_DEFAULT, full.bytes, full.len, 0), -EACCES,
 	       "default ACL on a file: EACCES");
 	is_int(xset(l, ACL_ACCESS, full.bytes, full.len, 0), -EOPNOTSUPP,
 	       "ACL on a symlink: EOPNOTSUPP");
 	is_int(xset(d, ACL_DEFAULT, full.bytes, full.len, 0), 0, "default ACL on a directory");
-	is_int(fsfix_mode(d) & 07777, 0755, "default ACL leaves the mode");
+	is_int(fs_inode_mode(d) & 07777, 0755, "default ACL leaves the mode");
 	is_int(xget(d, ACL_DEFAULT, got, sizeof(got)), full.len, "get the default ACL");
 	ok(!memcmp(got, full.bytes, full.len), "default ACL bytes");
 	is_int(xremove(d, ACL_DEFAULT), 0, "remove the default ACL");
@@ -346,7 +346,7 @@ static void test_setattr(struct fsfix *t)
 
 	fsfix_age(g);
 	is_int(fs_setattr(g, &a, FS_SET_MODE), 0, "setattr: chmod");
-	is_int(fsfix_mode(g), S_IFREG | 0640, "chmod sets the permission bits, not the type");
+	is_int(fs_inode_mode(g), S_IFREG | 0640, "chmod sets the permission bits, not the type");
 	ok(fsfix_ctime_new(g) && !fsfix_mtime_new(g), "chmod sets ctime, not mtime");
 	is_int(fs_setattr(g, &a, FS_SET_UID | FS_SET_GID), 0, "setattr: chown");
 	fs_inode_stat(g, &st);
@@ -367,7 +367,7 @@ static void test_setattr(struct fsfix *t)
 	is_int(xset(g, ACL_ACCESS, full.bytes, full.len, 0), 0, "an access ACL");
 	a.st_mode = 0751;
 	is_int(fs_setattr(g, &a, FS_SET_MODE), 0, "chmod with an access ACL");
-	is_int(fsfix_mode(g) & 07777, 0751, "the mode is as given");
+	is_int(fs_inode_mode(g) & 07777, 0751, "the mode is as given");
 	is_int(xget(g, ACL_ACCESS, got, sizeof(got)), after.len, "the ACL is still there");
 	ok(!memcmp(got, after.bytes, after.len),
 	   "its owner, mask and other entries took the new bits; the named ones did not");
@@ -390,34 +390,34 @@ static void test_acl_inherit(struct fsfix *t)
 	d = mk(t->root, "acl", S_IFDIR | 0755, &fsfix_cred);
 	is_int(xset(d, ACL_DEFAULT, dflt.bytes, dflt.len, 0), 0, "default ACL on acl/");
 	f = mk(d, "f", S_IFREG | 0666, &strict);
-	is_int(fsfix_mode(f) & 07777, 0664, "new file: mode from the masked default, no umask");
+	is_int(fs_inode_mode(f) & 07777, 0664, "new file: mode from the masked default, no umask");
 	is_int(xget(f, ACL_ACCESS, got, sizeof(got)), want_file.len, "new file has an access ACL");
 	ok(!memcmp(got, want_file.bytes, want_file.len), "its bytes: the default masked by 0666");
 	is_int(xget(f, ACL_DEFAULT, got, sizeof(got)), -ENODATA, "files get no default ACL");
 	sub = mk(d, "sub", S_IFDIR | 0777, &strict);
-	is_int(fsfix_mode(sub) & 07777, 0775, "new directory: mode from the default ACL");
+	is_int(fs_inode_mode(sub) & 07777, 0775, "new directory: mode from the default ACL");
 	is_int(xget(sub, ACL_DEFAULT, got, sizeof(got)), dflt.len,
 	       "directory inherits the default");
 	ok(!memcmp(got, dflt.bytes, dflt.len), "same default ACL bytes");
 	is_int(xget(sub, ACL_ACCESS, got, sizeof(got)), dflt.len, "and an access ACL");
 	ok(!memcmp(got, dflt.bytes, dflt.len), "equal to the default (0777 masks nothing)");
 	is_int(fs_symlink(d, "l", "target", &strict, &l), 0, "symlink under a default ACL");
-	is_int(fsfix_mode(l), S_IFLNK | 0777, "symlink mode 0777");
+	is_int(fs_inode_mode(l), S_IFLNK | 0777, "symlink mode 0777");
 	is_int(in_inode_len(l), 0, "symlink has no ACL");
 	is_int(fs_create(d, "fifo", S_IFIFO | 0640, 0, &strict, &fifo), 0, "fifo under it");
-	is_int(fsfix_mode(fifo) & 07777, 0640, "fifo mode masked by the default ACL");
+	is_int(fs_inode_mode(fifo) & 07777, 0640, "fifo mode masked by the default ACL");
 	ok(xget(fifo, ACL_ACCESS, got, sizeof(got)) > 0, "fifo has an access ACL");
 
 	d2 = mk(t->root, "acl2", S_IFDIR | 0755, &fsfix_cred);
 	is_int(xset(d2, ACL_DEFAULT, small.bytes, small.len, 0), 0, "equivalent default ACL");
 	fsfix_put(f);
 	f = mk(d2, "f", S_IFREG | 0666, &fsfix_cred);
-	is_int(fsfix_mode(f) & 07777, 0600, "mode masked by the 3-entry default, not the umask");
+	is_int(fs_inode_mode(f) & 07777, 0600, "mode masked by the 3-entry default, not the umask");
 	is_int(xget(f, ACL_ACCESS, got, sizeof(got)), -ENODATA,
 	       "an inherited ACL equal to the mode is not stored");
 	fsfix_put(f);
 	f = mk(t->root, "plain", S_IFREG | 0666, &strict);
-	is_int(fsfix_mode(f) & 07777, 0600, "without a default ACL the umask applies");
+	is_int(fs_inode_mode(f) & 07777, 0600, "without a default ACL the umask applies");
 	fsfix_put(f);
 	fsfix_put(d);
 	fsfix_put(d2);
