@@ -422,6 +422,27 @@ static int folio_sb_check_version(const struct folio_super *sb, unsigned flags, 
 	return 0;
 }
 
+/* The journal's place: inside the filesystem, past the descriptor table,
+ * large enough for a log; all zero without COMPAT_JOURNAL, and RECOVER only
+ * with a journal. */
+static int folio_sb_check_journal(const struct folio_super *sb, const struct folio_geom *g,
+				  char *msg, size_t msglen)
+{
+	bool has = le32_to_cpu(sb->s_feature_compat) & FOLIO_COMPAT_JOURNAL;
+	uint64_t start = le64_to_cpu(sb->s_journal_block), n = le64_to_cpu(sb->s_journal_blocks);
+
+	if (!has) {
+		if (le32_to_cpu(sb->s_feature_incompat) & FOLIO_INCOMPAT_RECOVER)
+			SBV_FAIL(-EUCLEAN, "corrupt superblock: needs recovery but has no journal");
+		return 0;
+	}
+	if (n < FOLIO_JOURNAL_MIN_LOG || n > UINT32_MAX || start <= g->gdt_block + g->gdt_blocks ||
+	    start >= g->blocks_count || n > g->blocks_count - start)
+		SBV_FAIL(-EUCLEAN, "corrupt superblock: journal of %llu blocks at %llu",
+			 (unsigned long long)n, (unsigned long long)start);
+	return 0;
+}
+
 /* The fields folio_geom_init() does not derive must agree with it. */
 static int folio_sb_check_derived(const struct folio_super *sb, const struct folio_geom *g,
 				  char *msg, size_t msglen)
@@ -468,7 +489,7 @@ static int folio_sb_check_counts(const struct folio_super *sb, const struct foli
 	if ((compat & FOLIO_COMPAT_JOURNAL) && le32_to_cpu(sb->s_journal_ino) != FOLIO_JOURNAL_INO)
 		SBV_FAIL(-EUCLEAN, "corrupt superblock: journal inode %u",
 			 le32_to_cpu(sb->s_journal_ino));
-	return 0;
+	return folio_sb_check_journal(sb, g, msg, msglen);
 }
 
 /**

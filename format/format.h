@@ -92,9 +92,10 @@ static inline le64 cpu_to_le64(uint64_t v)
  * allows read-only use only; an unknown incompat bit refuses the image. */
 #define FOLIO_COMPAT_BACKUP_SB 0x00000001u /* backup superblock at s_backup_sb_block */
 #define FOLIO_COMPAT_JOURNAL   0x00000002u /* inode 2 holds a metadata journal */
-#define FOLIO_INCOMPAT_RECOVER 0x00000001u /* the journal needs replay */
+#define FOLIO_INCOMPAT_RECOVER 0x00000001u /* the journal may hold transactions to replay */
 #define FOLIO_COMPAT_KNOWN     (FOLIO_COMPAT_BACKUP_SB | FOLIO_COMPAT_JOURNAL)
-#define FOLIO_INCOMPAT_KNOWN   0x00000000u /* incompat bits this code supports */
+#define FOLIO_INCOMPAT_KNOWN   FOLIO_INCOMPAT_RECOVER /* incompat bits this code supports */
+#define FOLIO_JOURNAL_MIN_LOG  16 /* fewest blocks a journal may have (superblock and log) */
 #define FOLIO_RO_COMPAT_KNOWN  0x00000000u /* ro_compat bits this code supports */
 
 /* s_state bits. */
@@ -183,10 +184,10 @@ struct folio_super {
 	le32 s_reserved0;	    /* 0x0CC zero */
 	le64 s_reserved1[6];	    /* 0x0D0 zero */
 	le32 s_journal_ino;	    /* 0x100 FOLIO_JOURNAL_INO with COMPAT_JOURNAL, else 0 */
-	le32 s_journal_flags;	    /* 0x104 reserved for the journal, zero */
-	le64 s_journal_block;	    /* 0x108 reserved for the journal, zero */
-	le64 s_journal_blocks;	    /* 0x110 reserved for the journal, zero */
-	le64 s_journal_seq;	    /* 0x118 reserved for the journal, zero */
+	le32 s_journal_flags;	    /* 0x104 zero */
+	le64 s_journal_block;	    /* 0x108 first block of the journal (COMPAT_JOURNAL), else 0 */
+	le64 s_journal_blocks;	    /* 0x110 its length in blocks (COMPAT_JOURNAL), else 0 */
+	le64 s_journal_seq;	    /* 0x118 zero */
 	le64 s_journal_reserved[4]; /* 0x120 zero */
 	uint8_t s_reserved[704];    /* 0x140 zero */
 } __attribute__((packed));
