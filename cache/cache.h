@@ -230,11 +230,20 @@ enum {
  *	Not used for the device mapping (its blocks map to themselves).
  * @dirty_notify: optional; called (no cache lock held) when the mapping goes
  *	from clean to dirty, so the owner can queue it for writeback.
+ * @write_start, @write_done: optional; filemap_write() calls them around
+ *	each page it writes: write_start before the page is looked up and
+ *	locked (the owner may open a journal handle there, so that its own
+ *	lock order is handle -> page lock, and map_blocks with MAP_CREATE then
+ *	runs inside that handle), write_done after the page is unlocked and
+ *	before balance_dirty_pages() (so a throttled writer holds no handle).
+ *	Called with invalidate_lock shared and no page lock.
  */
 struct address_space_operations {
 	int (*map_blocks)(struct address_space *mapping, uint64_t lblk, uint32_t max,
 			  uint64_t *pblk, unsigned *flags);
 	void (*dirty_notify)(struct address_space *mapping);
+	void (*write_start)(struct address_space *mapping);
+	void (*write_done)(struct address_space *mapping);
 };
 
 /* errseq: a write-back error and a sequence, as Linux's errseq_t (lib/errseq.c). */
@@ -414,6 +423,13 @@ static inline void bh_clear(struct buffer_head *bh, enum bh_state_bits bit)
 	atomic_fetch_and_explicit(&bh->b_state, ~(1UL << bit), memory_order_acq_rel);
 }
 
+/* Another user of a head the caller already uses (bread/getblk); brelse()
+ * drops it. */
+static inline void get_bh(struct buffer_head *bh)
+{
+	atomic_fetch_add_explicit(&bh->b_count, 1, memory_order_relaxed);
+}
+
 struct buffer_head *bread(struct address_space *bdev_mapping, uint64_t block, int *err);
 struct buffer_head *getblk(struct address_space *bdev_mapping, uint64_t block, int *err);
 void brelse(struct buffer_head *bh);
@@ -520,6 +536,7 @@ void cache_flusher_stop(struct cache *cache);
 void wakeup_flusher(struct cache *cache);
 void balance_dirty_pages(struct address_space *mapping);
 void balance_dirty_pages_cleaner(bool on);
+void balance_dirty_pages_defer(bool on);
 
 /* ------------------------------------------------------------------ */
 /* The cache: pool, limit, reclaim, tier hook, counters                */

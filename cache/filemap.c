@@ -867,6 +867,7 @@ bool set_page_dirty(struct page *page)
  */
 ssize_t filemap_write(struct address_space *mapping, const void *buf, size_t len, uint64_t pos)
 {
+	const struct address_space_operations *ops = mapping->a_ops;
 	size_t written = 0;
 	int err = 0;
 
@@ -880,11 +881,17 @@ ssize_t filemap_write(struct address_space *mapping, const void *buf, size_t len
 		unsigned n = (unsigned)MIN(PAGE_SIZE - off, len - written);
 		struct page *page;
 
+		if (ops && ops->write_start)
+			ops->write_start(mapping);
 		err = write_begin(mapping, pos, n, &page);
+		if (!err) {
+			memcpy((char *)page_address(page) + off, (const char *)buf + written, n);
+			n = __write_end(mapping, pos, n, n, page, true);
+		}
+		if (ops && ops->write_done)
+			ops->write_done(mapping);
 		if (err)
 			break;
-		memcpy((char *)page_address(page) + off, (const char *)buf + written, n);
-		n = __write_end(mapping, pos, n, n, page, true);
 		written += n;
 		pos += n;
 		balance_dirty_pages(mapping);

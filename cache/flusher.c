@@ -99,6 +99,7 @@ struct flusher {
 /* Pages this thread dirtied since it last paid for them (any cache). */
 static __thread unsigned bdp_dirtied;
 static __thread bool bdp_cleaner; /* writes another cache's dirty pages */
+static __thread bool bdp_deferred; /* balance_dirty_pages_defer() */
 
 static const char *const tunable_names[NR_WB_TUNABLES] = {
 	[WB_DIRTY_RATIO] = "dirty_ratio",
@@ -716,7 +717,7 @@ void balance_dirty_pages(struct address_space *mapping)
 	struct cache *cache = mapping->cache;
 	unsigned long thresh, bg, dirty, setpoint;
 
-	if (!bdp_dirtied || !atomic_load(&cache->flusher->running))
+	if (!bdp_dirtied || bdp_deferred || !atomic_load(&cache->flusher->running))
 		return;
 	cache_dirty_thresholds(cache, &thresh, &bg);
 	dirty = dirty_pages(cache);
@@ -751,6 +752,22 @@ void balance_dirty_pages(struct address_space *mapping)
 void balance_dirty_pages_cleaner(bool on)
 {
 	bdp_cleaner = on;
+}
+
+/**
+ * balance_dirty_pages_defer - do not throttle the calling thread for now
+ * @on: true while it holds something the write-back it would wait for may
+ *	need (a journal handle: a commit waits for every handle to end, and
+ *	dirty metadata a transaction pinned is written only after its commit)
+ *
+ * The pages it dirties meanwhile are still counted; its next
+ * balance_dirty_pages() after @on goes false pays for them.
+ *
+ * Context: the thread itself.
+ */
+void balance_dirty_pages_defer(bool on)
+{
+	bdp_deferred = on;
 }
 
 /* ---- hooks for the other cache files ---- */

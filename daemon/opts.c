@@ -240,6 +240,18 @@ static int opt_max_threads(struct opt_ctx *c, const char *val)
 	return 0;
 }
 
+/* Seconds between the journal's commits (as ext4's commit=). */
+static int opt_commit(struct opt_ctx *c, const char *val)
+{
+	char *end;
+	unsigned long v = val ? strtoul(val, &end, 10) : 0;
+
+	if (!val || *val < '0' || *val > '9' || *end || v < 1 || v > 3600)
+		return opt_err(c, "bad value '%s' for commit (1 to 3600 seconds)", val ? val : "");
+	c->o->fs.commit_interval = (unsigned)v;
+	return 0;
+}
+
 /* Test-only: corrupt every Nth file-data write to the image (0: wrapped, off). */
 static int opt_debug_corrupt_writes(struct opt_ctx *c, const char *val)
 {
@@ -270,6 +282,7 @@ static const struct {
 	{"fsname", true, opt_fsname},
 	{"subtype", true, opt_subtype},
 	{"max_threads", true, opt_max_threads},
+	{"commit", true, opt_commit},
 	{"debug_corrupt_writes", true, opt_debug_corrupt_writes},
 };
 
@@ -491,6 +504,7 @@ void daemon_usage(FILE *f)
 	      "                     cache, mmap stays coherent) or kernel (the kernel's page\n"
 	      "                     cache in front)\n"
 	      "  -o readahead=SIZE  readahead maximum (default 1M, 0 disables, at most 16M)\n"
+	      "  -o commit=N        seconds between journal commits (default 5, 1 to 3600)\n"
 	      "  -o ro              read-only\n"
 	      "  -o allow_other     let other users use the mount\n"
 	      "  -o fsname=NAME     source shown in /proc/mounts (default: the image)\n"

@@ -34,6 +34,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "fs/fs.h"
@@ -323,7 +324,7 @@ static void grp_change(struct fs_grp *x, bool inodes, uint32_t start, uint32_t n
 	lock_buffer(x->mbh);
 	bm_set_range(x->map, start, n, on);
 	csum = folio_bitmap_csum(fs->csum_seed, x->map, fs->geom.block_size);
-	mark_buffer_dirty(x->mbh);
+	fs_meta_dirty(fs, x->mbh);
 	unlock_buffer(x->mbh);
 	lock_buffer(x->gbh);
 	if (inodes) {
@@ -337,7 +338,7 @@ static void grp_change(struct fs_grp *x, bool inodes, uint32_t start, uint32_t n
 		gd->bg_block_bitmap_csum = cpu_to_le32(csum);
 	}
 	folio_gd_csum_set(fs->csum_seed, x->g, gd);
-	mark_buffer_dirty(x->gbh);
+	fs_meta_dirty(fs, x->gbh);
 	unlock_buffer(x->gbh);
 }
 
@@ -380,12 +381,38 @@ static uint32_t grp_pick_run(const uint8_t *map, uint32_t n, uint32_t goal, uint
 	return first;
 }
 
+/* grp_pick_run() over the group's bitmap, with the blocks that uncommitted
+ * transactions freed counted as used (the journal keeps them until their
+ * commit). *busy says whether there were any. */
+static uint32_t grp_pick_free_run(struct fs *fs, uint32_t g, struct fs_grp *x, uint32_t n,
+				  uint32_t goal, uint32_t want, uint32_t *len, bool *busy)
+{
+	uint64_t base = folio_group_first_block(&fs->geom, g);
+	uint8_t *map;
+	uint32_t start;
+
+	*busy = fs_journal_busy(fs, base, n) != 0;
+	if (!*busy)
+		return grp_pick_run(x->map, n, goal, want, len);
+	map = malloc(fs->geom.block_size);
+	if (!map) {
+		*len = 0;
+		return 0;
+	}
+	memcpy(map, x->map, fs->geom.block_size);
+	fs_journal_busy_mark(fs, base, n, map);
+	start = grp_pick_run(map, n, goal, want, len);
+	free(map);
+	return start;
+}
+
 /* Allocate in one group; returns blocks taken (0: none free) or an error. */
 static int grp_alloc_blocks(struct fs *fs, uint32_t g, uint32_t goal, uint32_t want,
 			    uint64_t *first)
 {
 	uint32_t n = folio_group_nblocks(&fs->geom, g), start, len = 0;
 	struct fs_grp x;
+	bool busy;
 	int err;
 
 	pthread_mutex_lock(&fs->group_lock[g]);
@@ -394,10 +421,11 @@ static int grp_alloc_blocks(struct fs *fs, uint32_t g, uint32_t goal, uint32_t w
 		goto out;
 	if (!le32_to_cpu(x.gd->bg_free_blocks))
 		goto put;
-	start = grp_pick_run(x.map, n, goal, want, &len);
+	start = grp_pick_free_run(fs, g, &x, n, goal, want, &len, &busy);
 	if (!len) {
-		err = fs_corrupt(fs, 0, "group %" PRIu32 ": %u free blocks but a full bitmap", g,
-				 le32_to_cpu(x.gd->bg_free_blocks));
+		if (!busy)
+			err = fs_corrupt(fs, 0, "group %" PRIu32 ": %u free blocks but a full bitmap",
+					 g, le32_to_cpu(x.gd->bg_free_blocks));
 		goto put;
 	}
 	grp_change(&x, false, start, len, true, 0);
@@ -461,6 +489,7 @@ static void grp_free_blocks(struct fs *fs, uint32_t g, uint32_t start, uint32_t 
 		}
 	}
 	grp_change(&x, false, start, n, false, 0);
+	fs_journal_free(fs, folio_group_first_block(&fs->geom, g) + start, n);
 	atomic_fetch_add(&fs->free_blocks, n);
 put:
 	grp_put(&x);

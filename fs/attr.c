@@ -79,10 +79,12 @@ int fs_setattr(struct inode *inode, const struct stat *attr, unsigned which)
 		return err;
 	pthread_rwlock_wrlock(&inode->i_rwsem);
 	orphan_assert_state(inode);
+	fs_tx_begin(inode->fs);
 	if (which & FS_SET_MODE)
 		err = attr_acl_chmod(inode, attr->st_mode);
 	if (!err)
 		err = fs_inode_setattr(inode, attr, which);
+	fs_tx_end(inode->fs);
 	pthread_rwlock_unlock(&inode->i_rwsem);
 	return err;
 }

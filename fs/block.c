@@ -139,6 +139,7 @@ void fs_bforget(struct fs *fs, uint64_t first, uint64_t count)
 {
 	unsigned bits = fs->geom.block_shift;
 
+	fs_journal_forget(fs, first, count);
 	filemap_invalidate_lock(&fs->meta);
 	truncate_inode_pages_range(&fs->meta, first << bits, ((first + count) << bits) - 1);
 	filemap_invalidate_unlock(&fs->meta);
@@ -245,7 +246,23 @@ struct buffer_head *fs_new_block(struct fs *fs, uint64_t blk, uint32_t magic, ui
 void fs_block_dirty(struct fs *fs, struct buffer_head *bh)
 {
 	folio_block_csum_set(fs->csum_seed, bh->b_data, fs->geom.block_size);
-	mark_buffer_dirty(bh);
+	fs_meta_dirty(fs, bh);
+}
+
+/**
+ * fs_meta_dirty - mark a changed metadata block dirty
+ * @fs: the filesystem
+ * @bh: the block's head
+ *
+ * With a journal the block joins the running transaction and stays pinned
+ * until that is committed (fs_journal_dirty()); without one this is
+ * mark_buffer_dirty().
+ *
+ * Context: the caller holds lock_buffer(@bh) and, with a journal, a handle.
+ */
+void fs_meta_dirty(struct fs *fs, struct buffer_head *bh)
+{
+	fs_journal_dirty(fs, bh);
 }
 
 /* ---- block 0: the superblock ---- */
@@ -281,7 +298,7 @@ int fs_write_super(struct fs *fs)
 	lock_buffer(bh);
 	d = (struct folio_super *)(bh->b_data + FOLIO_SB_OFFSET);
 	memcpy(d, &fs->sb, sizeof(*d));
-	mark_buffer_dirty(bh);
+	fs_meta_dirty(fs, bh);
 	unlock_buffer(bh);
 	pthread_mutex_unlock(&fs->sb_lock);
 	brelse(bh);

@@ -895,6 +895,7 @@ static int ext_map_create(struct inode *inode, uint64_t lblk, uint32_t max, uint
 		return err;
 	ext_shrink(inode);
 	fs_inode_write(inode);
+	fs_journal_ordered(inode); /* the data goes to the device before the commit */
 	*pblk = p;
 	*flags = MAP_MAPPED | MAP_NEW;
 	return got;
@@ -959,14 +960,31 @@ int fs_map_blocks(struct address_space *mapping, uint64_t lblk, uint32_t max, ui
 	}
 	if (in & MAP_NOWAIT)
 		return -EAGAIN;
+	/* a page may be locked here: the handle must already be open */
+	FS_BUG_ON(!fs_tx_active(inode->fs));
 	pthread_mutex_lock(&inode->ext_mutex);
 	err = ext_map_create(inode, lblk, max, pblk, flags);
 	pthread_mutex_unlock(&inode->ext_mutex);
 	return err;
 }
 
+/* Around each page filemap_write() writes: a journal handle, opened before
+ * the page is locked (handle -> page lock), so the blocks map_blocks
+ * allocates for it, and the inode it writes, join one transaction whole. */
+static void fs_write_start(struct address_space *mapping)
+{
+	fs_tx_begin(((struct inode *)mapping->host)->fs);
+}
+
+static void fs_write_done(struct address_space *mapping)
+{
+	fs_tx_end(((struct inode *)mapping->host)->fs);
+}
+
 const struct address_space_operations fs_file_aops = {
 	.map_blocks = fs_map_blocks,
+	.write_start = fs_write_start,
+	.write_done = fs_write_done,
 };
 
 /* ---- whole-range operations ---- */

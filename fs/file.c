@@ -120,7 +120,10 @@ static int __fs_setsize(struct inode *inode, uint64_t size)
 	if (err || size > old)
 		return err;
 	/* also to the same size: blocks preallocated past the end go */
-	return fs_extent_truncate(inode, (size + mask) >> fs->geom.block_shift);
+	fs_tx_begin(fs);
+	err = fs_extent_truncate(inode, (size + mask) >> fs->geom.block_shift);
+	fs_tx_end(fs);
+	return err;
 }
 
 /**
@@ -251,10 +254,12 @@ static bool file_alloc_ahead(struct inode *inode, uint64_t off, uint64_t size)
 	for (lblk = first >> shift, last = end >> shift; lblk < last;) {
 		uint64_t left = last - lblk, pblk;
 		unsigned flags = MAP_CREATE;
-		int n = fs_map_blocks(&inode->mapping, lblk,
-				      left > UINT32_MAX ? UINT32_MAX : (uint32_t)left, &pblk,
-				      &flags);
+		int n;
 
+		fs_tx_begin(inode->fs);
+		n = fs_map_blocks(&inode->mapping, lblk, left > UINT32_MAX ? UINT32_MAX : (uint32_t)left,
+				  &pblk, &flags);
+		fs_tx_end(inode->fs);
 		if (n <= 0)
 			break;
 		got |= (flags & MAP_NEW) != 0;
@@ -290,6 +295,10 @@ static unsigned file_pin_zero_pages(struct inode *inode, uint64_t first, uint64_
 			memset(page_address(page), 0, PAGE_SIZE);
 			page_set(page, PG_uptodate);
 		}
+		/* dirty now: the commit that converts the blocks writes the
+		 * data first (ordered), and pages the write does not reach get
+		 * the zeros they read as */
+		set_page_dirty(page);
 		unlock_page(page);
 		pages[n] = page;
 	}
@@ -302,9 +311,10 @@ static unsigned file_pin_zero_pages(struct inode *inode, uint64_t first, uint64_
  * per page. A read must never find those blocks written before the pages
  * over them hold the data, so every page of the range is first cached,
  * pinned and uptodate (zeros where it was not cached): reads are answered
- * from those pages, never from the blocks. file_unpin_ahead() dirties the
- * pages the write did not reach, so their zeros reach the blocks.
- * 4 KiB blocks only (a page is a block).
+ * from those pages, never from the blocks. The pages are dirtied before the
+ * blocks are converted: pages the write does not reach get the zeros they
+ * read as, and the journal's commit that converts the blocks writes every
+ * one of them first (ordered data). 4 KiB blocks only (a page is a block).
  */
 static void file_convert_ahead(struct inode *inode, uint64_t off, uint64_t size,
 			       struct file_ahead *fa)
@@ -328,28 +338,20 @@ static void file_convert_ahead(struct inode *inode, uint64_t off, uint64_t size,
 		uint32_t left = (uint32_t)(first + fa->n - lblk);
 
 		flags = MAP_CREATE;
+		fs_tx_begin(inode->fs);
 		n = fs_map_blocks(&inode->mapping, lblk, left, &pblk, &flags);
+		fs_tx_end(inode->fs);
 		if (n <= 0)
 			break; /* the page-by-page path meets the error again */
 		lblk += (uint64_t)n;
 	}
 }
 
-/* Drop the pins of file_convert_ahead(); pages past @done (the end of what
- * the write wrote) are dirtied, so their blocks get the zeros they read as. */
-static void file_unpin_ahead(struct file_ahead *fa, uint64_t done)
+/* Drop the pins of file_convert_ahead(). */
+static void file_unpin_ahead(struct file_ahead *fa)
 {
-	for (unsigned i = 0; i < fa->n; i++) {
-		struct page *page = fa->pages[i];
-
-		if (((fa->first + i + 1) << PAGE_SHIFT) > done) {
-			lock_page(page);
-			if (page->mapping)
-				set_page_dirty(page);
-			unlock_page(page);
-		}
-		put_page(page);
-	}
+	for (unsigned i = 0; i < fa->n; i++)
+		put_page(fa->pages[i]);
 	fa->n = 0;
 }
 
@@ -373,7 +375,7 @@ static ssize_t file_write_pieces(struct inode *inode, const void *buf, size_t si
 			piece = size - done;
 		file_convert_ahead(inode, pos, piece, &fa);
 		n = filemap_write(&inode->mapping, (const char *)buf + done, piece, pos);
-		file_unpin_ahead(&fa, pos + (n > 0 ? (uint64_t)n : 0));
+		file_unpin_ahead(&fa);
 		if (n <= 0)
 			return done ? (ssize_t)done : n;
 		done += (size_t)n;
@@ -399,6 +401,14 @@ static ssize_t __fs_write(struct inode *inode, const void *buf, size_t size, uin
 		file_datasync_dirty(inode);
 	ahead = file_alloc_ahead(inode, off, size);
 	n = file_write_pieces(inode, buf, size, off);
+	if ((n == -ENOSPC || (n >= 0 && n < (ssize_t)size)) && fs_journal_retry_enospc(inode->fs)) {
+		/* blocks freed by a transaction not yet committed are free now */
+		size_t done = n > 0 ? (size_t)n : 0;
+		ssize_t m = file_write_pieces(inode, (const char *)buf + done, size - done,
+					      off + done);
+
+		n = m > 0 ? (ssize_t)(done + (size_t)m) : done ? (ssize_t)done : m;
+	}
 	if (ahead && n < (ssize_t)size)
 		(void)__fs_setsize(inode, file_size(inode)); /* free what is left past the end */
 	if (n > 0)
@@ -476,8 +486,11 @@ static int file_zero_blocks(struct inode *inode, uint64_t off, uint64_t end,
 	filemap_invalidate_lock(&inode->mapping);
 	err = __filemap_zero_range(&inode->mapping, off, end - off);
 	file_whole_blocks(inode->fs, off, end, &first, &last);
-	if (!err && last > first)
+	if (!err && last > first) {
+		fs_tx_begin(inode->fs);
 		err = change(inode, first, last - first);
+		fs_tx_end(inode->fs);
+	}
 	filemap_invalidate_unlock(&inode->mapping);
 	return err;
 }
@@ -487,8 +500,12 @@ static int file_prealloc(struct inode *inode, uint64_t off, uint64_t end)
 	struct fs *fs = inode->fs;
 	uint64_t first = off >> fs->geom.block_shift;
 	uint64_t last = (end + fs->geom.block_size - 1) >> fs->geom.block_shift;
+	int err;
 
-	return fs_extent_prealloc(inode, first, last - first);
+	fs_tx_begin(fs);
+	err = fs_extent_prealloc(inode, first, last - first);
+	fs_tx_end(fs);
+	return err;
 }
 
 /* The operation itself, i_rwsem held; grows the size unless KEEP_SIZE. */
@@ -547,6 +564,8 @@ int fs_fallocate(struct inode *inode, int mode, uint64_t off, uint64_t len)
 	old = file_size(inode);
 	file_datasync_dirty(inode);
 	err = __fs_fallocate(inode, mode, off, end);
+	if (err == -ENOSPC && fs_journal_retry_enospc(inode->fs))
+		err = __fs_fallocate(inode, mode, off, end);
 	if (mode & (FALLOC_FL_PUNCH_HOLE | FALLOC_FL_ZERO_RANGE) || file_size(inode) != old)
 		fs_inode_touch(inode, FS_MTIME | FS_CTIME);
 	else
@@ -677,11 +696,18 @@ ssize_t fs_copy_range(struct fs_file *in, uint64_t off_in, struct fs_file *out, 
 
 /* The metadata part of fsync: the inode, the superblock's counts, every
  * dirty metadata block. */
+/* The metadata fsync must make durable. With a journal: the inode, and a
+ * commit of the running transaction (which holds every metadata change so
+ * far; returns 1 when it wrote one, flushed); without: the inode, the
+ * superblock's counts and every dirty metadata block written home (the
+ * caller flushes). */
 static int file_sync_meta(struct inode *inode)
 {
 	struct fs *fs = inode->fs;
 	int err = fs_inode_write(inode);
 
+	if (fs->journal)
+		return err ? err : fs_journal_commit(fs);
 	err = file_first_err(err, fs_write_super_counts(fs));
 	return file_first_err(err, filemap_write_and_wait(&fs->meta));
 }
@@ -713,9 +739,11 @@ int fs_fsync_inode(struct inode *inode, bool datasync)
 	meta = atomic_exchange(&inode->datasync_dirty, false);
 	if (!datasync || meta) {
 		merr = file_sync_meta(inode);
-		if (merr && meta)
+		if (merr < 0 && meta)
 			atomic_store(&inode->datasync_dirty, true);
-		err = file_first_err(err, merr);
+		if (merr > 0) /* a journal commit: the device is flushed */
+			return err;
+		err = file_first_err(err, merr < 0 ? merr : 0);
 	}
 	return file_first_err(err, bdev_flush(fs->bdev));
 }

@@ -49,6 +49,12 @@
  *                                   Regular files: writers/size changers
  *                                   exclusive, readers none (the cache
  *                                   serialises what it must).
+ *      mapping->invalidate_lock     (the cache's; taken after i_rwsem)
+ *       journal handle (tx_lock)    fs_tx_begin/end: shared by handles,
+ *                                   exclusive for a moment by a commit;
+ *                                   opened with no page lock held (the
+ *                                   cache's page locks come after it: see
+ *                                   fs/journal.c)
  *       inode->ext_mutex            extent.c: serialises changes of the extent
  *                                   tree; held across allocation and reads
  *        inode->ext_lock            the extent tree (rwlock): lookups shared;
@@ -68,6 +74,7 @@
 #ifndef FOLIO_FS_FS_H
 #define FOLIO_FS_FS_H
 
+#include <assert.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -98,6 +105,7 @@ struct fs_options {
 	 * wrapper. Why it ships: fs_open_data_bdev() in super.c. */
 	bool debug_corrupt;
 	unsigned debug_corrupt_every;
+	unsigned commit_interval; /* -o commit=N: seconds between commits (0: 5) */
 };
 
 /* ------------------------------------------------------------------ */
@@ -147,6 +155,11 @@ struct fs {
 	pthread_cond_t icache_wait; /* broadcast when an inode's i_state clears or it leaves */
 	/* i_generation of the next new inode (per-mount random start, atomic) */
 	_Atomic uint32_t next_generation;
+
+	/* journal.c: NULL without COMPAT_JOURNAL, on a read-only mount, and
+	 * after fs_journal_stop(); set before the filesystem is used */
+	struct journal *journal;
+	bool journal_aborted; /* fs_journal_stop() could not checkpoint */
 };
 
 /*
@@ -213,6 +226,10 @@ struct buffer_head *fs_new_block(struct fs *fs, uint64_t blk, uint32_t magic, ui
 				 int *err);
 /* Set the header checksum and mark dirty (caller holds lock_buffer). */
 void fs_block_dirty(struct fs *fs, struct buffer_head *bh);
+/* Mark a changed metadata block dirty: it joins the running transaction
+ * (caller holds lock_buffer and a journal handle). Every metadata change
+ * ends here or in fs_block_dirty(). */
+void fs_meta_dirty(struct fs *fs, struct buffer_head *bh);
 /* fs_bread() that also says whether the block came from the device just
  * now (*fresh), so checksums are verified once per read, not per use. */
 struct buffer_head *fs_bread_fresh(struct fs *fs, uint64_t blk, bool *fresh, int *err);
@@ -233,6 +250,63 @@ static inline uint64_t fs_now_sec(void)
 	clock_gettime(CLOCK_REALTIME, &ts);
 	return (uint64_t)ts.tv_sec;
 }
+
+/* ------------------------------------------------------------------ */
+/* journal.c: transactions, commit, checkpoint, replay (below block.c:   */
+/* it writes the log and the journal superblock to the device itself)   */
+/* ------------------------------------------------------------------ */
+
+struct journal;
+
+/* Debug builds: abort unless @cond holds. */
+#ifdef FOLIO_DEBUG
+#define FS_BUG_ON(cond) assert(!(cond))
+#else
+#define FS_BUG_ON(cond) ((void)0)
+#endif
+
+/* A handle: every metadata change between the two is in one transaction.
+ * Nestable per thread; no page lock held at the outermost begin. */
+void fs_tx_begin(struct fs *fs);
+void fs_tx_end(struct fs *fs);
+bool fs_tx_active(struct fs *fs);
+/* The changed block joins the running transaction, pinned until it commits;
+ * then mark_buffer_dirty() (fs_meta_dirty() calls it). */
+void fs_journal_dirty(struct fs *fs, struct buffer_head *bh);
+/* Metadata blocks being freed (fs_bforget): untracked, older copies revoked. */
+void fs_journal_forget(struct fs *fs, uint64_t first, uint64_t count);
+/* Blocks freed in the running transaction: not allocated until it commits. */
+void fs_journal_free(struct fs *fs, uint64_t first, uint64_t count);
+/* 0, or the end of a busy run overlapping [first, first + count). */
+uint64_t fs_journal_busy(struct fs *fs, uint64_t first, uint64_t count);
+/* Set the bits of busy blocks in @map, the bitmap of blocks [base, base + n). */
+void fs_journal_busy_mark(struct fs *fs, uint64_t base, uint32_t n, uint8_t *map);
+/* The inode got new blocks in the running transaction: data first. */
+void fs_journal_ordered(struct inode *inode);
+/* Commit the running transaction durably (fsync, sync); no handle held. */
+int fs_journal_commit(struct fs *fs);
+/* Commit, write all metadata home, empty the log; no handle held. */
+int fs_journal_checkpoint(struct fs *fs);
+/* After -ENOSPC: commit if freed blocks wait for one; true: retry once. */
+bool fs_journal_retry_enospc(struct fs *fs);
+/* The superblock says there is a journal. */
+static inline bool fs_has_journal(const struct fs *fs)
+{
+	return le32_to_cpu(fs->sb.s_feature_compat) & FOLIO_COMPAT_JOURNAL;
+}
+/* Mount: replay a journal that needs it (before anything else is read). */
+int fs_journal_replay(struct fs *fs, const char *image, char *msg, size_t msglen);
+/* Mount, read-write: start journaling; unmount: checkpoint and stop. */
+int fs_journal_start(struct fs *fs, char *msg, size_t msglen);
+int fs_journal_stop(struct fs *fs);
+
+struct fs_journal_stats {
+	uint32_t blocks, used;	     /* journal size, log blocks in use */
+	uint64_t commits, checkpoints; /* since mount */
+	uint64_t logged_blocks, revokes;
+	uint64_t committed_tid;
+};
+void fs_journal_stats(struct fs *fs, struct fs_journal_stats *st);
 
 /* ------------------------------------------------------------------ */
 /* acl.c: POSIX ACL blobs; pure functions any file may call             */
@@ -289,6 +363,10 @@ int fs_orphan_remove_linked(struct inode *inode);
 /* ------------------------------------------------------------------ */
 /* inode.c                                                             */
 /* ------------------------------------------------------------------ */
+
+/* The in-core inode @ino with iref + 1 if it is cached and in use (neither
+ * loading nor being evicted), else NULL; fs_iput() drops it. */
+struct inode *fs_igrab(struct fs *fs, uint32_t ino);
 
 /* The mode of an inode the caller owns or holds i_lock of. */
 static inline uint32_t fs_di_mode(const struct folio_inode *di)

@@ -388,6 +388,7 @@ static int inode_write_slot(struct inode *inode, bool whole)
 	uint32_t isz = fs->geom.inode_size;
 	struct folio_inode *slot;
 	struct buffer_head *bh;
+	bool grows;
 	int err;
 
 	if (fs->opts.rdonly)
@@ -395,18 +396,25 @@ static int inode_write_slot(struct inode *inode, bool whole)
 	bh = fs_ino_bread(fs, inode->ino, &slot, &err);
 	if (!bh)
 		return err;
+	fs_tx_begin(fs);
 	pthread_mutex_lock(&inode->i_lock);
 	if (inode->has_mapping)
 		inode->di->i_size = cpu_to_le64(atomic_load(&inode->mapping.i_size));
 	lock_buffer(bh);
+	grows = !whole && le64_to_cpu(inode->di->i_size) > le64_to_cpu(slot->i_size);
 	if (whole)
 		memcpy(slot, inode->di, isz);
 	else
 		inode_copy_slot(slot, inode->di, isz);
 	folio_inode_csum_set(fs->csum_seed, inode->ino, slot, isz);
-	mark_buffer_dirty(bh);
+	fs_meta_dirty(fs, bh);
 	unlock_buffer(bh);
 	pthread_mutex_unlock(&inode->i_lock);
+	/* the bytes the larger size makes visible reach the device before the
+	 * commit that writes it (ordered mode) */
+	if (grows)
+		fs_journal_ordered(inode);
+	fs_tx_end(fs);
 	brelse(bh);
 	return 0;
 }
@@ -436,20 +444,21 @@ static int inode_free_all(struct inode *inode)
 	uint32_t mode = fs_di_mode(inode->di);
 	int err = 0;
 
-	if (inode->has_mapping) {
-		/* a new symlink made inline keeps its (empty) mapping */
+	/* a new symlink made inline keeps its (empty) mapping */
+	if (inode->has_mapping)
 		err = filemap_truncate(&inode->mapping, 0);
-		if (!err && di_wants_mapping(inode->di))
-			err = fs_extent_truncate(inode, 0);
-	} else if (S_ISDIR(mode)) {
+	fs_tx_begin(fs); /* the cache's pages are gone: now the metadata */
+	if (!err && inode->has_mapping && di_wants_mapping(inode->di))
+		err = fs_extent_truncate(inode, 0);
+	else if (!err && !inode->has_mapping && S_ISDIR(mode))
 		err = fs_dir_free(inode);
-	}
 	if (!err)
 		err = fs_xattr_free(inode);
 	if (!err)
 		err = fs_orphan_remove(inode);
 	if (!err)
 		fs_free_ino(fs, inode->ino, S_ISDIR(mode));
+	fs_tx_end(fs);
 	return err;
 }
 
@@ -489,6 +498,32 @@ static void inode_put_unlock(struct inode *inode)
 	pthread_mutex_unlock(&fs->icache_lock);
 	if (evict)
 		inode_evict(inode);
+}
+
+/**
+ * fs_igrab - a reference to an in-core inode, if it is there and in use
+ * @fs: the filesystem
+ * @ino: the inode number
+ *
+ * Unlike fs_iget() it never loads an inode and never waits: an inode being
+ * loaded or evicted is not returned (eviction writes a linked inode's data
+ * itself, and an unlinked one's data no longer matters).
+ *
+ * Context: any thread; takes icache_lock.
+ * Return: the inode with iref + 1 (fs_iput() drops it), or NULL.
+ */
+struct inode *fs_igrab(struct fs *fs, uint32_t ino)
+{
+	struct inode *inode;
+
+	pthread_mutex_lock(&fs->icache_lock);
+	inode = icache_find(fs, ino);
+	if (inode && inode->i_state)
+		inode = NULL;
+	if (inode)
+		inode->iref++;
+	pthread_mutex_unlock(&fs->icache_lock);
+	return inode;
 }
 
 /**

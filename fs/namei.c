@@ -270,9 +270,9 @@ static gid_t new_gid(struct inode *dir, mode_t *mode, const struct fs_cred *cred
 
 /* Everything fs_create, fs_mkdir and fs_symlink share; @init fills the new
  * inode before it is named. */
-static int create_common(struct inode *dir, const char *name, mode_t mode, dev_t rdev,
-			 const struct fs_cred *cred, int (*init)(struct inode *, const void *),
-			 const void *arg, struct inode **out)
+static int create_once(struct inode *dir, const char *name, mode_t mode, dev_t rdev,
+		       const struct fs_cred *cred, int (*init)(struct inode *, const void *),
+		       const void *arg, struct inode **out)
 {
 	struct acl_inherit ai = {0};
 	struct inode *inode;
@@ -284,6 +284,7 @@ static int create_common(struct inode *dir, const char *name, mode_t mode, dev_t
 	if (ret)
 		return ret;
 	ilock(dir);
+	fs_tx_begin(dir->fs);
 	ret = name_free(dir, name, &len);
 	if (!ret && S_ISDIR(mode) && fs_inode_nlink(dir) >= FS_DIR_LINK_MAX)
 		ret = -EMLINK;
@@ -302,8 +303,22 @@ static int create_common(struct inode *dir, const char *name, mode_t mode, dev_t
 	}
 	ret = create_finish(dir, name, len, inode, &ai, out);
 out:
+	fs_tx_end(dir->fs);
 	iunlock(dir);
 	acl_release(&ai);
+	return ret;
+}
+
+/* create_once(), tried again after -ENOSPC when a commit gives blocks back
+ * (blocks freed by an uncommitted transaction cannot be allocated yet). */
+static int create_common(struct inode *dir, const char *name, mode_t mode, dev_t rdev,
+			 const struct fs_cred *cred, int (*init)(struct inode *, const void *),
+			 const void *arg, struct inode **out)
+{
+	int ret = create_once(dir, name, mode, rdev, cred, init, arg, out);
+
+	if (ret == -ENOSPC && fs_journal_retry_enospc(dir->fs))
+		ret = create_once(dir, name, mode, rdev, cred, init, arg, out);
 	return ret;
 }
 
@@ -485,7 +500,18 @@ int fs_readlink(struct inode *inode, char *buf, size_t size)
  * when @inode has no name left; -EEXIST; -ENOSPC; -ENAMETOOLONG; -EINVAL;
  * -ENOTDIR; -EROFS; -EUCLEAN or an I/O error.
  */
+static int link_once(struct inode *inode, struct inode *dir, const char *name);
+
 int fs_link(struct inode *inode, struct inode *dir, const char *name)
+{
+	int ret = link_once(inode, dir, name);
+
+	if (ret == -ENOSPC && fs_journal_retry_enospc(dir->fs))
+		ret = link_once(inode, dir, name);
+	return ret;
+}
+
+static int link_once(struct inode *inode, struct inode *dir, const char *name)
 {
 	size_t len;
 	int ret = fs_check_writable(dir->fs);
@@ -500,6 +526,7 @@ int fs_link(struct inode *inode, struct inode *dir, const char *name)
 		return -ENOTDIR;
 	ilock(dir);
 	ilock(inode);
+	fs_tx_begin(dir->fs);
 	ret = name_free(dir, name, &len);
 	if (!ret && fs_inode_nlink(inode) == 0)
 		ret = -ENOENT;
@@ -517,6 +544,7 @@ int fs_link(struct inode *inode, struct inode *dir, const char *name)
 		fs_inode_touch(inode, FS_CTIME);
 		fs_inode_touch(dir, FS_MTIME | FS_CTIME);
 	}
+	fs_tx_end(dir->fs);
 	iunlock(inode);
 	iunlock(dir);
 	return ret;
@@ -594,11 +622,13 @@ static int remove_common(struct inode *dir, const char *name, bool rmdir)
 	if (ret)
 		goto out;
 	ilock(victim);
+	fs_tx_begin(dir->fs);
 	ret = remove_victim(dir, name, len, rmdir, victim);
 	if (!ret) {
 		fs_inode_touch(victim, FS_CTIME);
 		fs_inode_touch(dir, FS_MTIME | FS_CTIME);
 	}
+	fs_tx_end(dir->fs);
 	iunlock(victim);
 	fs_iput(victim);
 out:
@@ -924,8 +954,21 @@ static int rename_names(struct rename_ctx *r, const char *oldname, const char *n
  * -EINVAL for bad flags, "." or "..", or a directory moved into its own
  * subtree; -EMLINK; -ENOSPC; -ENAMETOOLONG; -EROFS; -EUCLEAN or an I/O error.
  */
+static int rename_once(struct inode *olddir, const char *oldname, struct inode *newdir,
+		       const char *newname, unsigned flags);
+
 int fs_rename(struct inode *olddir, const char *oldname, struct inode *newdir, const char *newname,
 	      unsigned flags)
+{
+	int ret = rename_once(olddir, oldname, newdir, newname, flags);
+
+	if (ret == -ENOSPC && fs_journal_retry_enospc(olddir->fs))
+		ret = rename_once(olddir, oldname, newdir, newname, flags);
+	return ret;
+}
+
+static int rename_once(struct inode *olddir, const char *oldname, struct inode *newdir,
+		       const char *newname, unsigned flags)
 {
 	struct rename_ctx r = {.od = olddir,
 			       .nd = newdir,
@@ -952,15 +995,17 @@ int fs_rename(struct inode *olddir, const char *oldname, struct inode *newdir, c
 		ret = rename_check(&r);
 	if (!ret) {
 		rename_lock_children(&r);
+		fs_tx_begin(olddir->fs);
 		ret = flags & RENAME_EXCHANGE ? rename_exchange(&r) : rename_move(&r);
-	}
-	if (!ret) {
-		fs_inode_touch(r.src, FS_CTIME);
-		if (r.tgt)
-			fs_inode_touch(r.tgt, FS_CTIME);
-		fs_inode_touch(r.od, FS_MTIME | FS_CTIME);
-		if (r.cross)
-			fs_inode_touch(r.nd, FS_MTIME | FS_CTIME);
+		if (!ret) {
+			fs_inode_touch(r.src, FS_CTIME);
+			if (r.tgt)
+				fs_inode_touch(r.tgt, FS_CTIME);
+			fs_inode_touch(r.od, FS_MTIME | FS_CTIME);
+			if (r.cross)
+				fs_inode_touch(r.nd, FS_MTIME | FS_CTIME);
+		}
+		fs_tx_end(olddir->fs);
 	}
 	rename_unlock(&r);
 	if (r.src)

@@ -88,7 +88,7 @@ static int orphan_set_next(struct fs *fs, uint32_t ino, uint32_t next)
 	lock_buffer(bh);
 	slot->i_orphan_next = cpu_to_le32(next);
 	folio_inode_csum_set(fs->csum_seed, ino, slot, fs->geom.inode_size);
-	mark_buffer_dirty(bh);
+	fs_meta_dirty(fs, bh);
 	unlock_buffer(bh);
 	brelse(bh);
 	return 0;

@@ -38,6 +38,32 @@
 
 #define FS_DEFAULT_CACHE (256ULL << 20)
 
+/* Write the in-core superblock straight to the device and flush, bypassing
+ * the cache: for when its cached block may be pinned by a transaction that
+ * will never commit (an aborted journal). */
+static int fs_commit_super_direct(struct fs *fs)
+{
+	size_t len = fs->geom.block_size < 4096 ? 4096 : fs->geom.block_size;
+	uint8_t *blk = aligned_alloc(4096, len);
+	int err;
+
+	if (!blk)
+		return -ENOMEM;
+	err = bdev_read(fs->bdev, 0, blk, fs->geom.block_size);
+	if (!err) {
+		pthread_mutex_lock(&fs->sb_lock);
+		fs->sb.s_free_blocks = cpu_to_le64(atomic_load(&fs->free_blocks));
+		fs->sb.s_free_inodes = cpu_to_le32(atomic_load(&fs->free_inodes));
+		fs->sb.s_write_time = cpu_to_le64(fs_now_sec());
+		folio_sb_csum_set(&fs->sb);
+		memcpy(blk + FOLIO_SB_OFFSET, &fs->sb, sizeof(fs->sb));
+		pthread_mutex_unlock(&fs->sb_lock);
+		err = bdev_write(fs->bdev, 0, blk, fs->geom.block_size);
+	}
+	free(blk);
+	return err ? err : bdev_flush(fs->bdev);
+}
+
 /* Write the superblock to the device now and flush it. */
 static int fs_commit_super(struct fs *fs)
 {
@@ -228,6 +254,29 @@ static int fs_read_super(struct fs *fs, const char *image, char *msg, size_t msg
 	return err;
 }
 
+/* Refuse an image with ERRORS read-write (fsck first); replay a journal that
+ * needs it and read the superblock again (the journal may have held it). */
+static int fs_recover(struct fs *fs, const char *image, char *msg, size_t msglen)
+{
+	int err;
+
+	if (fs->sb.s_state & cpu_to_le16(FOLIO_STATE_ERRORS)) {
+		if (!fs->opts.rdonly) {
+			fs_msg(msg, msglen, image,
+			       "the filesystem has errors: run fsck.foliofs -y %s (or mount with -o ro)",
+			       image);
+			return -EUCLEAN;
+		}
+		fprintf(stderr, "foliofs: %s has errors; mounted read-only\n", image);
+	}
+	fs->csum_seed = folio_fs_seed(fs->sb.s_uuid);
+	err = fs_journal_replay(fs, image, msg, msglen);
+	if (!err && fs_has_journal(fs) &&
+	    (le32_to_cpu(fs->sb.s_feature_incompat) & FOLIO_INCOMPAT_RECOVER))
+		err = fs_read_super(fs, image, msg, msglen);
+	return err;
+}
+
 /* The device mapping with the filesystem's block size, and what derives
  * from the superblock. */
 static int fs_setup_meta(struct fs *fs, const char *image, char *msg, size_t msglen)
@@ -261,6 +310,8 @@ static int fs_mark_mounted(struct fs *fs, const char *image, char *msg, size_t m
 
 	pthread_mutex_lock(&fs->sb_lock);
 	fs->sb.s_state &= cpu_to_le16((uint16_t)~FOLIO_STATE_CLEAN);
+	if (fs_has_journal(fs))
+		fs->sb.s_feature_incompat |= cpu_to_le32(FOLIO_INCOMPAT_RECOVER);
 	fs->sb.s_mount_count = cpu_to_le32(le32_to_cpu(fs->sb.s_mount_count) + 1);
 	fs->sb.s_mount_time = cpu_to_le64(fs_now_sec());
 	pthread_mutex_unlock(&fs->sb_lock);
@@ -305,7 +356,9 @@ static int fs_free_orphans(struct fs *fs)
 			return fs_corrupt(fs, head, "orphan list names a free inode");
 		if (err)
 			return err;
+		fs_tx_begin(fs);
 		err = inode->di->i_nlink ? fs_orphan_remove_linked(inode) : 0;
+		fs_tx_end(fs);
 		fs_iput(inode);
 		if (err)
 			return err;
@@ -335,6 +388,11 @@ static int fs_mount_finish(struct fs *fs, const char *image, char *msg, size_t m
 	if (fs->opts.rdonly)
 		return 0;
 	err = fs_mark_mounted(fs, image, msg, msglen);
+	if (!err) {
+		err = fs_journal_start(fs, why, sizeof(why));
+		if (err)
+			fs_msg(msg, msglen, image, "%s", why);
+	}
 	if (err) {
 		fs_icache_destroy(fs);
 		return err;
@@ -385,6 +443,8 @@ int fs_mount(const char *image, const struct fs_options *opts, struct fs **out, 
 	if (!err)
 		err = fs_read_super(fs, image, msg, msglen);
 	if (!err)
+		err = fs_recover(fs, image, msg, msglen);
+	if (!err)
 		err = fs_setup_meta(fs, image, msg, msglen);
 	if (err) {
 		fs_teardown(fs, false);
@@ -432,18 +492,34 @@ int fs_sync(struct fs *fs)
 	if (fs->opts.rdonly)
 		return 0;
 	err = fs_icache_writeback(fs);
+	fs_tx_begin(fs);
 	err = fs_first_err(err, fs_write_super(fs));
+	fs_tx_end(fs);
+	if (fs->journal) {
+		int cerr = fs_journal_commit(fs);
+
+		return fs_first_err(err, cerr < 0 ? cerr : cerr ? 0 : bdev_flush(fs->bdev));
+	}
 	return fs_first_err(err, fs_sync_meta(fs));
 }
 
-/* The clean state, written last, after everything else is on the device. */
+/* The clean state, written last, after everything else is on the device:
+ * CLEAN, and RECOVER cleared (the journal is empty); or, after corruption or
+ * an aborted journal, ERRORS (and RECOVER kept: the log may hold committed
+ * transactions), written around the cache. */
 static int fs_mark_clean(struct fs *fs)
 {
+	bool ok = !atomic_load(&fs->rdonly) && !fs->journal_aborted;
+
 	pthread_mutex_lock(&fs->sb_lock);
-	if (!atomic_load(&fs->rdonly))
+	if (ok) {
 		fs->sb.s_state |= cpu_to_le16(FOLIO_STATE_CLEAN);
+		fs->sb.s_feature_incompat &= cpu_to_le32(~FOLIO_INCOMPAT_RECOVER);
+	} else {
+		fs->sb.s_state |= cpu_to_le16(FOLIO_STATE_ERRORS);
+	}
 	pthread_mutex_unlock(&fs->sb_lock);
-	return fs_commit_super(fs);
+	return ok ? fs_commit_super(fs) : fs_commit_super_direct(fs);
 }
 
 /**
@@ -464,11 +540,11 @@ int fs_unmount(struct fs *fs)
 	int err = fs_icache_destroy(fs);
 
 	if (!fs->opts.rdonly) {
-		int merr = fs_sync_meta(fs);
+		int jerr = fs_journal_stop(fs), merr = fs_sync_meta(fs);
 
-		if (!merr)
-			merr = fs_mark_clean(fs);
-		err = fs_first_err(err, merr);
+		if (!merr || fs->journal_aborted)
+			merr = fs_first_err(merr, fs_mark_clean(fs));
+		err = fs_first_err(err, fs_first_err(jerr == -EROFS ? 0 : jerr, merr));
 	}
 	fs_teardown(fs, true);
 	return err;

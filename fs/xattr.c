@@ -570,7 +570,14 @@ int fs_setxattr(struct inode *inode, const char *name, const void *value, size_t
 	int ret;
 
 	pthread_rwlock_wrlock(&inode->i_rwsem);
+	fs_tx_begin(inode->fs);
 	ret = __fs_setxattr(inode, name, value, size, flags);
+	fs_tx_end(inode->fs);
+	if (ret == -ENOSPC && fs_journal_retry_enospc(inode->fs)) {
+		fs_tx_begin(inode->fs);
+		ret = __fs_setxattr(inode, name, value, size, flags);
+		fs_tx_end(inode->fs);
+	}
 	pthread_rwlock_unlock(&inode->i_rwsem);
 	return ret;
 }
@@ -588,7 +595,9 @@ int fs_removexattr(struct inode *inode, const char *name)
 	int ret;
 
 	pthread_rwlock_wrlock(&inode->i_rwsem);
+	fs_tx_begin(inode->fs);
 	ret = __fs_removexattr(inode, name);
+	fs_tx_end(inode->fs);
 	pthread_rwlock_unlock(&inode->i_rwsem);
 	return ret;
 }
