@@ -2,16 +2,23 @@
  * tools/mkfs.c - mkfs.foliofs: write an empty foliofs onto an image.
  *
  *   mkfs.foliofs IMAGE [-b 1024|2048|4096] [-N inodes] [-I inode-size]
- *                [-L label] [-U uuid] [-s SIZE] [-f] [-q]
+ *                [-L label] [-U uuid] [-s SIZE] [-J size=SIZE|none] [-f] [-q]
  *
  * Order of work, so that a refusal writes nothing: parse and validate every
  * option; probe the image (if it exists) for a filesystem signature; plan the
- * geometry from the size; only then create or extend the file (-s) and write:
- * a zeroed block 0 (flushed), every group's bitmaps, the descriptor table,
- * the inode table blocks holding inodes 1..8, the root directory's leaf; a
- * flush; the backup and primary superblocks; a flush. Other inode table
- * blocks are not written: an inode slot means something only while its inode
- * bitmap bit is set (docs/ON-DISK.md).
+ * geometry from the size, and the journal's size and place; only then create
+ * or extend the file (-s) and write: a zeroed block 0 (flushed), every
+ * group's bitmaps, the descriptor table, the inode table blocks holding
+ * inodes 1..8, the root directory's leaf, the journal (its superblock, then
+ * zeros); a flush; the backup and primary superblocks; a flush. Other inode
+ * table blocks are not written: an inode slot means something only while its
+ * inode bitmap bit is set (docs/ON-DISK.md).
+ *
+ * The journal (docs/ON-DISK.md section 14) is made by default, sized by
+ * folio_journal_default_blocks() as mke2fs sizes it, unless the filesystem
+ * is too small for one (then silently none) or -J none. It is one run of
+ * contiguous free blocks in a single group, the middle group first (as
+ * mke2fs places it), so its size is capped by a group's free space.
  *
  * Exit status: 0 on success, 1 for any error (one line on stderr).
  */
@@ -19,6 +26,7 @@
 
 #include "backing/bdev.h"
 #include "format/format.h"
+#include "format/journal.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -51,6 +59,9 @@ struct mkfs_opts {
 	bool uuid_set;
 	bool force;
 	bool quiet;
+	bool no_journal;       /* -J none */
+	uint64_t jsize_bytes;  /* -J size=N[K|M|G], 0 when not given */
+	uint64_t jsize_blocks; /* -J size=N (blocks), 0 when not given */
 };
 
 struct mkfs {
@@ -65,6 +76,8 @@ struct mkfs {
 	struct folio_group_desc *gdt;
 	uint64_t free_blocks;
 	uint32_t free_inodes;
+	uint64_t journal_block;	 /* first block of the journal */
+	uint32_t journal_blocks; /* 0: no journal */
 };
 
 static void die(const char *fmt, ...) __attribute__((noreturn, format(printf, 1, 2)));
@@ -83,7 +96,7 @@ static void die(const char *fmt, ...)
 
 #define MKFS_USAGE                                                                                 \
 	"usage: " PROG " IMAGE [-b 1024|2048|4096] [-N inodes] [-I 256|512|1024] [-L label]\n"     \
-	"       [-U uuid|random] [-s SIZE[K|M|G|T]] [-f] [-q]\n"
+	"       [-U uuid|random] [-s SIZE[K|M|G|T]] [-J size=BLOCKS|SIZE[K|M|G]|none] [-f] [-q]\n"
 
 static void usage(void)
 {
@@ -202,6 +215,30 @@ static void mkfs_random_uuid(uint8_t uuid[16])
 	uuid[8] = (uuid[8] & 0x3f) | 0x80; /* RFC 4122 variant */
 }
 
+/* -J size=N (blocks), size=N[K|M|G] (bytes) or none. */
+static void mkfs_opt_journal(struct mkfs_opts *o, const char *arg)
+{
+	const char *v = arg + 5;
+	uint64_t n;
+
+	o->no_journal = !strcmp(arg, "none");
+	o->jsize_bytes = o->jsize_blocks = 0;
+	if (o->no_journal)
+		return;
+	if (strncmp(arg, "size=", 5) || !*v)
+		die("invalid journal option '%s' (use -J size=BLOCKS, -J size=SIZE[K|M|G] or "
+		    "-J none)",
+		    arg);
+	if (mkfs_parse_uint(v, &n))
+		o->jsize_blocks = n;
+	else if (mkfs_parse_size(v, &n) && (v[strlen(v) - 1] | 0x20) != 't')
+		o->jsize_bytes = n;
+	if (!o->jsize_blocks && !o->jsize_bytes)
+		die("invalid journal size '%s' (a block count, or a number with a K, M or G "
+		    "suffix)",
+		    v);
+}
+
 /* One option that takes a value; dies on a bad one. */
 static void mkfs_opt_value(struct mkfs_opts *o, int c, const char *arg)
 {
@@ -240,6 +277,9 @@ static void mkfs_opt_value(struct mkfs_opts *o, int c, const char *arg)
 			die("invalid size '%s' (a number with an optional K, M, G or T suffix)",
 			    arg);
 		break;
+	case 'J':
+		mkfs_opt_journal(o, arg);
+		break;
 	}
 }
 
@@ -251,7 +291,7 @@ static void mkfs_parse_args(int argc, char **argv, struct mkfs_opts *o)
 	o->block_shift = 12;
 	o->inode_size = FOLIO_INODE_SIZE;
 	opterr = 0;
-	while ((c = getopt(argc, argv, ":b:N:I:L:U:s:fqh")) != -1) {
+	while ((c = getopt(argc, argv, ":b:N:I:L:U:s:J:fqh")) != -1) {
 		switch (c) {
 		case 'f':
 			o->force = true;
@@ -265,6 +305,7 @@ static void mkfs_parse_args(int argc, char **argv, struct mkfs_opts *o)
 		case 'L':
 		case 'U':
 		case 's':
+		case 'J':
 			mkfs_opt_value(o, c, optarg);
 			break;
 		case 'h':
@@ -409,6 +450,76 @@ static void mkfs_plan(struct mkfs *m, uint64_t bytes)
 	}
 }
 
+/* The run of free blocks in @group after its metadata (and group 0's root
+ * leaf, and the last group's backup superblock): [*start, *start + return). */
+static uint64_t mkfs_group_run(const struct folio_geom *g, uint32_t group, uint64_t *start)
+{
+	struct folio_layout l;
+	uint64_t end = folio_group_first_block(g, group) + folio_group_nblocks(g, group);
+
+	folio_std_layout(g, group, &l);
+	*start = l.first_free + (group == 0 ? 1 : 0);
+	if (group == g->groups_count - 1)
+		end--;
+	return end > *start ? end - *start : 0;
+}
+
+/* A group whose free run holds @n blocks, the middle group first; its run's
+ * length, or the largest run of all groups when none holds @n. */
+static uint64_t mkfs_journal_place(struct mkfs *m, uint64_t n)
+{
+	const struct folio_geom *g = &m->g;
+	uint64_t best = 0, start;
+
+	for (uint32_t i = 0; i < g->groups_count; i++) {
+		uint32_t group = (g->groups_count / 2 + i) % g->groups_count;
+		uint64_t run = mkfs_group_run(g, group, &start);
+
+		if (run >= n) {
+			m->journal_block = start;
+			return run;
+		}
+		if (run > best)
+			best = run;
+	}
+	return best;
+}
+
+/* Size and place the journal (-J, or the default); die when a requested one
+ * cannot be made. */
+static void mkfs_plan_journal(struct mkfs *m)
+{
+	const struct mkfs_opts *o = &m->o;
+	uint32_t bs = m->g.block_size;
+	uint64_t n, run;
+
+	if (o->no_journal)
+		return;
+	if (!o->jsize_blocks && !o->jsize_bytes) {
+		n = folio_journal_default_blocks(m->g.blocks_count, bs);
+		if (!n)
+			return; /* too small for a journal: none, as mke2fs */
+		run = mkfs_journal_place(m, n);
+		if (run < n) {
+			n = run; /* the largest run of one group */
+			if (n < FOLIO_JOURNAL_MIN_BLOCKS || mkfs_journal_place(m, n) < n)
+				return;
+		}
+		m->journal_blocks = (uint32_t)n;
+		return;
+	}
+	n = o->jsize_blocks ? o->jsize_blocks : (o->jsize_bytes + bs - 1) / bs;
+	if (n < FOLIO_JOURNAL_MIN_BLOCKS)
+		die("journal of %" PRIu64 " blocks is below the minimum of %u blocks", n,
+		    FOLIO_JOURNAL_MIN_BLOCKS);
+	run = mkfs_journal_place(m, n);
+	if (run < n)
+		die("%s: a journal of %" PRIu64 " blocks does not fit (at most %" PRIu64
+		    " contiguous free blocks in one group)",
+		    o->image, n, run);
+	m->journal_blocks = (uint32_t)n;
+}
+
 /* ------------------------------------------------------------------ */
 /* Creating the file                                                   */
 /* ------------------------------------------------------------------ */
@@ -475,6 +586,11 @@ static uint32_t mkfs_block_bitmap(struct mkfs *m, uint32_t group, const struct f
 	if (group == g->groups_count - 1) {
 		mkfs_set_bit(m->buf, g->blocks_count - 1 - first);
 		used++;
+	}
+	if (m->journal_blocks && folio_group_of_block(g, m->journal_block) == group) {
+		for (uint64_t b = m->journal_block; b < m->journal_block + m->journal_blocks; b++)
+			mkfs_set_bit(m->buf, b - first);
+		used += m->journal_blocks;
 	}
 	return n - used;
 }
@@ -545,6 +661,46 @@ static void mkfs_dir_inode(struct mkfs *m, struct folio_inode *in, uint32_t mode
 	in->i_dir.dr_parent = cpu_to_le32(parent);
 }
 
+/* Inode 2: a regular file, mode 0600, one link, one extent over the journal. */
+static void mkfs_journal_inode(struct mkfs *m, struct folio_inode *in)
+{
+	in->i_mode = cpu_to_le16((uint16_t)(S_IFREG | 0600));
+	in->i_nlink = cpu_to_le32(1);
+	in->i_size = cpu_to_le64((uint64_t)m->journal_blocks << m->g.block_shift);
+	in->i_blocks = cpu_to_le64(m->journal_blocks);
+	mkfs_set_times(m, in);
+	folio_eh_init(&in->i_extents.eh, FOLIO_EXT_INLINE, 0);
+	in->i_extents.eh.eh_entries = cpu_to_le16(1);
+	in->i_extents.ext[0].ee_lblk = 0;
+	in->i_extents.ext[0].ee_pblk = cpu_to_le64(m->journal_block);
+	in->i_extents.ext[0].ee_len = cpu_to_le32(m->journal_blocks);
+}
+
+/* The journal: its superblock (an empty log, sequence 1), then zeros. */
+static void mkfs_journal(struct mkfs *m)
+{
+	const uint32_t chunk = 256;
+	uint8_t *zeros = mkfs_alloc((size_t)chunk << m->g.block_shift);
+	struct folio_jsb *jsb = (struct folio_jsb *)zeros;
+
+	jsb->j_magic = cpu_to_le32(FOLIO_JSB_MAGIC);
+	jsb->j_version = cpu_to_le32(FOLIO_JOURNAL_VERSION);
+	jsb->j_block_size = cpu_to_le32(m->g.block_size);
+	jsb->j_blocks = cpu_to_le32(m->journal_blocks);
+	jsb->j_first = cpu_to_le32(1);
+	jsb->j_sequence = cpu_to_le64(1);
+	memcpy(jsb->j_uuid, m->o.uuid, sizeof(jsb->j_uuid));
+	folio_jsb_csum_set(m->seed, jsb);
+	mkfs_write(m, m->journal_block, zeros, 1);
+	memset(zeros, 0, sizeof(*jsb));
+	for (uint64_t b = 1; b < m->journal_blocks; b += chunk) {
+		uint64_t n = m->journal_blocks - b < chunk ? m->journal_blocks - b : chunk;
+
+		mkfs_write(m, m->journal_block + b, zeros, n);
+	}
+	free(zeros);
+}
+
 /* Write the inode table blocks holding inodes 1..8 (root, reserved, lost+found). */
 static void mkfs_inodes(struct mkfs *m)
 {
@@ -557,6 +713,9 @@ static void mkfs_inodes(struct mkfs *m)
 	lf = (struct folio_inode *)(tab + (MKFS_LF_INO - 1) * g->inode_size);
 	mkfs_dir_inode(m, root, 0755, 3, FOLIO_ROOT_INO, m->root_block, 1);
 	mkfs_dir_inode(m, lf, 0700, 2, FOLIO_ROOT_INO, 0, 0);
+	if (m->journal_blocks)
+		mkfs_journal_inode(m, (struct folio_inode *)(tab + (FOLIO_JOURNAL_INO - 1) *
+									g->inode_size));
 	for (uint32_t ino = 1; ino <= MKFS_LF_INO; ino++)
 		folio_inode_csum_set(m->seed, ino, tab + (ino - 1) * g->inode_size, g->inode_size);
 	mkfs_write(m, le64_to_cpu(m->gdt[0].bg_inode_table), tab, nblk);
@@ -588,6 +747,12 @@ static void mkfs_fill_super(struct mkfs *m, struct folio_super *sb)
 	sb->s_magic = cpu_to_le64(FOLIO_SB_MAGIC);
 	sb->s_version = cpu_to_le32(FOLIO_VERSION);
 	sb->s_feature_compat = cpu_to_le32(FOLIO_COMPAT_BACKUP_SB);
+	if (m->journal_blocks) {
+		sb->s_feature_compat |= cpu_to_le32(FOLIO_COMPAT_JOURNAL);
+		sb->s_journal_ino = cpu_to_le32(FOLIO_JOURNAL_INO);
+		sb->s_journal_block = cpu_to_le64(m->journal_block);
+		sb->s_journal_blocks = cpu_to_le64(m->journal_blocks);
+	}
 	sb->s_log_block_size = cpu_to_le32(g->block_shift - FOLIO_MIN_BSHIFT);
 	sb->s_blocks_count = cpu_to_le64(g->blocks_count);
 	sb->s_free_blocks = cpu_to_le64(m->free_blocks);
@@ -653,6 +818,8 @@ static void mkfs_format(struct mkfs *m)
 	mkfs_write(m, g->gdt_block, m->gdt, g->gdt_blocks);
 	mkfs_inodes(m);
 	mkfs_root_dir(m);
+	if (m->journal_blocks)
+		mkfs_journal(m);
 	mkfs_flush(m);
 	mkfs_supers(m);
 	mkfs_flush(m);
@@ -679,6 +846,11 @@ static void mkfs_summary(const struct mkfs *m)
 	       u[1], u[2], u[3], u[4], u[5], u[6], u[7], u[8], u[9], u[10], u[11], u[12], u[13],
 	       u[14], u[15]);
 	printf("label: \"%s\"\n", m->o.label ? m->o.label : "");
+	if (m->journal_blocks)
+		printf("journal: %u blocks at block %" PRIu64 "\n", m->journal_blocks,
+		       m->journal_block);
+	else
+		printf("journal: none\n");
 }
 
 int main(int argc, char **argv)
@@ -697,6 +869,7 @@ int main(int argc, char **argv)
 		cur = mkfs_probe(&m.o);
 	bytes = m.o.size ? m.o.size : cur;
 	mkfs_plan(&m, bytes);
+	mkfs_plan_journal(&m);
 	if (m.o.size)
 		mkfs_create(&m.o, exists, cur);
 	ret = bdev_file_open(m.o.image, BDEV_EXCL | BDEV_BUFFERED | BDEV_QUIET, &m.bdev);
