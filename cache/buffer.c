@@ -9,7 +9,7 @@
  * partly covers and writeback (writeback.c) writes only dirty blocks.
  *
  * Interface: bread, getblk, brelse, mark_buffer_dirty, set_buffer_uptodate,
- * lock_buffer, unlock_buffer, sync_dirty_buffer, bh_pin, bh_unpin (cache.h);
+ * lock_buffer, unlock_buffer, sync_dirty_buffer, bh_pin, bh_unpin, get_bh (cache.h);
  * create_page_buffers, block_read_page, block_write_begin, block_write_end,
  * block_invalidate_range, block_map_buffers, try_to_free_buffers,
  * page_has_pinned_buffers, buffer_assert_state (internal.h).
@@ -741,6 +741,23 @@ struct buffer_head *bread(struct address_space *bdev_mapping, uint64_t block, in
 struct buffer_head *getblk(struct address_space *bdev_mapping, uint64_t block, int *err)
 {
 	return bh_get(bdev_mapping, block, false, err);
+}
+
+/**
+ * get_bh - take another use of a head the caller already uses
+ * @bh: a head from bread()/getblk() (or get_bh())
+ *
+ * Like bread(): one head user and one page reference; brelse() drops both.
+ *
+ * Context: any.
+ */
+void get_bh(struct buffer_head *bh)
+{
+	int old = atomic_fetch_add(&bh->b_count, 1);
+
+	CACHE_BUG_ON(old <= 0);
+	(void)old;
+	get_page(bh->b_page);
 }
 
 /**

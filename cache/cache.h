@@ -423,16 +423,13 @@ static inline void bh_clear(struct buffer_head *bh, enum bh_state_bits bit)
 	atomic_fetch_and_explicit(&bh->b_state, ~(1UL << bit), memory_order_acq_rel);
 }
 
-/* Another user of a head the caller already uses (bread/getblk); brelse()
- * drops it. */
-static inline void get_bh(struct buffer_head *bh)
-{
-	atomic_fetch_add_explicit(&bh->b_count, 1, memory_order_relaxed);
-}
 
 struct buffer_head *bread(struct address_space *bdev_mapping, uint64_t block, int *err);
 struct buffer_head *getblk(struct address_space *bdev_mapping, uint64_t block, int *err);
 void brelse(struct buffer_head *bh);
+/* Another user of a head the caller already uses (from bread/getblk): a
+ * head user and a page reference, as bread takes; brelse() drops both. */
+void get_bh(struct buffer_head *bh);
 void set_buffer_uptodate(struct buffer_head *bh);
 void mark_buffer_dirty(struct buffer_head *bh);
 void lock_buffer(struct buffer_head *bh);

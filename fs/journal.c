@@ -616,12 +616,17 @@ static int journal_switch(struct journal *j, struct jcommit *c)
 	return err;
 }
 
-/* Take references to the inodes of the ordered list that are still in core. */
+/* Take references to the inodes of the ordered list that are still in core.
+ * At unmount (stopping) there are none: every inode was evicted, its data
+ * written, and the inode cache is gone. */
 static int journal_grab_ordered(struct journal *j, struct jcommit *c)
 {
 	struct jtx *t = c->t;
 
 	c->nord = 0;
+	c->ord = NULL;
+	if (__atomic_load_n(&j->stopping, __ATOMIC_ACQUIRE))
+		return 0;
 	c->ord = t->nord ? calloc(t->nord, sizeof(*c->ord)) : NULL;
 	if (t->nord && !c->ord)
 		return -ENOMEM;

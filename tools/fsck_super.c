@@ -95,11 +95,13 @@ static void fsck_print_super(struct fsck *f)
 }
 
 /* Fields the backup must share with the primary (everything but the
- * label, counts, state and times, which only the primary tracks). */
+ * label, counts, state, times and RECOVER, which only the primary tracks). */
 static bool fsck_backup_matches(const struct folio_super *a, const struct folio_super *b)
 {
+	le32 state = cpu_to_le32(FOLIO_INCOMPAT_RECOVER);
+
 	return a->s_magic == b->s_magic && a->s_version == b->s_version &&
-	       a->s_feature_incompat == b->s_feature_incompat &&
+	       (a->s_feature_incompat & ~state) == (b->s_feature_incompat & ~state) &&
 	       a->s_feature_ro_compat == b->s_feature_ro_compat &&
 	       a->s_log_block_size == b->s_log_block_size &&
 	       a->s_blocks_count == b->s_blocks_count && a->s_inodes_count == b->s_inodes_count &&

@@ -214,7 +214,9 @@ static void test_grow_shrink(struct fsfix *t)
 				break;
 			long_name(name, i, FOLIO_NAME_MAX - i % 64);
 			pthread_rwlock_wrlock(&dir->i_rwsem);
+			fs_tx_begin(dir->fs);
 			bad += fs_dir_remove(dir, name, strlen(name), NULL) != 0;
+			fs_tx_end(dir->fs);
 			pthread_rwlock_unlock(&dir->i_rwsem);
 			gone[i] = true;
 			removed++;

@@ -199,7 +199,14 @@ static void test_inodes(unsigned bs)
 
 /* ---- unlinked inodes ---- */
 
-static void test_unlink_open(unsigned bs)
+/* With @journal the image has one (mkfs's default); without, mkfs -J none:
+ * metadata then goes home at every sync instead of to the log. */
+static const char *jopts(bool journal)
+{
+	return journal ? "-J size=1M" : "-J none";
+}
+
+static void test_unlink_open(unsigned bs, bool journal)
 {
 	struct folio_super sb;
 	struct inode *inode, *again;
@@ -209,7 +216,7 @@ static void test_unlink_open(unsigned bs)
 	struct stat st;
 	struct fsfix t;
 
-	fsfix_mkfs(&t, bs, "8M", NULL);
+	fsfix_mkfs(&t, bs, "8M", jopts(journal));
 	fsfix_mount(&t);
 	free0 = fsfix_free_blocks(&t);
 	inode = fsfix_create(&t, "o");
@@ -226,6 +233,8 @@ static void test_unlink_open(unsigned bs)
 	is_u64(free0 - fsfix_free_blocks(&t), fsfix_blocks(f->inode),
 	       "bs %u: its blocks are still allocated", bs);
 	is_int(fs_sync(t.fs), 0, "bs %u: sync", bs);
+	/* with a journal sync puts it in the log; a checkpoint sends it home */
+	is_int(fs_journal_checkpoint(t.fs), 0, "bs %u: checkpoint", bs);
 	fsfix_read_sb(&t, &sb);
 	is_int(le32_to_cpu(sb.s_orphan_head), ino, "bs %u: on the orphan list on disk", bs);
 	is_int(fsfix_fsck(&t), 0, "bs %u: fsck clean (orphan noted) while open", bs);
@@ -253,9 +262,10 @@ static void test_unlink_open(unsigned bs)
 	fsfix_cleanup(&t);
 }
 
-/* The child: orphan an inode, sync, and "crash". Sends the inode number and
- * the blocks of a kept file through @fd. */
-static void crash_child(struct fsfix *t, int fd)
+/* The child: orphan an inode, sync (with a journal: fsync the kept file,
+ * which commits the unlink too but leaves it in the log), and "crash".
+ * Sends the inode number and the blocks of a kept file through @fd. */
+static void crash_child(struct fsfix *t, int fd, bool journal)
 {
 	struct inode *victim, *keep;
 	struct fs_file *fv, *fk;
@@ -270,13 +280,22 @@ static void crash_child(struct fsfix *t, int fd)
 	fsfix_write_pattern(fv, 7, 0, 300000);
 	if (fs_unlink(t->root, "victim"))
 		_exit(2);
-	if (fs_sync(t->fs))
+	if (journal ? fs_fsync_inode(keep, false) : fs_sync(t->fs))
 		_exit(3);
 	msg[0] = victim->ino;
 	msg[1] = (uint32_t)fsfix_blocks(keep);
 	if (write(fd, msg, sizeof(msg)) != (ssize_t)sizeof(msg))
 		_exit(4);
 	_exit(0); /* no release, no unmount */
+}
+
+static int count_lines(const char *s)
+{
+	int n = 0;
+
+	for (; *s; s++)
+		n += *s == '\n';
+	return n;
 }
 
 /* Run fs_mount with stderr captured into @out. */
@@ -303,7 +322,7 @@ static int mount_capture(struct fsfix *t, char *out, size_t outlen)
 	return err;
 }
 
-static void test_orphan_crash(unsigned bs)
+static void test_orphan_crash(unsigned bs, bool journal)
 {
 	struct folio_super sb0, sb;
 	struct inode *inode;
@@ -314,7 +333,7 @@ static void test_orphan_crash(unsigned bs)
 	struct fsfix t;
 	pid_t pid;
 
-	fsfix_mkfs(&t, bs, "8M", NULL);
+	fsfix_mkfs(&t, bs, "8M", jopts(journal));
 	fsfix_read_sb(&t, &sb0);
 	if (pipe(pfd))
 		BAIL("pipe");
@@ -324,7 +343,7 @@ static void test_orphan_crash(unsigned bs)
 		BAIL("fork");
 	if (!pid) {
 		close(pfd[0]);
-		crash_child(&t, pfd[1]);
+		crash_child(&t, pfd[1], journal);
 	}
 	close(pfd[1]);
 	if (read(pfd[0], msg, sizeof(msg)) != (ssize_t)sizeof(msg))
@@ -335,12 +354,22 @@ static void test_orphan_crash(unsigned bs)
 	       bs);
 	fsfix_read_sb(&t, &sb);
 	ok(!(le16_to_cpu(sb.s_state) & FOLIO_STATE_CLEAN), "bs %u: image left not clean", bs);
-	is_int(le32_to_cpu(sb.s_orphan_head), msg[0], "bs %u: the orphan is on the list", bs);
-	is_int(fsfix_fsck(&t), 0, "bs %u: fsck of the crashed image (orphan is a note)", bs);
+	if (journal) {
+		/* the synced orphan is in the journal's log, home after replay */
+		ok(le32_to_cpu(sb.s_feature_incompat) & FOLIO_INCOMPAT_RECOVER,
+		   "bs %u: the image needs its journal replayed", bs);
+	} else {
+		is_int(le32_to_cpu(sb.s_orphan_head), msg[0], "bs %u: the orphan is on the list",
+		       bs);
+		is_int(fsfix_fsck(&t), 0, "bs %u: fsck of the crashed image (orphan is a note)",
+		       bs);
+	}
 
 	is_int(mount_capture(&t, errs, sizeof(errs)), 0, "bs %u: mount after the crash", bs);
-	ok(strstr(errs, "not cleanly unmounted") && strchr(errs, '\n') == strrchr(errs, '\n'),
-	   "bs %u: one line says so: %s", bs, errs);
+	ok(strstr(errs, "not cleanly unmounted") &&
+		   (!journal || strstr(errs, "journal replayed: 1 transactions")),
+	   "bs %u: it says so: %s", bs, errs);
+	is_int(count_lines(errs), journal ? 2 : 1, "bs %u: one line each", bs);
 	is_int(le32_to_cpu(t.fs->sb.s_orphan_head), 0, "bs %u: orphan list emptied", bs);
 	is_int(fs_iget(t.fs, msg[0], &inode), -ENOENT, "bs %u: the orphan inode is free", bs);
 	is_u64(fsfix_free_blocks(&t), le64_to_cpu(sb0.s_free_blocks) - msg[1],
@@ -367,8 +396,10 @@ int main(void)
 	for (unsigned i = 0; i < 3; i++) {
 		test_fill(sizes[i]);
 		test_inodes(sizes[i]);
-		test_unlink_open(sizes[i]);
-		test_orphan_crash(sizes[i]);
+		test_unlink_open(sizes[i], false);
+		test_orphan_crash(sizes[i], false);
+		test_unlink_open(sizes[i], true);
+		test_orphan_crash(sizes[i], true);
 	}
 	return done_testing();
 }

@@ -68,7 +68,9 @@ static int xset(struct inode *i, const char *name, const void *v, size_t n, int 
 	int ret;
 
 	pthread_rwlock_wrlock(&i->i_rwsem);
+	fs_tx_begin(i->fs);
 	ret = __fs_setxattr(i, name, v, n, flags);
+	fs_tx_end(i->fs);
 	pthread_rwlock_unlock(&i->i_rwsem);
 	return ret;
 }
@@ -98,7 +100,9 @@ static int xremove(struct inode *i, const char *name)
 	int ret;
 
 	pthread_rwlock_wrlock(&i->i_rwsem);
+	fs_tx_begin(i->fs);
 	ret = __fs_removexattr(i, name);
+	fs_tx_end(i->fs);
 	pthread_rwlock_unlock(&i->i_rwsem);
 	return ret;
 }
