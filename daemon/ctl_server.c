@@ -122,6 +122,21 @@ static int ctl_find_dev(struct daemon *d)
 
 /* ---- requests ---- */
 
+/* The journal's counters (all 0 without one). */
+static void ctl_stats_journal(struct fs *fs, FILE *out)
+{
+	struct fs_journal_stats js;
+
+	fs_journal_stats(fs, &js);
+	fprintf(out,
+		"journal_blocks %" PRIu32 "\njournal_used_blocks %" PRIu32
+		"\njournal_commits %" PRIu64 "\njournal_checkpoints %" PRIu64
+		"\njournal_logged_blocks %" PRIu64 "\njournal_revokes %" PRIu64
+		"\njournal_committed_tid %" PRIu64 "\n",
+		js.blocks, js.used, js.commits, js.checkpoints, js.logged_blocks, js.revokes,
+		js.committed_tid);
+}
+
 static void ctl_stats_counters(struct daemon *d, FILE *out)
 {
 	uint64_t v[NR_CACHE_STATS];
@@ -149,6 +164,7 @@ static void ctl_stats_counters(struct daemon *d, FILE *out)
 		(uint64_t)fs->geom.inodes_count, atomic_load(&fs->free_inodes));
 	fprintf(out, "fs_block_size %u\nfs_read_only %d\n", (unsigned)fs->geom.block_size,
 		atomic_load(&fs->rdonly) ? 1 : 0);
+	ctl_stats_journal(fs, out);
 	if (fs->data_faulty)
 		fprintf(out, "debug_corrupted_writes %" PRIu64 "\n",
 			faulty_corrupted(fs->data_faulty));

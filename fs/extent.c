@@ -960,8 +960,18 @@ int fs_map_blocks(struct address_space *mapping, uint64_t lblk, uint32_t max, ui
 	}
 	if (in & MAP_NOWAIT)
 		return -EAGAIN;
-	/* a page may be locked here: the handle must already be open */
-	FS_BUG_ON(!fs_tx_active(inode->fs));
+	/* A page may be locked here, so no handle may be waited for: the
+	 * write path opened one before locking it; writeback meeting a block
+	 * still unmapped (it should not) only tries, and retries later. */
+	if (!fs_tx_active(inode->fs)) {
+		if (!fs_tx_try_begin(inode->fs))
+			return -EAGAIN;
+		pthread_mutex_lock(&inode->ext_mutex);
+		err = ext_map_create(inode, lblk, max, pblk, flags);
+		pthread_mutex_unlock(&inode->ext_mutex);
+		fs_tx_end(inode->fs);
+		return err;
+	}
 	pthread_mutex_lock(&inode->ext_mutex);
 	err = ext_map_create(inode, lblk, max, pblk, flags);
 	pthread_mutex_unlock(&inode->ext_mutex);

@@ -295,10 +295,6 @@ static unsigned file_pin_zero_pages(struct inode *inode, uint64_t first, uint64_
 			memset(page_address(page), 0, PAGE_SIZE);
 			page_set(page, PG_uptodate);
 		}
-		/* dirty now: the commit that converts the blocks writes the
-		 * data first (ordered), and pages the write does not reach get
-		 * the zeros they read as */
-		set_page_dirty(page);
 		unlock_page(page);
 		pages[n] = page;
 	}
@@ -311,11 +307,26 @@ static unsigned file_pin_zero_pages(struct inode *inode, uint64_t first, uint64_
  * per page. A read must never find those blocks written before the pages
  * over them hold the data, so every page of the range is first cached,
  * pinned and uptodate (zeros where it was not cached): reads are answered
- * from those pages, never from the blocks. The pages are dirtied before the
- * blocks are converted: pages the write does not reach get the zeros they
- * read as, and the journal's commit that converts the blocks writes every
- * one of them first (ordered data). 4 KiB blocks only (a page is a block).
+ * from those pages, never from the blocks. The pages are dirtied as their
+ * blocks are converted, in the same handle (file_dirty_pinned()).
+ * 4 KiB blocks only (a page is a block).
  */
+/* Dirty the pinned pages over blocks [lblk, lblk + n) just converted, in
+ * the same handle: the commit that converts them writes their data first
+ * (ordered), and pages the write does not reach get the zeros they read as.
+ * Never dirty before the conversion: writeback would meet unwritten blocks. */
+static void file_dirty_pinned(struct file_ahead *fa, uint64_t lblk, uint64_t n)
+{
+	for (uint64_t i = lblk; i < lblk + n; i++) {
+		struct page *page = fa->pages[i - fa->first];
+
+		lock_page(page);
+		if (page->mapping)
+			set_page_dirty(page);
+		unlock_page(page);
+	}
+}
+
 static void file_convert_ahead(struct inode *inode, uint64_t off, uint64_t size,
 			       struct file_ahead *fa)
 {
@@ -340,6 +351,8 @@ static void file_convert_ahead(struct inode *inode, uint64_t off, uint64_t size,
 		flags = MAP_CREATE;
 		fs_tx_begin(inode->fs);
 		n = fs_map_blocks(&inode->mapping, lblk, left, &pblk, &flags);
+		if (n > 0)
+			file_dirty_pinned(fa, lblk, (uint64_t)n);
 		fs_tx_end(inode->fs);
 		if (n <= 0)
 			break; /* the page-by-page path meets the error again */

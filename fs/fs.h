@@ -268,6 +268,7 @@ struct journal;
 /* A handle: every metadata change between the two is in one transaction.
  * Nestable per thread; no page lock held at the outermost begin. */
 void fs_tx_begin(struct fs *fs);
+bool fs_tx_try_begin(struct fs *fs); /* no waiting (a page lock held) */
 void fs_tx_end(struct fs *fs);
 bool fs_tx_active(struct fs *fs);
 /* The changed block joins the running transaction, pinned until it commits;

@@ -360,6 +360,32 @@ void fs_tx_begin(struct fs *fs)
 }
 
 /**
+ * fs_tx_try_begin - open a handle if that needs no waiting
+ * @fs: the filesystem
+ *
+ * For a thread that holds a page lock and has no handle (writeback meeting a
+ * block it must allocate): fails rather than wait for a commit, which may
+ * itself wait for a handle that waits for that page.
+ *
+ * Context: any; no handle of this thread open.
+ * Return: true with a handle open (fs_tx_end() closes it), false if not.
+ */
+bool fs_tx_try_begin(struct fs *fs)
+{
+	struct journal *j = fs->journal;
+
+	if (!j)
+		return true;
+	FS_BUG_ON(tx_depth);
+	if (pthread_rwlock_tryrdlock(&j->tx_lock))
+		return false;
+	tx_fs = fs;
+	tx_depth = 1;
+	balance_dirty_pages_defer(true);
+	return true;
+}
+
+/**
  * fs_tx_end - close a handle opened by fs_tx_begin()
  * @fs: the filesystem
  *

@@ -3,12 +3,12 @@
 # checked by killing the daemon with SIGKILL right after they return.
 #
 #  1. fsync of a new 1 MiB file, fdatasync of a new file and of an
-#     overwrite (pgwrite_sync: fsync of an overwrite writes metadata too,
-#     fdatasync only the 2 data pages, as only times changed), fsync of a
+#     overwrite (pgwrite_sync, journal_commits: fsync of an overwrite writes
+#     its 2 pages and commits the metadata to the journal, fdatasync writes
+#     only the 2 data pages, as only times changed), fsync of a
 #     directory after creating 20 names in it; then
-#     kill -9. fsck.foliofs finds no problem (an unclean image without a
-#     journal; fsync wrote the inode, bitmaps, descriptors, extent blocks and
-#     the superblock's counts, so the fsynced state is consistent); the next
+#     kill -9. The next mount replays the journal (the fsynced metadata
+#     is in its log); after that fsck.foliofs finds no problem; the next
 #     mount says the image was not cleanly unmounted; every fsynced byte and
 #     name is there.
 #  2. Four writer threads and three fsync threads on one file, each fsync on
@@ -59,10 +59,12 @@ def before(mp):
     write_all(mp + "/o", pattern(3, 0, 65536), os.fsync)
     fd = os.open(mp + "/o", os.O_RDWR)
     os.pwrite(fd, pattern(5, 4096, 8192), 4096)
-    s0 = stat(mp, "pgwrite_sync")
+    s0, c0 = stat(mp, "pgwrite_sync"), stat(mp, "journal_commits")
     os.fsync(fd)
-    s1 = stat(mp, "pgwrite_sync")
-    ok(s1 - s0 > 2, "fsync of an overwrite writes the 2 pages and metadata (%d)" % (s1 - s0))
+    s1, c1 = stat(mp, "pgwrite_sync"), stat(mp, "journal_commits")
+    ok(s1 - s0 == 2 and c1 - c0 >= 1,
+       "fsync of an overwrite writes the 2 pages and commits the metadata (%d pages, %d commits)"
+       % (s1 - s0, c1 - c0))
     os.pwrite(fd, pattern(4, 4096, 8192), 4096)
     os.fdatasync(fd)
     is_(stat(mp, "pgwrite_sync") - s1, 2, "fdatasync of an overwrite writes its 2 pages only")
