@@ -46,6 +46,8 @@
 #define FSCK_EXIT_ERRORS 4
 #define FSCK_EXIT_OPER	 8
 
+#define FSCK_GD_KEEP 2 /* gd_dirty: a descriptor left as found */
+
 /* What the run may change: -n (and no option) nothing, -p what is always
  * safe, -y everything it can. */
 enum fsck_mode {
@@ -155,7 +157,7 @@ struct fsck {
 	uint64_t round_counts; /* fixes to bitmaps and counts found this round */
 	bool sb_dirty;	       /* f->sb changed: written at the end */
 	uint8_t *imap_dirty;   /* per group: f->imaps changed */
-	uint8_t *gd_dirty;     /* per group: descriptor to rewrite */
+	uint8_t *gd_dirty;     /* per group: 1 rewrite the descriptor, FSCK_GD_KEEP never */
 	uint64_t *seen;	       /* hashes of lines printed */
 	size_t nseen, seen_cap;
 	uint32_t *reconnect; /* inodes to put in lost+found this round */

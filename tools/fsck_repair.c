@@ -558,6 +558,9 @@ static void fsck_commit_groups(struct fsck *f, bool set_only)
 		struct folio_group_desc *gd = &f->gdt[group], old = *gd;
 		uint8_t *imap = f->imaps + (size_t)group * g->block_size;
 
+		if (f->gd_dirty[group] == FSCK_GD_KEEP)
+			continue;
+
 		if (f->bmap_ok[group]) {
 			if (fsck_new_bmap(f, group, set_only, buf))
 				fsck_write(f, le64_to_cpu(gd->bg_block_bitmap), 1, buf);
@@ -593,7 +596,7 @@ static void fsck_commit_groups(struct fsck *f, bool set_only)
 		uint32_t per = g->block_size / sizeof(struct folio_group_desc), dirty = 0;
 
 		for (uint32_t i = b * per; i < (b + 1) * per && i < g->groups_count; i++)
-			dirty |= f->gd_dirty[i];
+			dirty |= f->gd_dirty[i] == 1;
 		if (dirty)
 			fsck_write(f, g->gdt_block + b, 1,
 				   (uint8_t *)f->gdt + (size_t)b * g->block_size);

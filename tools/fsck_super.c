@@ -292,9 +292,13 @@ static void fsck_group(struct fsck *f, uint32_t group)
 	uint64_t it = le64_to_cpu(gd->bg_inode_table);
 	uint32_t itb = f->g.itable_blocks;
 
+	/* A descriptor whose checksum is left wrong is not rewritten at all
+	 * (FSCK_GD_KEEP), nor are its bitmaps, whose checksums it holds. */
 	if (!folio_gd_csum_ok(f->seed, group, gd))
-		f->gd_dirty[group] |=
-			fsck_fix(f, FX_YES, "group %u: descriptor checksum mismatch", group);
+		f->gd_dirty[group] =
+			fsck_fix(f, FX_YES, "group %u: descriptor checksum mismatch", group)
+				? 1
+				: FSCK_GD_KEEP;
 	if (le32_to_cpu(gd->bg_flags) &&
 	    fsck_fix(f, FX_YES, "group %u: unknown flags 0x%x", group, le32_to_cpu(gd->bg_flags))) {
 		f->gdt[group].bg_flags = 0;
