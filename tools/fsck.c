@@ -86,6 +86,18 @@ void fsck_problem(struct fsck *f, const char *fmt, ...)
 	va_end(ap);
 }
 
+/* A problem that is fixed (counted in *@counter) or left (a problem). */
+static bool fsck_report(struct fsck *f, bool fix, uint64_t *counter, const char *fmt, va_list ap)
+{
+	if (!fix)
+		f->problems++;
+	if (fsck_say(f, "", fix ? ": fixed" : "", fmt, ap) && fix)
+		f->fixed++;
+	if (fix)
+		(*counter)++;
+	return fix;
+}
+
 /**
  * fsck_fix - report a problem and say whether to fix it now
  * @f: the check
@@ -101,17 +113,12 @@ void fsck_problem(struct fsck *f, const char *fmt, ...)
  */
 bool fsck_fix(struct fsck *f, enum fsck_level lvl, const char *fmt, ...)
 {
-	bool fix = (int)f->mode >= (int)lvl;
 	va_list ap;
+	bool fix;
 
 	va_start(ap, fmt);
-	if (!fix)
-		f->problems++;
-	if (fsck_say(f, "", fix ? ": fixed" : "", fmt, ap) && fix)
-		f->fixed++;
+	fix = fsck_report(f, (int)f->mode >= (int)lvl, &f->round_fixes, fmt, ap);
 	va_end(ap);
-	if (fix)
-		f->round_fixes++;
 	return fix;
 }
 
@@ -126,17 +133,12 @@ bool fsck_fix(struct fsck *f, enum fsck_level lvl, const char *fmt, ...)
  */
 bool fsck_fix_count(struct fsck *f, const char *fmt, ...)
 {
-	bool fix = f->mode >= FSCK_PREEN;
 	va_list ap;
+	bool fix;
 
 	va_start(ap, fmt);
-	if (!fix)
-		f->problems++;
-	if (fsck_say(f, "", fix ? ": fixed" : "", fmt, ap) && fix)
-		f->fixed++;
+	fix = fsck_report(f, f->mode >= FSCK_PREEN, &f->round_counts, fmt, ap);
 	va_end(ap);
-	if (fix)
-		f->round_counts++;
 	return fix;
 }
 

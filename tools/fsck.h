@@ -232,6 +232,7 @@ void fsck_pass_journal(struct fsck *f);
 bool fsck_replay(struct fsck *f);
 
 /* fsck_repair.c */
+void fsck_write_sb(struct fsck *f);
 void fsck_inode_write(struct fsck *f, uint32_t ino, struct folio_inode *in);
 struct folio_inode *fsck_inode_read(struct fsck *f, uint32_t ino, uint8_t *buf);
 void fsck_free_inode(struct fsck *f, uint32_t ino);

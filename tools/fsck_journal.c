@@ -64,18 +64,6 @@ static int fsck_jio_flush(void *ctx)
 	return bdev_flush(f->bdev);
 }
 
-/* Write f->sb (with a fresh checksum) to block 0 and flush. */
-static void fsck_write_sb_now(struct fsck *f)
-{
-	uint8_t *buf = fsck_block_alloc(1, f->g.block_size);
-
-	folio_sb_csum_set(&f->sb);
-	memcpy(buf, &f->sb, sizeof(f->sb));
-	fsck_write(f, 0, 1, buf);
-	fsck_flush(f);
-	free(buf);
-}
-
 /* Scan (or, unless @dry, replay) the log. */
 static int fsck_journal_scan(struct fsck *f, bool dry, struct folio_replay_info *info, char *msg,
 			     size_t len)
@@ -124,7 +112,8 @@ bool fsck_replay(struct fsck *f)
 			  info.last_seq, info.blocks, info.revoked))
 		f->round_fixes = 0; /* not a change the passes must see twice */
 	f->sb.s_feature_incompat &= ~cpu_to_le32(FOLIO_INCOMPAT_RECOVER);
-	fsck_write_sb_now(f);
+	fsck_write_sb(f);
+	fsck_flush(f);
 	return true;
 }
 

@@ -4,6 +4,7 @@
  * Interface (tools/fsck.h):
  *   fsck_inode_read/fsck_inode_write  one inode, read-modify-write of its
  *                                     table block with a fresh checksum
+ *   fsck_write_sb                     the superblock to block 0
  *   fsck_free_inode                   clear an inode's bitmap bit (its blocks
  *                                     go with the next bitmap rebuild)
  *   fsck_free_orphans                 -p/-y, before the inodes pass: free every
@@ -198,8 +199,15 @@ void fsck_node_remove(void *base, uint32_t *used, uint32_t off, uint32_t size)
 /* Orphans                                                             */
 /* ------------------------------------------------------------------ */
 
-/* Write f->sb to block 0 (the rest of the block zero). */
-static void fsck_write_sb(struct fsck *f)
+/**
+ * fsck_write_sb - write f->sb, with a fresh checksum, to block 0
+ * @f: the check, opened for writing
+ *
+ * The rest of the block is written as zeros. No flush.
+ *
+ * Context: fsck's only thread.
+ */
+void fsck_write_sb(struct fsck *f)
 {
 	uint8_t *buf = fsck_block_alloc(1, f->g.block_size);
 
