@@ -14,6 +14,11 @@ noinst_LIBRARIES += tests/lib/libfsfix.a
 tests_lib_libfsfix_a_SOURCES = tests/lib/fsfix.c tests/lib/fsfix.h
 FSFIX_LIBS = tests/lib/libfsfix.a $(FS_LIBS)
 
+# A writer of journal transactions, for the journal's tests.
+noinst_LIBRARIES += tests/lib/libjwriter.a
+tests_lib_libjwriter_a_SOURCES = tests/lib/jwriter.c tests/lib/jwriter.h
+JWRITER_LIBS = tests/lib/libjwriter.a $(FORMAT_LIBS)
+
 # The slowest parts first, so a parallel `make check` starts them early.
 include tests/fsx/local.mk
 include tests/mount/local.mk

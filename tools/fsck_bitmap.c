@@ -58,6 +58,9 @@ const char *fsck_claim_name(const struct fsck_claim *c, char *buf, size_t len)
 	case FK_DIRNODE:
 		snprintf(buf, len, "directory %u (tree node)", c->owner);
 		break;
+	case FK_JOURNAL:
+		snprintf(buf, len, "the journal (inode %u)", c->owner);
+		break;
 	default:
 		snprintf(buf, len, "inode %u (xattr block)", c->owner);
 		break;
@@ -124,13 +127,24 @@ static void fsck_sweep(struct fsck *f)
 	}
 }
 
+/* A run of blocks whose bit is wrong. -p and -y set the bits of blocks in
+ * use at once; they clear those of unused blocks only when the round found
+ * every owner (fsck_commit()): after a change to references the next round
+ * reports them, and with a problem left the blocks stay marked. */
 static void fsck_report_run(struct fsck *f, bool in_use, uint64_t from, uint64_t to)
 {
 	char b[64];
 
-	if (in_use)
-		fsck_problem(f, "%s: in use but marked free in the bitmap",
-			     fsck_blocks(b, sizeof(b), from, to));
+	if (in_use) {
+		fsck_fix_count(f, "%s: in use but marked free in the bitmap",
+			       fsck_blocks(b, sizeof(b), from, to));
+		return;
+	}
+	if (f->mode != FSCK_CHECK && f->round_fixes)
+		return;
+	if (f->mode != FSCK_CHECK && !f->problems)
+		fsck_fix_count(f, "%s: marked in use in the bitmap but not used by anything",
+			       fsck_blocks(b, sizeof(b), from, to));
 	else
 		fsck_problem(f, "%s: marked in use in the bitmap but not used by anything",
 			     fsck_blocks(b, sizeof(b), from, to));
@@ -201,11 +215,11 @@ static void fsck_super_counts(struct fsck *f)
 		return;
 	}
 	if (sfb != fb)
-		fsck_problem(f, "superblock: free blocks count %" PRIu64 ", groups have %" PRIu64,
-			     sfb, fb);
+		fsck_fix_count(f, "superblock: free blocks count %" PRIu64 ", groups have %" PRIu64,
+			       sfb, fb);
 	if (sfi != fi)
-		fsck_problem(f, "superblock: free inodes count %" PRIu64 ", groups have %" PRIu64,
-			     sfi, fi);
+		fsck_fix_count(f, "superblock: free inodes count %" PRIu64 ", groups have %" PRIu64,
+			       sfi, fi);
 }
 
 /**

@@ -9,7 +9,12 @@
  * fsck_pass_orphans() walks the orphan list from s_orphan_head.
  *
  * Reserved inodes 2..7 are not checked unless a feature gives them a meaning
- * (inode 2 with COMPAT_JOURNAL is checked as a regular file).
+ * (inode 2 with COMPAT_JOURNAL is checked as the journal, fsck_journal.c).
+ *
+ * -y fixes an inode in its table copy (each check sets *dirty) and writes
+ * it once checked: bad nanoseconds and flags cleared, sizes and i_blocks set
+ * to what the inode owns, a checksum recomputed when the rest is sound; an
+ * inode with an invalid mode or a symlink that cannot be read is freed.
  *
  * Invariants: after the pass, f->ino[n].state has FI_INUSE for every inode
  * whose bitmap bit is set, FI_CHECKED for those read and checked, FI_BAD for
@@ -28,99 +33,141 @@
 
 #define FSCK_NSEC_MAX 999999999u
 
-static void fsck_check_times(struct fsck *f, uint32_t ino, const struct folio_inode *in)
+static uint32_t fsck_nsec(le32 ns)
 {
-	if (le32_to_cpu(in->i_atime_nsec) > FSCK_NSEC_MAX ||
-	    le32_to_cpu(in->i_mtime_nsec) > FSCK_NSEC_MAX ||
-	    le32_to_cpu(in->i_ctime_nsec) > FSCK_NSEC_MAX ||
-	    le32_to_cpu(in->i_crtime_nsec) > FSCK_NSEC_MAX)
-		fsck_problem(f, "inode %u: nanoseconds of a timestamp out of range", ino);
+	return le32_to_cpu(ns) > FSCK_NSEC_MAX ? 0 : le32_to_cpu(ns);
 }
 
-static void fsck_check_iblocks(struct fsck *f, uint32_t ino, const struct folio_inode *in,
-			       uint64_t counted)
+static void fsck_check_times(struct fsck *f, uint32_t ino, struct folio_inode *in, bool *dirty)
+{
+	if ((le32_to_cpu(in->i_atime_nsec) > FSCK_NSEC_MAX ||
+	     le32_to_cpu(in->i_mtime_nsec) > FSCK_NSEC_MAX ||
+	     le32_to_cpu(in->i_ctime_nsec) > FSCK_NSEC_MAX ||
+	     le32_to_cpu(in->i_crtime_nsec) > FSCK_NSEC_MAX) &&
+	    fsck_fix(f, FX_YES, "inode %u: nanoseconds of a timestamp out of range", ino)) {
+		in->i_atime_nsec = cpu_to_le32(fsck_nsec(in->i_atime_nsec));
+		in->i_mtime_nsec = cpu_to_le32(fsck_nsec(in->i_mtime_nsec));
+		in->i_ctime_nsec = cpu_to_le32(fsck_nsec(in->i_ctime_nsec));
+		in->i_crtime_nsec = cpu_to_le32(fsck_nsec(in->i_crtime_nsec));
+		*dirty = true;
+	}
+}
+
+static void fsck_check_iblocks(struct fsck *f, uint32_t ino, struct folio_inode *in,
+			       uint64_t counted, bool *dirty)
 {
 	uint64_t stored = le64_to_cpu(in->i_blocks);
 
-	if (stored != counted)
-		fsck_problem(f, "inode %u: i_blocks %" PRIu64 ", %" PRIu64 " blocks owned", ino,
-			     stored, counted);
+	if (stored != counted &&
+	    fsck_fix(f, FX_YES, "inode %u: i_blocks %" PRIu64 ", %" PRIu64 " blocks owned", ino,
+		     stored, counted)) {
+		in->i_blocks = cpu_to_le64(counted);
+		*dirty = true;
+	}
 }
 
-static void fsck_check_regular(struct fsck *f, uint32_t ino, const struct folio_inode *in,
-			       uint64_t xblocks)
+static void fsck_check_regular(struct fsck *f, uint32_t ino, struct folio_inode *in,
+			       uint64_t xblocks, bool *dirty)
 {
 	struct fsck_extent_walk w;
-	uint64_t size = le64_to_cpu(in->i_size);
+	uint64_t size = le64_to_cpu(in->i_size), max = FOLIO_MAX_LBLK << f->g.block_shift;
 
 	fsck_walk_extents(f, ino, &in->i_extents, &w);
-	if (size > FOLIO_MAX_LBLK << f->g.block_shift)
-		fsck_problem(f, "inode %u: size %" PRIu64 " beyond the largest file", ino, size);
+	*dirty |= w.root_changed;
+	if (size > max &&
+	    fsck_fix(f, FX_YES, "inode %u: size %" PRIu64 " beyond the largest file", ino, size)) {
+		in->i_size = cpu_to_le64(max);
+		*dirty = true;
+	}
 	if (!w.bad)
-		fsck_check_iblocks(f, ino, in, w.data_blocks + w.node_blocks + xblocks);
+		fsck_check_iblocks(f, ino, in, w.data_blocks + w.node_blocks + xblocks, dirty);
 }
 
 /* A long symlink: extent-mapped target filling every block up to its size. */
-static void fsck_check_long_symlink(struct fsck *f, uint32_t ino, const struct folio_inode *in,
-				    uint64_t size, uint64_t xblocks)
+/* A symlink whose target cannot be read: -y frees the inode (its entries
+ * go in the next round). True when freed. */
+static bool fsck_bad_symlink(struct fsck *f, uint32_t ino, const char *what, uint64_t size)
+{
+	if (!fsck_fix(f, FX_YES, "inode %u: symlink target of %" PRIu64 " bytes %s: inode cleared",
+		      ino, size, what))
+		return false;
+	fsck_free_inode(f, ino);
+	return true;
+}
+
+static bool fsck_check_long_symlink(struct fsck *f, uint32_t ino, struct folio_inode *in,
+				    uint64_t size, uint64_t xblocks, bool *dirty)
 {
 	struct fsck_extent_walk w;
 	uint64_t need = (size + f->g.block_size - 1) >> f->g.block_shift;
+	char what[80];
 
 	fsck_walk_extents(f, ino, &in->i_extents, &w);
+	*dirty |= w.root_changed;
 	if (w.bad)
-		return;
-	if (w.end != need || w.holes || w.unwritten)
-		fsck_problem(f,
-			     "inode %u: symlink target of %" PRIu64
-			     " bytes is not mapped by written blocks 0-%" PRIu64,
-			     ino, size, need - 1);
-	fsck_check_iblocks(f, ino, in, w.data_blocks + w.node_blocks + xblocks);
+		return false;
+	if (w.end != need || w.holes || w.unwritten) {
+		snprintf(what, sizeof(what), "is not mapped by written blocks 0-%" PRIu64,
+			 need - 1);
+		if (fsck_bad_symlink(f, ino, what, size))
+			return true;
+	}
+	fsck_check_iblocks(f, ino, in, w.data_blocks + w.node_blocks + xblocks, dirty);
+	return false;
 }
 
-static void fsck_check_symlink(struct fsck *f, uint32_t ino, const struct folio_inode *in,
-			       uint64_t xblocks)
+/* Returns true when the inode was freed. */
+static bool fsck_check_symlink(struct fsck *f, uint32_t ino, struct folio_inode *in,
+			       uint64_t xblocks, bool *dirty)
 {
 	uint64_t size = le64_to_cpu(in->i_size);
 	bool inl = le32_to_cpu(in->i_flags) & FOLIO_IFL_INLINE;
 
-	if (size == 0 || size > FOLIO_SYMLINK_MAX) {
-		fsck_problem(f, "inode %u: symlink target length %" PRIu64 " (1..%u allowed)", ino,
-			     size, FOLIO_SYMLINK_MAX);
-		return;
+	if (size == 0 || size > FOLIO_SYMLINK_MAX)
+		return fsck_bad_symlink(f, ino, "(1..4095 allowed)", size);
+	if (inl != (size <= FOLIO_INLINE_MAX))
+		return fsck_bad_symlink(f, ino, inl ? "wrongly marked inline" : "not stored inline",
+					size);
+	if (!inl)
+		return fsck_check_long_symlink(f, ino, in, size, xblocks, dirty);
+	if (memchr(in->i_symlink, '\0', size) &&
+	    fsck_fix(f, FX_YES,
+		     "inode %u: inline symlink target contains a NUL byte: inode cleared", ino)) {
+		fsck_free_inode(f, ino);
+		return true;
 	}
-	if (inl != (size <= FOLIO_INLINE_MAX)) {
-		fsck_problem(f, "inode %u: symlink of %" PRIu64 " bytes %s inline", ino, size,
-			     inl ? "wrongly marked" : "not stored");
-		return;
-	}
-	if (!inl) {
-		fsck_check_long_symlink(f, ino, in, size, xblocks);
-		return;
-	}
-	if (memchr(in->i_symlink, '\0', size))
-		fsck_problem(f, "inode %u: inline symlink target contains a NUL byte", ino);
-	fsck_check_iblocks(f, ino, in, xblocks);
+	fsck_check_iblocks(f, ino, in, xblocks, dirty);
+	return false;
 }
 
 /* Devices, fifos and sockets hold no data. */
-static void fsck_check_special(struct fsck *f, uint32_t ino, const struct folio_inode *in,
-			       uint64_t xblocks)
+static void fsck_check_special(struct fsck *f, uint32_t ino, struct folio_inode *in,
+			       uint64_t xblocks, bool *dirty)
 {
-	if (le64_to_cpu(in->i_size))
-		fsck_problem(f, "inode %u: special file with size %" PRIu64, ino,
-			     le64_to_cpu(in->i_size));
-	fsck_check_iblocks(f, ino, in, xblocks);
+	if (le64_to_cpu(in->i_size) &&
+	    fsck_fix(f, FX_YES, "inode %u: special file with size %" PRIu64, ino,
+		     le64_to_cpu(in->i_size))) {
+		in->i_size = 0;
+		*dirty = true;
+	}
+	fsck_check_iblocks(f, ino, in, xblocks, dirty);
 }
 
-static void fsck_check_flags(struct fsck *f, uint32_t ino, const struct folio_inode *in)
+static void fsck_check_flags(struct fsck *f, uint32_t ino, struct folio_inode *in, bool *dirty)
 {
 	uint32_t flags = le32_to_cpu(in->i_flags);
 
-	if (flags & ~FOLIO_IFL_KNOWN)
-		fsck_problem(f, "inode %u: unknown flags 0x%x", ino, flags & ~FOLIO_IFL_KNOWN);
-	if ((flags & FOLIO_IFL_INLINE) && !S_ISLNK(le16_to_cpu(in->i_mode)))
-		fsck_problem(f, "inode %u: inline flag on a file that is not a symlink", ino);
+	if ((flags & ~FOLIO_IFL_KNOWN) &&
+	    fsck_fix(f, FX_YES, "inode %u: unknown flags 0x%x", ino, flags & ~FOLIO_IFL_KNOWN)) {
+		flags &= FOLIO_IFL_KNOWN;
+		*dirty = true;
+	}
+	if ((flags & FOLIO_IFL_INLINE) && !S_ISLNK(le16_to_cpu(in->i_mode)) &&
+	    fsck_fix(f, FX_YES, "inode %u: inline flag on a file that is not a symlink", ino)) {
+		flags &= ~FOLIO_IFL_INLINE;
+		*dirty = true;
+	}
+	in->i_flags = cpu_to_le32(flags);
 }
 
 static void fsck_count_type(struct fsck *f, uint32_t mode)
@@ -135,36 +182,58 @@ static void fsck_count_type(struct fsck *f, uint32_t mode)
 		f->n_other++;
 }
 
-/* Check one in-use inode; @in points at its s_inode_size bytes. */
-static void fsck_check_inode(struct fsck *f, uint32_t ino, const struct folio_inode *in)
+/* The checks by type; true when the inode was freed. */
+static bool fsck_check_by_type(struct fsck *f, uint32_t ino, struct folio_inode *in, uint32_t mode,
+			       bool *dirty)
+{
+	uint64_t xblocks = in->i_xattr_block ? 1 : 0;
+
+	if (S_ISREG(mode))
+		fsck_check_regular(f, ino, in, xblocks, dirty);
+	else if (S_ISDIR(mode))
+		fsck_add_dir(f, ino, in, xblocks, dirty);
+	else if (S_ISLNK(mode))
+		return fsck_check_symlink(f, ino, in, xblocks, dirty);
+	else
+		fsck_check_special(f, ino, in, xblocks, dirty);
+	return false;
+}
+
+/* Check one in-use inode; @in points at its s_inode_size bytes (a copy
+ * -y may change and write back). */
+static void fsck_check_inode(struct fsck *f, uint32_t ino, struct folio_inode *in)
 {
 	struct fsck_ino *fi = &f->ino[ino];
 	uint32_t mode = le16_to_cpu(in->i_mode);
-	uint64_t xblocks = in->i_xattr_block ? 1 : 0;
+	bool csum_ok = folio_inode_csum_ok(f->seed, ino, in, f->g.inode_size), dirty = false;
+	uint64_t before = f->problems;
 
 	f->n_inodes++;
-	if (!folio_inode_csum_ok(f->seed, ino, in, f->g.inode_size))
-		fsck_problem(f, "inode %u: checksum mismatch", ino);
 	if (!folio_mode_to_ftype(mode)) {
-		fsck_problem(f, "inode %u: in use with invalid mode 0%o", ino, mode);
-		fi->state |= FI_BAD;
+		if (!csum_ok)
+			fsck_problem(f, "inode %u: checksum mismatch", ino);
+		if (fsck_fix(f, FX_YES, "inode %u: in use with invalid mode 0%o: cleared", ino,
+			     mode))
+			fsck_free_inode(f, ino);
+		else
+			fi->state |= FI_BAD;
 		return;
 	}
 	fi->state |= FI_CHECKED;
 	fi->mode = (uint16_t)mode;
 	fi->nlink = le32_to_cpu(in->i_nlink);
 	fsck_count_type(f, mode);
-	fsck_check_times(f, ino, in);
-	fsck_check_flags(f, ino, in);
-	fsck_check_xattrs(f, ino, in);
-	if (S_ISREG(mode))
-		fsck_check_regular(f, ino, in, xblocks);
-	else if (S_ISDIR(mode))
-		fsck_add_dir(f, ino, in, xblocks);
-	else if (S_ISLNK(mode))
-		fsck_check_symlink(f, ino, in, xblocks);
-	else
-		fsck_check_special(f, ino, in, xblocks);
+	fsck_check_times(f, ino, in, &dirty);
+	fsck_check_flags(f, ino, in, &dirty);
+	fsck_check_xattrs(f, ino, in, &dirty);
+	if (fsck_check_by_type(f, ino, in, mode, &dirty))
+		return;
+	/* A checksum is recomputed only when nothing else was left wrong. */
+	if (!csum_ok &&
+	    (f->problems != before || !fsck_fix(f, FX_YES, "inode %u: checksum mismatch", ino)))
+		fsck_problem(f, "inode %u: checksum mismatch", ino);
+	else if (dirty || !csum_ok)
+		fsck_inode_write(f, ino, in);
 }
 
 /* Should an in-use inode number be checked as a file? */
@@ -206,8 +275,11 @@ static void fsck_group_inodes(struct fsck *f, uint32_t group, uint8_t *table)
 		f->ino[ino].state |= FI_INUSE;
 		if (!f->group_ok[group])
 			f->ino[ino].state |= FI_BAD;
+		else if (ino == FOLIO_JOURNAL_INO && fsck_ino_is_file(f, ino))
+			fsck_check_journal_inode(f,
+						 (const void *)(table + (size_t)i * g->inode_size));
 		else if (fsck_ino_is_file(f, ino))
-			fsck_check_inode(f, ino, (const void *)(table + (size_t)i * g->inode_size));
+			fsck_check_inode(f, ino, (void *)(table + (size_t)i * g->inode_size));
 	}
 }
 
@@ -298,10 +370,4 @@ void fsck_pass_orphans(struct fsck *f)
 		ino = fsck_orphan_next(f, ino, buf);
 	}
 	free(buf);
-	for (uint32_t i = FOLIO_FIRST_INO; i <= f->g.inodes_count; i++) {
-		const struct fsck_ino *fi = &f->ino[i];
-
-		if ((fi->state & FI_CHECKED) && !fi->nlink && !(fi->state & FI_ORPHAN))
-			fsck_problem(f, "inode %u: link count 0 but not on the orphan list", i);
-	}
 }

@@ -123,12 +123,16 @@ static void fsck_check_backup(struct fsck *f)
 	fsck_read(f, blk, 1, buf);
 	b = (const void *)buf;
 	if (le64_to_cpu(b->s_magic) != FOLIO_SB_MAGIC)
-		fsck_problem(f, "backup superblock at block %" PRIu64 ": bad magic", blk);
+		f->backup_dirty |= fsck_fix(
+			f, FX_PREEN, "backup superblock at block %" PRIu64 ": bad magic", blk);
 	else if (!folio_sb_csum_ok(b))
-		fsck_problem(f, "backup superblock at block %" PRIu64 ": checksum mismatch", blk);
+		f->backup_dirty |=
+			fsck_fix(f, FX_PREEN,
+				 "backup superblock at block %" PRIu64 ": checksum mismatch", blk);
 	else if (!fsck_backup_matches(&f->sb, b))
-		fsck_problem(f, "backup superblock at block %" PRIu64 ": differs from the primary",
-			     blk);
+		f->backup_dirty |= fsck_fix(
+			f, FX_PREEN,
+			"backup superblock at block %" PRIu64 ": differs from the primary", blk);
 	free(buf);
 }
 
@@ -140,8 +144,9 @@ static void fsck_primary_bad(struct fsck *f, uint8_t *buf, int ret, const char *
 		fsck_fatal("%s: %s", f->image, msg);
 	}
 	f->from_backup = true;
-	fsck_problem(f, "primary superblock: %s; checking with the backup at block %" PRIu64, msg,
-		     le64_to_cpu(f->sb.s_backup_sb_block));
+	f->sb_dirty |= fsck_fix(
+		f, FX_YES, "primary superblock: %s; checking with the backup at block %" PRIu64,
+		msg, le64_to_cpu(f->sb.s_backup_sb_block));
 }
 
 /**
@@ -165,7 +170,7 @@ void fsck_pass_super(struct fsck *f)
 	if (ret)
 		fsck_primary_bad(f, buf, ret, msg);
 	else if (!folio_sb_csum_ok(&f->sb))
-		fsck_problem(f, "superblock: checksum mismatch");
+		f->sb_dirty |= fsck_fix(f, FX_YES, "superblock: checksum mismatch");
 	free(buf);
 	f->seed = folio_fs_seed(f->sb.s_uuid);
 	f->hash_seed[0] = le64_to_cpu(f->sb.s_hash_seed[0]);
@@ -218,8 +223,8 @@ static void fsck_check_padding(struct fsck *f, uint32_t group, const uint8_t *ma
 			continue;
 		}
 		if (!fsck_test_bit(map, bit)) {
-			fsck_problem(f, "group %u: %s bitmap has padding bit %" PRIu64 " clear",
-				     group, what, bit);
+			fsck_fix_count(f, "group %u: %s bitmap has padding bit %" PRIu64 " clear",
+				       group, what, bit);
 			return;
 		}
 	}
@@ -249,22 +254,33 @@ static void fsck_group_bitmap(struct fsck *f, uint32_t group, bool inodes)
 	fsck_claim(f, blk, 1, group, inodes ? FK_IBITMAP : FK_BBITMAP);
 	fsck_read(f, blk, 1, map);
 	(inodes ? f->imap_ok : f->bmap_ok)[group] = 1;
-	if (folio_bitmap_csum(f->seed, map, f->g.block_size) != csum)
-		fsck_problem(f, "group %u: %s bitmap checksum mismatch", group, what);
+	if (folio_bitmap_csum(f->seed, map, f->g.block_size) != csum) {
+		/* A block bitmap is rebuilt from the claims; an inode bitmap's
+		 * bits are trusted, which only -y does. */
+		if (!inodes)
+			fsck_fix_count(f, "group %u: block bitmap checksum mismatch", group);
+		else if (fsck_fix(f, FX_YES, "group %u: inode bitmap checksum mismatch", group))
+			f->imap_dirty[group] = 1;
+	}
 	fsck_check_padding(f, group, map, nbits, what);
 	zeros = fsck_zero_bits(map, nbits);
 	if (zeros != nfree)
-		fsck_problem(f, "group %u: free %ss count %u, bitmap has %u free", group, what,
-			     nfree, zeros);
+		fsck_fix_count(f, "group %u: free %ss count %u, bitmap has %u free", group, what,
+			       nfree, zeros);
 }
 
 /* The reserved inodes (group 0) must be marked in use. */
 static void fsck_reserved_inodes(struct fsck *f)
 {
-	for (uint32_t ino = 1; ino < FOLIO_FIRST_INO; ino++)
-		if (!fsck_test_bit(f->imaps, ino - 1))
-			fsck_problem(f, "inode %u: reserved but marked free in the inode bitmap",
-				     ino);
+	for (uint32_t ino = 1; ino < FOLIO_FIRST_INO; ino++) {
+		if (fsck_test_bit(f->imaps, ino - 1))
+			continue;
+		if (fsck_fix_count(f, "inode %u: reserved but marked free in the inode bitmap",
+				   ino)) {
+			fsck_set_bit(f->imaps, ino - 1);
+			f->imap_dirty[0] = 1;
+		}
+	}
 }
 
 /* Check one descriptor's checksum and locations, claim its blocks, read its
@@ -276,10 +292,18 @@ static void fsck_group(struct fsck *f, uint32_t group)
 	uint64_t it = le64_to_cpu(gd->bg_inode_table);
 	uint32_t itb = f->g.itable_blocks;
 
+	/* A descriptor whose checksum is left wrong is not rewritten at all
+	 * (FSCK_GD_KEEP), nor are its bitmaps, whose checksums it holds. */
 	if (!folio_gd_csum_ok(f->seed, group, gd))
-		fsck_problem(f, "group %u: descriptor checksum mismatch", group);
-	if (le32_to_cpu(gd->bg_flags))
-		fsck_problem(f, "group %u: unknown flags 0x%x", group, le32_to_cpu(gd->bg_flags));
+		f->gd_dirty[group] =
+			fsck_fix(f, FX_YES, "group %u: descriptor checksum mismatch", group)
+				? 1
+				: FSCK_GD_KEEP;
+	if (le32_to_cpu(gd->bg_flags) &&
+	    fsck_fix(f, FX_YES, "group %u: unknown flags 0x%x", group, le32_to_cpu(gd->bg_flags))) {
+		f->gdt[group].bg_flags = 0;
+		f->gd_dirty[group] = 1;
+	}
 	fsck_verbose(f,
 		     "group %u: blocks %" PRIu64 "-%" PRIu64 ", block bitmap %" PRIu64
 		     ", inode bitmap %" PRIu64 ", inode table %" PRIu64 "-%" PRIu64
@@ -319,6 +343,10 @@ void fsck_pass_groups(struct fsck *f)
 	f->bmaps = fsck_block_alloc(n, g->block_size);
 	f->imaps = fsck_block_alloc(n, g->block_size);
 	f->ino = fsck_alloc(((size_t)g->inodes_count + 1) * sizeof(*f->ino));
+	f->imap_dirty = fsck_alloc(n);
+	f->gd_dirty = fsck_alloc(n);
+	if (f->mode == FSCK_YES)
+		f->claimed = fsck_alloc((size_t)(g->blocks_count + 7) / 8);
 	fsck_read(f, g->gdt_block, g->gdt_blocks, f->gdt);
 	fsck_claim(f, 0, 1, 0, FK_SUPER);
 	fsck_claim(f, g->gdt_block, g->gdt_blocks, 0, FK_GDT);

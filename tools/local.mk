@@ -7,7 +7,7 @@ tools_mkfs_foliofs_LDADD = $(FORMAT_LIBS) $(BACKING_LIBS)
 
 tools_fsck_foliofs_SOURCES = tools/fsck.h tools/fsck.c tools/fsck_super.c \
 	tools/fsck_inode.c tools/fsck_extent.c tools/fsck_xattr.c tools/fsck_dir.c \
-	tools/fsck_bitmap.c
+	tools/fsck_bitmap.c tools/fsck_journal.c tools/fsck_repair.c
 tools_fsck_foliofs_LDADD = $(FORMAT_LIBS) $(BACKING_LIBS)
 
 tools_foliofs_ctl_SOURCES = daemon/ctl_proto.h tools/ctl.c

@@ -714,8 +714,8 @@ static void mkfs_inodes(struct mkfs *m)
 	mkfs_dir_inode(m, root, 0755, 3, FOLIO_ROOT_INO, m->root_block, 1);
 	mkfs_dir_inode(m, lf, 0700, 2, FOLIO_ROOT_INO, 0, 0);
 	if (m->journal_blocks)
-		mkfs_journal_inode(m, (struct folio_inode *)(tab + (FOLIO_JOURNAL_INO - 1) *
-									g->inode_size));
+		mkfs_journal_inode(
+			m, (struct folio_inode *)(tab + (FOLIO_JOURNAL_INO - 1) * g->inode_size));
 	for (uint32_t ino = 1; ino <= MKFS_LF_INO; ino++)
 		folio_inode_csum_set(m->seed, ino, tab + (ino - 1) * g->inode_size, g->inode_size);
 	mkfs_write(m, le64_to_cpu(m->gdt[0].bg_inode_table), tab, nblk);

@@ -9,8 +9,9 @@
 # FS_DIR_BIG=N changes the 100,000 entries of test_fs_dir's big directory.
 
 # The format library alone.
-UNIT_FORMAT_TESTS = tests/unit/test_format
+UNIT_FORMAT_TESTS = tests/unit/test_format tests/unit/test_journal_format
 tests_unit_test_format_LDADD = $(FORMAT_LIBS)
+tests_unit_test_journal_format_LDADD = $(JWRITER_LIBS) $(BACKING_LIBS)
 
 # backing/ alone; xarray.c alone, so it builds without the rest of cache/.
 UNIT_BACKING_TESTS = tests/unit/test_backing tests/unit/test_xarray
