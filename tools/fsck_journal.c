@@ -185,7 +185,11 @@ void fsck_pass_journal(struct fsck *f)
 	fsck_verbose(f, "journal: %" PRIu64 " blocks at %" PRIu64 ", next sequence %" PRIu64,
 		     le64_to_cpu(f->sb.s_journal_blocks), le64_to_cpu(f->sb.s_journal_block),
 		     info.next_seq);
-	if (fsck_needs_recovery(f))
+	if (fsck_needs_recovery(f) && !info.transactions)
+		/* mounted, or a crash right after a checkpoint: the log is empty,
+		 * so a replay would change nothing and the image is as checked */
+		fsck_note(f, "journal: marked for recovery, but its log is empty");
+	else if (fsck_needs_recovery(f))
 		fsck_problem(f,
 			     "journal: needs replay (%u committed transaction%s); the check "
 			     "below sees the image without them (" FSCK_PROG " -p replays it)",

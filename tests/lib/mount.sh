@@ -313,6 +313,29 @@ mt_fsck_ok() {
 	fi
 }
 
+# mt_crash_fsck IMAGE DESC: one TAP line: the image a killed daemon left is
+# consistent once its journal is replayed. Checks a copy (the image itself is
+# left for the daemon to replay): fsck.foliofs -p replays and may only
+# correct what a crash leaves (exit 0 or 1), then fsck.foliofs -n finds
+# nothing (exit 0). fsck's notes go to the log.
+mt_crash_fsck() {
+	local copy=$T/crash-fsck.img r1 r2
+	cp --sparse=always "$1" "$copy" || { ok 1 "$2"; return; }
+	"$FSCK" -p "$copy" >"$T/fsck.out" 2>&1
+	r1=$?
+	"$FSCK" -n "$copy" >>"$T/fsck.out" 2>&1
+	r2=$?
+	rm -f "$copy"
+	if [ "$r1" -le 1 ] && [ "$r2" = 0 ]; then
+		ok 0 "$2"
+		grep -iE "note|replay" "$T/fsck.out" | sed 's/^/# fsck: /'
+	else
+		ok 1 "$2"
+		echo "#   fsck.foliofs -p exit $r1, then -n exit $r2:"
+		show_file "$T/fsck.out" 40
+	fi
+}
+
 # mt_cycle: unmount, fsck, mount again (three TAP lines); returns non-zero
 # if the mount failed.
 mt_cycle() {

@@ -180,29 +180,20 @@ EOF
 chmod a+r "$PYDIR/durab_t.py"
 export CTL
 
-# crash_fsck IMAGE DESC: fsck of a killed daemon's image finds no problem.
-crash_fsck() {
-	local r
-	"$FSCK" "$1" >"$T/fsck.out" 2>&1
-	r=$?
-	is "$r" 0 "$2"
-	[ "$r" = 0 ] || show_file "$T/fsck.out" 30
-	grep -i "note" "$T/fsck.out" | sed 's/^/# fsck: /'
-}
 
 # --- 1 and 2: kill -9 after fsync -------------------------------------------
 mt_mount "$img" "$mp" || bail "mount"
 ok 0 "mounted"
 py_tap -- "$PYDIR/durab_t.py" before "$mp"
 check "daemon killed with SIGKILL, mount gone" mt_kill "$mp"
-crash_fsck "$img" "fsck finds no problem after kill -9 (fsynced state)"
+mt_crash_fsck "$img" "fsck finds no problem after kill -9 (fsynced state)"
 mt_mount "$img" "$mp" || bail "mount after the crash"
 ok 0 "mounted after the crash"
 like "$(cat "$MT_LOG")" "not cleanly unmounted" "the daemon says it was not cleanly unmounted"
 py_tap -- "$PYDIR/durab_t.py" after "$mp"
 py_tap -- "$PYDIR/durab_t.py" concurrent "$mp"
 check "daemon killed again" mt_kill "$mp"
-crash_fsck "$img" "fsck finds no problem after the second kill -9"
+mt_crash_fsck "$img" "fsck finds no problem after the second kill -9"
 mt_mount "$img" "$mp" || bail "mount after the second crash"
 ok 0 "mounted after the second crash"
 py_tap -- "$PYDIR/durab_t.py" concurrent_after "$mp"
