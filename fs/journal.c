@@ -799,6 +799,7 @@ static int journal_write_log(struct journal *j, struct jcommit *c, bool ordered)
 		return -ENOMEM;
 	n = journal_build(j, c, iov);
 	journal_build_commit(j, c->t->tid, n, j->iobuf + (nmeta - 1) * j->bs);
+	iov[n] = (struct iovec){j->iobuf + (nmeta - 1) * j->bs, j->bs};
 	if (!j->used) {
 		/* the log was empty: replay must start at this transaction */
 		err = journal_write_jsb(j, start, c->t->tid);
@@ -807,12 +808,17 @@ static int journal_write_log(struct journal *j, struct jcommit *c, bool ordered)
 		j->tail = start;
 		j->tail_seq = c->t->tid;
 	}
-	err = journal_write_at_head(j, iov, n);
-	if (!err && ordered)
-		err = bdev_flush(j->fs->bdev);
-	iov[0] = (struct iovec){j->iobuf + (nmeta - 1) * j->bs, j->bs};
-	if (!err)
-		err = journal_write_at_head(j, iov, 1);
+	if (ordered) {
+		/* the data and the log on the device before the commit block */
+		err = journal_write_at_head(j, iov, n);
+		if (!err)
+			err = bdev_flush(j->fs->bdev);
+		if (!err)
+			err = journal_write_at_head(j, iov + n, 1);
+	} else {
+		/* replay checks every block, so one write and one flush do */
+		err = journal_write_at_head(j, iov, n + 1);
+	}
 	if (!err)
 		err = bdev_flush(j->fs->bdev);
 	if (!err)
