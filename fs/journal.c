@@ -158,6 +158,16 @@ static uint32_t jlog_size(const struct journal *j)
 	return j->jblocks - 1;
 }
 
+/* Memory for @n blocks, aligned so the device can write it directly
+ * (O_DIRECT: a buffer it cannot take goes through the host's page cache,
+ * and the flush after it costs a copy and a write-back more). */
+static uint8_t *jalloc_blocks(const struct journal *j, size_t n)
+{
+	size_t bytes = n * j->bs;
+
+	return aligned_alloc(4096, (bytes + 4095) & ~(size_t)4095);
+}
+
 static struct jtx *jtx_new(uint64_t tid)
 {
 	struct jtx *t = calloc(1, sizeof(*t));
@@ -618,7 +628,7 @@ static int journal_switch(struct journal *j, struct jcommit *c)
 	c->homes = NULL;
 	c->ncopies = 0;
 	if (t->nbufs) {
-		c->frozen = malloc(t->nbufs * (size_t)j->bs);
+		c->frozen = jalloc_blocks(j, t->nbufs);
 		c->homes = malloc(t->nbufs * sizeof(*c->homes));
 		if (!c->frozen || !c->homes) {
 			free(c->frozen);
@@ -792,8 +802,14 @@ static int journal_write_log(struct journal *j, struct jcommit *c, bool ordered)
 	size_t n;
 	int err;
 
-	if (grow((void **)&j->iobuf, &j->iobuf_blocks, nmeta, j->bs))
-		return -ENOMEM;
+	if (nmeta > j->iobuf_blocks) {
+		free(j->iobuf);
+		j->iobuf_blocks = 0;
+		j->iobuf = jalloc_blocks(j, nmeta * 2);
+		if (!j->iobuf)
+			return -ENOMEM;
+		j->iobuf_blocks = nmeta * 2;
+	}
 	iov = malloc((c->ncopies + nmeta) * sizeof(*iov));
 	if (!iov)
 		return -ENOMEM;
