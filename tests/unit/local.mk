@@ -34,15 +34,17 @@ tests_unit_test_stress_LDADD = $(TESTFS_LIBS)
 tests_unit_test_faults_LDADD = $(TESTFS_LIBS)
 
 # The filesystem library (super, alloc, inode, extent, file; dir, namei,
-# xattr), through tests/lib/fsfix.
+# xattr, journal), through tests/lib/fsfix.
 UNIT_FS_TESTS = tests/unit/test_fs_core tests/unit/test_fs_extent tests/unit/test_fs_enospc \
-	tests/unit/test_fs_dir tests/unit/test_fs_namei tests/unit/test_fs_xattr
+	tests/unit/test_fs_dir tests/unit/test_fs_namei tests/unit/test_fs_xattr \
+	tests/unit/test_fs_journal
 tests_unit_test_fs_core_LDADD = $(FSFIX_LIBS)
 tests_unit_test_fs_extent_LDADD = $(FSFIX_LIBS)
 tests_unit_test_fs_enospc_LDADD = $(FSFIX_LIBS)
 tests_unit_test_fs_dir_LDADD = $(FSFIX_LIBS)
 tests_unit_test_fs_namei_LDADD = $(FSFIX_LIBS)
 tests_unit_test_fs_xattr_LDADD = $(FSFIX_LIBS)
+tests_unit_test_fs_journal_LDADD = $(FSFIX_LIBS)
 # They run mkfs.foliofs and fsck.foliofs from the build tree.
 $(UNIT_FS_TESTS): tools/mkfs.foliofs tools/fsck.foliofs
 
