@@ -135,6 +135,10 @@ int main(int argc, char **argv)
 		if (!nocommit && (jw_transaction(&w, 1, homes2, d2, 1, rv, 0) ||
 				  jw_transaction(&w, 1, homes3, d3, 0, NULL, JW_BAD_COMMIT)))
 			die("cannot write the log");
+		for (int i = 0; i < 4; i++)
+			free((void *)d1[i]);
+		free((void *)d2[0]);
+		free((void *)d3[0]);
 	}
 	if (jw_set_start(&w, 1, 1))
 		die("cannot write the journal superblock");
