@@ -51,6 +51,11 @@
  * O_APPEND is taken out of the flags given to fs_open(): the kernel already
  * turns an append into a write at the end of the file, and the same handle
  * is used for writing back mapped pages at their own offsets.
+ *
+ * Sync writes: with cache=daemon a write whose flags carry O_SYNC or O_DSYNC
+ * (the descriptor's, or pwritev2's RWF_SYNC/RWF_DSYNC) is made durable with
+ * fs_fsync() before the reply; with cache=kernel the kernel sends FUSE_FSYNC
+ * after it (write_sync_kind()).
  */
 #include "config.h"
 
@@ -645,17 +650,47 @@ static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	free(buf);
 }
 
+/*
+ * The sync a write asks for in cache=daemon mode: 1 for O_SYNC (fsync), 2 for
+ * O_DSYNC (fdatasync), 0 for none. The kernel puts O_DSYNC and O_SYNC in the
+ * write's flags for a descriptor opened with them and for RWF_DSYNC/RWF_SYNC
+ * (fuse_write_flags()); libfuse hands them over in fi->flags. O_SYNC's value
+ * includes O_DSYNC's bit. With cache=kernel the kernel itself sends FUSE_FSYNC
+ * after such a write (generic_write_sync()), so nothing is done here; with
+ * direct_io it does not, and durability is the daemon's. The kernel holds the
+ * inode's lock across a direct write and across fsync (no
+ * FOPEN_PARALLEL_DIRECT_WRITES), so fs_fsync() still sees one caller per
+ * handle at a time.
+ */
+static int write_sync_kind(struct daemon *d, const struct fuse_file_info *fi)
+{
+	if (atomic_load(&d->cache_mode) != DAEMON_CACHE_DAEMON || fi->writepage)
+		return 0;
+	if ((fi->flags & O_SYNC) == O_SYNC)
+		return 1;
+	return fi->flags & O_DSYNC ? 2 : 0;
+}
+
 /* A write carrying FUSE_WRITE_CACHE (fi->writepage) is the kernel writing back its own
- * dirty pages: not paced, only held at the dirty threshold (balance_dirty_pages_cleaner). */
+ * dirty pages: not paced, only held at the dirty threshold (balance_dirty_pages_cleaner).
+ * An O_SYNC/O_DSYNC write is durable before the reply (write_sync_kind()); if
+ * the sync fails the write reports its error, as Linux's generic_write_sync(). */
 static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, off_t off,
 		     struct fuse_file_info *fi)
 {
 	struct daemon *d = req_daemon(req, DOP_WRITE);
+	int sync = write_sync_kind(d, fi);
 	ssize_t n;
 
 	balance_dirty_pages_cleaner(fi->writepage);
 	n = fs_write(fi_file(fi), buf, size, (uint64_t)off);
 	balance_dirty_pages_cleaner(false);
+	if (n > 0 && sync) {
+		int err = fs_fsync(fi_file(fi), sync == 2);
+
+		if (err)
+			n = err;
+	}
 	if (n < 0) {
 		reply_err(req, (int)n);
 		return;
