@@ -1,8 +1,9 @@
 /*
  * backing/bdev.h - block devices under the page cache.
  *
- * Every device (image file or block device, RAM, fault-injecting wrapper)
- * implements one ops table. Offsets and lengths are in bytes and must be
+ * Every device (image file or block device, RAM, fault-injecting wrapper,
+ * the crash tester's recording wrapper in backing/logwrites.h) implements
+ * one ops table. Offsets and lengths are in bytes and must be
  * multiples of the device's logical block size (bdev->lbs); a transfer is
  * all-or-nothing: 0 on success, a negative errno on failure (a short read or
  * write is reported as -EIO). Requests may be issued from any thread at once;

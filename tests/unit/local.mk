@@ -14,8 +14,9 @@ tests_unit_test_format_LDADD = $(FORMAT_LIBS)
 tests_unit_test_journal_format_LDADD = $(JWRITER_LIBS) $(BACKING_LIBS)
 
 # backing/ alone; xarray.c alone, so it builds without the rest of cache/.
-UNIT_BACKING_TESTS = tests/unit/test_backing tests/unit/test_xarray
+UNIT_BACKING_TESTS = tests/unit/test_backing tests/unit/test_logwrites tests/unit/test_xarray
 tests_unit_test_backing_LDADD = $(BACKING_LIBS)
+tests_unit_test_logwrites_LDADD = $(BACKING_LIBS)
 tests_unit_test_xarray_SOURCES = tests/unit/test_xarray.c cache/xarray.c
 tests_unit_test_xarray_LDADD = $(URCU_LIBS)
 
