@@ -456,7 +456,7 @@ int lw_log_next(struct lw_log *log, struct lw_entry *e)
  * Context: any thread (pread).
  * Return: 0, -EINVAL for a range outside the payload, or -errno.
  */
-int lw_log_payload(struct lw_log *log, const struct lw_entry *e, uint64_t skip, void *buf,
+int lw_log_payload(const struct lw_log *log, const struct lw_entry *e, uint64_t skip, void *buf,
 		   uint64_t len)
 {
 	if (skip > e->payload || len > e->payload - skip)

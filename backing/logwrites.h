@@ -110,7 +110,7 @@ int lw_log_open(const char *path, struct lw_log *log);
  * or damaged (the entries before it are good). */
 int lw_log_next(struct lw_log *log, struct lw_entry *e);
 /* Read @len payload bytes of @e starting @skip bytes in: 0 or -errno. */
-int lw_log_payload(struct lw_log *log, const struct lw_entry *e, uint64_t skip, void *buf,
+int lw_log_payload(const struct lw_log *log, const struct lw_entry *e, uint64_t skip, void *buf,
 		   uint64_t len);
 void lw_log_close(struct lw_log *log);
 /* "write", "flush", ... */

@@ -6,9 +6,8 @@
  * Socket: unix stream, abstract namespace, named CTL_SOCKET_FMT with the
  * mount's device number (major, minor of stat(MOUNTPOINT).st_dev).
  * Request: one line ("stats", "get KEY", "set KEY=VALUE", "drop-caches",
- * "sync"). Answer: lines of output, then "OK" or "ERR <exit code> <message>";
- * the daemon closes the connection after it. Both sides send with
- * ctl_send_all().
+ * "sync", and the test-only "mark LABEL"). Answer: lines of output, then "OK" or "ERR <exit code>
+ * <message>"; the daemon closes the connection after it. Both sides send with ctl_send_all().
  */
 #ifndef FOLIO_DAEMON_CTL_PROTO_H
 #define FOLIO_DAEMON_CTL_PROTO_H

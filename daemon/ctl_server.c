@@ -22,6 +22,7 @@
  *   set KEY=VALUE      change a tunable
  *   drop-caches        free every clean, unused page; "dropped_pages N"
  *   sync               write everything dirty and flush the device
+ *   mark LABEL         test-only, see below
  * Keys: cache_size (rw, bytes, 64K..cache_max), readahead (rw, bytes,
  * 0..16M, for files opened afterwards), the writeback tunables (rw:
  * dirty_ratio, dirty_background_ratio, dirty_bytes, dirty_background_bytes,
@@ -30,10 +31,13 @@
  * Test-only: debug_corrupt_writes (set only, a count, on a mount made with
  * -o debug_corrupt_writes) and its stats line debug_corrupted_writes;
  * debug_fail_writes (set only, 0 or 1, same mount option): every file-data
- * write fails with EIO while 1.
+ * write fails with EIO while 1. "mark LABEL" (on a mount made with
+ * -o debug_logwrites) appends a mark to the write log, after every device
+ * request that completed before it (backing/logwrites.h); the stats line
+ * debug_logwrites_entries counts the log's entries.
  *
- * Permissions (SO_PEERCRED): anyone may read (stats, get); set, drop-caches
- * and sync need root or the user that runs the daemon.
+ * Permissions (SO_PEERCRED): anyone may read (stats, get); set, drop-caches,
+ * sync and mark need root or the user that runs the daemon.
  */
 #include "config.h"
 
@@ -50,9 +54,10 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "backing/logwrites.h"
 #include "daemon/daemon.h"
 
-#define CTL_LINE_MAX	 1024
+#define CTL_LINE_MAX	 8192 /* a mark's label (LW_LABEL_MAX) and its request word */
 #define CTL_TIMEOUT_S	 10
 #define CTL_BIND_TRIES	 100
 #define CTL_BIND_WAIT_MS 100
@@ -168,6 +173,9 @@ static void ctl_stats_counters(struct daemon *d, FILE *out)
 	if (fs->data_faulty)
 		fprintf(out, "debug_corrupted_writes %" PRIu64 "\n",
 			faulty_corrupted(fs->data_faulty));
+	if (fs->logwrites)
+		fprintf(out, "debug_logwrites_entries %" PRIu64 "\n",
+			logwrites_entries(fs->logwrites));
 }
 
 static void ctl_stats_daemon(struct daemon *d, FILE *out)
@@ -351,6 +359,21 @@ static int ctl_set(struct daemon *d, char *arg, char *err, size_t errlen)
 	return cache_set_limit(d->fs->cache, v);
 }
 
+/* Test-only: mark LABEL on a mount made with -o debug_logwrites. */
+static int ctl_mark(struct daemon *d, const char *label, char *err, size_t errlen)
+{
+	int ret;
+
+	if (!d->fs->logwrites) {
+		snprintf(err, errlen, "mark needs a mount with debug_logwrites");
+		return -EINVAL;
+	}
+	ret = label ? logwrites_mark(d->fs->logwrites, label) : -EINVAL;
+	if (ret == -EINVAL)
+		snprintf(err, errlen, "mark needs a label of 1 to %d bytes", LW_LABEL_MAX);
+	return ret;
+}
+
 static bool ctl_may_change(struct daemon *d, uid_t uid)
 {
 	return uid == 0 || uid == getuid();
@@ -377,7 +400,8 @@ static int ctl_exec(struct daemon *d, char *line, uid_t uid, FILE *out, char *er
 			snprintf(err, errlen, "unknown key '%.100s'", arg);
 		return ret;
 	}
-	if (strcmp(line, "set") && strcmp(line, "drop-caches") && strcmp(line, "sync")) {
+	if (strcmp(line, "set") && strcmp(line, "drop-caches") && strcmp(line, "sync") &&
+	    strcmp(line, "mark")) {
 		snprintf(err, errlen, "unknown request '%.100s'", line);
 		return -EINVAL;
 	}
@@ -388,6 +412,8 @@ static int ctl_exec(struct daemon *d, char *line, uid_t uid, FILE *out, char *er
 	}
 	if (!strcmp(line, "set"))
 		return arg ? ctl_set(d, arg, err, errlen) : -EINVAL;
+	if (!strcmp(line, "mark"))
+		return ctl_mark(d, arg, err, errlen);
 	if (!strcmp(line, "drop-caches")) {
 		fprintf(out, "dropped_pages %lu\n", cache_drop_clean(d->fs->cache));
 		return 0;

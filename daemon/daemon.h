@@ -80,6 +80,7 @@ struct daemon_opts {
 	uint64_t cache_max;
 	uint32_t readahead;
 	char *fsname, *subtype;
+	char *logwrites_path; /* -o debug_logwrites= (absolute; fs.debug_logwrites points here) */
 	unsigned max_threads;
 	struct {
 		int key; /* enum wb_tunable */

@@ -25,6 +25,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "daemon/daemon.h"
 
@@ -266,6 +267,28 @@ static int opt_debug_corrupt_writes(struct opt_ctx *c, const char *val)
 	return 0;
 }
 
+/* Test-only: record every device request to PATH (made absolute: the daemon
+ * may change directory) for the crash tester. */
+static int opt_debug_logwrites(struct opt_ctx *c, const char *val)
+{
+	char *cwd, *abs;
+	int err = opt_string(c, "debug_logwrites", val, &c->o->logwrites_path);
+
+	if (err || c->o->logwrites_path[0] == '/')
+		goto out;
+	cwd = getcwd(NULL, 0);
+	if (!cwd || asprintf(&abs, "%s/%s", cwd, c->o->logwrites_path) < 0) {
+		free(cwd);
+		return -ENOMEM;
+	}
+	free(cwd);
+	free(c->o->logwrites_path);
+	c->o->logwrites_path = abs;
+out:
+	c->o->fs.debug_logwrites = c->o->logwrites_path;
+	return err;
+}
+
 static const struct {
 	const char *name;
 	bool has_value;
@@ -284,6 +307,7 @@ static const struct {
 	{"max_threads", true, opt_max_threads},
 	{"commit", true, opt_commit},
 	{"debug_corrupt_writes", true, opt_debug_corrupt_writes},
+	{"debug_logwrites", true, opt_debug_logwrites},
 };
 
 /* A writeback tunable (dirty_ratio=, ...; cache/flusher.c checks the range). */
@@ -483,6 +507,7 @@ void daemon_opts_free(struct daemon_opts *o)
 	free(o->mountpoint);
 	free(o->fsname);
 	free(o->subtype);
+	free(o->logwrites_path);
 	memset(o, 0, sizeof(*o));
 }
 
@@ -525,6 +550,9 @@ void daemon_usage(FILE *f)
 	      "                     into one image write (default 64K, at most 1M, 0 off)\n"
 	      "  -o debug_corrupt_writes=N  TEST ONLY: flip one byte in every Nth file-data\n"
 	      "                     write to the image (0: off until foliofs-ctl sets it)\n"
+	      "  -o debug_logwrites=PATH  TEST ONLY: log every write, flush and discard to\n"
+	      "                     the image, with their bytes, to PATH for foliofs-crash\n"
+	      "                     (foliofs-ctl MOUNTPOINT mark LABEL adds a mark)\n"
 	      "Generic mount options (rw, dev, suid, exec, atime, auto, user, _netdev, ...)\n"
 	      "are accepted and ignored.\n",
 	      f);

@@ -105,6 +105,11 @@ struct fs_options {
 	 * wrapper. Why it ships: fs_open_data_bdev() in super.c. */
 	bool debug_corrupt;
 	unsigned debug_corrupt_every;
+	/* Test-only (-o debug_logwrites=PATH): the whole device (metadata and
+	 * data) goes through backing/logwrites.c's recording wrapper, which
+	 * logs every write, flush and discard to PATH for the crash tester.
+	 * NULL: no wrapper. Why it ships: fs_open_logwrites() in super.c. */
+	const char *debug_logwrites;
 	unsigned commit_interval; /* -o commit=N: seconds between commits (0: 5) */
 };
 
@@ -116,13 +121,14 @@ struct inode;
 
 /*
  * struct fs - one mounted foliofs.
- * Immutable after fs_mount(): bdev, data_bdev, data_faulty, cache, geom,
- * csum_seed, hash_seed, group_lock array, opts.
+ * Immutable after fs_mount(): bdev, data_bdev, data_faulty, logwrites, cache,
+ * geom, csum_seed, hash_seed, group_lock array, opts.
  */
 struct fs {
 	struct bdev *bdev;
-	struct bdev *data_bdev;	    /* regular files' data: bdev, or the test-only wrapper */
-	struct faulty *data_faulty; /* that wrapper's knobs, or NULL */
+	struct bdev *data_bdev;	     /* regular files' data: bdev, or the test-only wrapper */
+	struct faulty *data_faulty;  /* that wrapper's knobs, or NULL */
+	struct logwrites *logwrites; /* test-only recording wrapper (bdev is it), or NULL */
 	struct cache *cache;
 	struct address_space meta; /* the device's mapping: all metadata */
 	struct folio_geom geom;

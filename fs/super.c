@@ -34,6 +34,7 @@
 #include <sys/statvfs.h>
 #include <time.h>
 
+#include "backing/logwrites.h"
 #include "fs/fs.h"
 
 #define FS_DEFAULT_CACHE (256ULL << 20)
@@ -177,6 +178,32 @@ static int fs_open_data_bdev(struct fs *fs, const char *image, char *msg, size_t
 	return 0;
 }
 
+/*
+ * Test-only (-o debug_logwrites=PATH): the whole device goes through
+ * backing/logwrites.c's recording wrapper, so every write, flush and discard
+ * of metadata and data is logged, in device order, for the crash replayer
+ * (tools/crash.c) and the crash tests (tests/crash/). It ships in the daemon
+ * for the same reason as debug_corrupt_writes: the crash states must come
+ * from the real daemon driven through the kernel. Its cost when off is this
+ * one branch at mount.
+ */
+static int fs_open_logwrites(struct fs *fs, const char *image, char *msg, size_t msglen)
+{
+	struct bdev *wrapped;
+	int err;
+
+	if (!fs->opts.debug_logwrites)
+		return 0;
+	err = bdev_logwrites_create(fs->bdev, fs->opts.debug_logwrites, &wrapped, &fs->logwrites);
+	if (err) {
+		fs_msg(msg, msglen, image, "cannot set up debug_logwrites=%s: %s",
+		       fs->opts.debug_logwrites, strerror(-err));
+		return err;
+	}
+	fs->bdev = wrapped;
+	return 0;
+}
+
 static int fs_open_bdev(struct fs *fs, const char *image, char *msg, size_t msglen)
 {
 	unsigned flags = BDEV_EXCL | (fs->opts.rdonly ? BDEV_RDONLY : 0);
@@ -184,7 +211,8 @@ static int fs_open_bdev(struct fs *fs, const char *image, char *msg, size_t msgl
 
 	switch (err) {
 	case 0:
-		return fs_open_data_bdev(fs, image, msg, msglen);
+		err = fs_open_logwrites(fs, image, msg, msglen);
+		return err ? err : fs_open_data_bdev(fs, image, msg, msglen);
 	case -ENOENT:
 		fs_msg(msg, msglen, image, "no such file or device");
 		break;

@@ -2,6 +2,7 @@
  * tools/ctl.c - foliofs-ctl: talk to the daemon serving a foliofs mount.
  *
  *   foliofs-ctl MOUNTPOINT stats | get KEY | set KEY=VALUE | drop-caches | sync
+ *   foliofs-ctl MOUNTPOINT mark LABEL   (test-only: -o debug_logwrites mounts)
  *
  * Finds the daemon's control socket from the mount's device number
  * (stat(MOUNTPOINT).st_dev: the abstract unix socket
@@ -30,6 +31,8 @@
 static void usage(FILE *f)
 {
 	fputs("usage: foliofs-ctl MOUNTPOINT stats | get KEY | set KEY=VALUE | drop-caches | sync\n"
+	      "       foliofs-ctl MOUNTPOINT mark LABEL   (test only: a mount with "
+	      "debug_logwrites)\n"
 	      "keys: cache_size, readahead, dirty_ratio, dirty_background_ratio, dirty_bytes,\n"
 	      "      dirty_background_bytes, dirty_expire_centisecs, dirty_writeback_centisecs,\n"
 	      "      wb_max_bytes, wb_fill_bytes (settable); cache_max, cache, pid, image,\n"
@@ -50,6 +53,8 @@ static char *make_request(int argc, char **argv)
 		return asprintf(&req, "get %s\n", argv[1]) < 0 ? NULL : req;
 	if (argc == 2 && !strcmp(cmd, "set") && strchr(argv[1], '=') && !strchr(argv[1], '\n'))
 		return asprintf(&req, "set %s\n", argv[1]) < 0 ? NULL : req;
+	if (argc == 2 && !strcmp(cmd, "mark") && argv[1][0] && !strchr(argv[1], '\n'))
+		return asprintf(&req, "mark %s\n", argv[1]) < 0 ? NULL : req;
 	return NULL;
 }
 
