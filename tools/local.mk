@@ -1,6 +1,9 @@
 # tools/: mkfs.foliofs, fsck.foliofs, foliofs-ctl (the control socket's
-# client) and foliofs-fsx (the random-operation consistency tester).
-bin_PROGRAMS += tools/mkfs.foliofs tools/fsck.foliofs tools/foliofs-ctl tools/foliofs-fsx
+# client), foliofs-fsx (the random-operation consistency tester) and
+# foliofs-crash (the crash replayer: images a crash could leave, from a
+# debug_logwrites log).
+bin_PROGRAMS += tools/mkfs.foliofs tools/fsck.foliofs tools/foliofs-ctl tools/foliofs-fsx \
+	tools/foliofs-crash
 
 tools_mkfs_foliofs_SOURCES = tools/mkfs.c
 tools_mkfs_foliofs_LDADD = $(FORMAT_LIBS) $(BACKING_LIBS)
@@ -11,6 +14,9 @@ tools_fsck_foliofs_SOURCES = tools/fsck.h tools/fsck.c tools/fsck_super.c \
 tools_fsck_foliofs_LDADD = $(FORMAT_LIBS) $(BACKING_LIBS)
 
 tools_foliofs_ctl_SOURCES = daemon/ctl_proto.h tools/ctl.c
+
+tools_foliofs_crash_SOURCES = tools/crash.c
+tools_foliofs_crash_LDADD = $(BACKING_LIBS)
 
 tools_foliofs_fsx_SOURCES = tools/fsx.c tools/fsx_ops.c tools/fsx_check.c tools/fsx.h
 
