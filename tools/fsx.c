@@ -16,6 +16,9 @@
  * answers each one go on (then the child reopens and checks its file) or stop.
  * So the command may unmount and remount the filesystem under all of them.
  *
+ * --mark and --mark-dir (crash tests) call the hooks of fsx_mark.c around every
+ * operation.
+ *
  * Options are validated before anything is touched: a bad value or an unknown
  * option prints one line on stderr and exits 2.
  */
@@ -46,7 +49,7 @@
 #define FSX_MAX_PROCS	   256
 #define FSX_PROGRESS	   10000UL
 
-enum { FSX_OPT_EXEC = 0x100, FSX_OPT_EXEC_EVERY };
+enum { FSX_OPT_EXEC = 0x100, FSX_OPT_EXEC_EVERY, FSX_OPT_MARK, FSX_OPT_MARK_DIR };
 
 static const struct option fsx_long_opts[] = {
 	{"ops", required_argument, NULL, 'N'},
@@ -70,6 +73,8 @@ static const struct option fsx_long_opts[] = {
 	{"no-reopen", no_argument, NULL, 'c'},
 	{"exec", required_argument, NULL, FSX_OPT_EXEC},
 	{"exec-every", required_argument, NULL, FSX_OPT_EXEC_EVERY},
+	{"mark", required_argument, NULL, FSX_OPT_MARK},
+	{"mark-dir", required_argument, NULL, FSX_OPT_MARK_DIR},
 	{"off", required_argument, NULL, 'x'},
 	{"help", no_argument, NULL, 'h'},
 	{NULL, 0, NULL, 0},
@@ -117,6 +122,13 @@ static void fsx_usage(FILE *f)
 		"      --exec-every N     operations between two --exec runs (default %lu)\n"
 		"                         (with -p, CMD runs once a round, when every process\n"
 		"                         has stopped there; $FSX_FILE is then FILE)\n"
+		"      --mark CMD         for crash tests: run 'sh -c CMD' with $FSX_MARK set\n"
+		"                         to \"fsx op N\" before each operation N and to\n"
+		"                         \"fsx sync N\" after each fsync or fdatasync N (and\n"
+		"                         \"fsx sync 0\" after fsyncing the new file first)\n"
+		"      --mark-dir DIR     with --mark: write DIR/sync.N (the file as it must\n"
+		"                         be after sync N) and DIR/op.N (the range op N may\n"
+		"                         change and its bytes after it)\n"
 		"  -h, --help             this text\n"
 		"\n"
 		"Turning operations off:\n"
@@ -213,6 +225,15 @@ static void fsx_save_dir(struct fsx *fs, const char *dir)
 	fs->savedir = dir;
 }
 
+static void fsx_mark_dir_opt(struct fsx *fs, const char *dir)
+{
+	struct stat st;
+
+	if (stat(dir, &st) < 0 || !S_ISDIR(st.st_mode))
+		fsx_usage_error("--mark-dir: '%s' is not a directory", dir);
+	fs->mark_dir = dir;
+}
+
 static int fsx_off_flag(struct fsx *fs, int ch)
 {
 	for (size_t i = 0; i < sizeof(fsx_off_flags) / sizeof(fsx_off_flags[0]); i++) {
@@ -297,6 +318,12 @@ static void fsx_option(struct fsx *fs, int ch, char **argv)
 	case FSX_OPT_EXEC_EVERY:
 		fs->exec_every = fsx_number(ch, optarg, 1, ULONG_MAX, 0);
 		break;
+	case FSX_OPT_MARK:
+		fs->mark_cmd = optarg;
+		break;
+	case FSX_OPT_MARK_DIR:
+		fsx_mark_dir_opt(fs, optarg);
+		break;
 	case 'h':
 		fsx_usage(stdout);
 		exit(FSX_EXIT_OK);
@@ -322,6 +349,10 @@ static void fsx_parse(struct fsx *fs, int argc, char **argv)
 		fsx_usage_error("one FILE only, got '%s' too", argv[optind + 1]);
 	if (every_set && !fs->exec_cmd)
 		fsx_usage_error("--exec-every needs --exec");
+	if (fs->mark_dir && !fs->mark_cmd)
+		fsx_usage_error("--mark-dir needs --mark");
+	if (fs->mark_cmd && fs->nproc > 1)
+		fsx_usage_error("--mark works with one process only");
 	if (fs->opt_off == (1u << FSX_OP_NR) - 1)
 		fsx_usage_error("every operation is turned off");
 	fs->path = argv[optind];
@@ -461,8 +492,13 @@ static int fsx_run(struct fsx *fs)
 	}
 	fsx_rng_seed(fs, fs->seed);
 	fsx_header(fs);
+	fsx_mark_start(fs);
 	while (!fs->nops || fs->opnum < fs->nops) {
+		uint64_t old_size = fs->size;
+
+		fsx_mark_before(fs);
 		fsx_do_op(fs);
+		fsx_mark_after(fs, old_size);
 		if (fs->exec_cmd && fs->opnum % fs->exec_every == 0)
 			fsx_exec(fs);
 		if (!fs->quiet && !fs->debug && fs->opnum % FSX_PROGRESS == 0)

@@ -11,6 +11,8 @@
  *   fsx_ops.c    descriptors and mapping, choosing operations, doing them
  *   fsx_check.c  random numbers, the data pattern, comparing, the operation log,
  *                failure reports and the .fsxgood/.fsxbad copies
+ *   fsx_mark.c   --mark and --mark-dir: marks for a recording device and the
+ *                records a crash checker needs
  *
  * Invariants:
  *   - model[size .. maxlen) is all zero, so growing the model needs no clearing.
@@ -104,6 +106,8 @@ struct fsx {
 	const char *prefix;	  /* put before every message ("" or "[K] ") */
 	int sync_up, sync_down;	  /* -p with --exec, in a child: pipes to and from
 				   * the parent, which runs the command; else -1 */
+	const char *mark_cmd;	  /* --mark, or NULL */
+	const char *mark_dir;	  /* --mark-dir, or NULL */
 
 	/* Run state. */
 	unsigned run_off;		 /* FSX_BIT(op) of operations the filesystem refused */
@@ -139,6 +143,11 @@ void fsx_compare(struct fsx *fs, const unsigned char *got, uint64_t off, uint64_
 __attribute__((noreturn, format(printf, 2, 3))) void fsx_fail(struct fsx *fs, const char *fmt, ...);
 __attribute__((format(printf, 2, 3))) void fsx_note(struct fsx *fs, const char *fmt, ...);
 void fsx_check_file(struct fsx *fs, const char *when);
+
+/* fsx_mark.c */
+void fsx_mark_start(struct fsx *fs);
+void fsx_mark_before(struct fsx *fs);
+void fsx_mark_after(struct fsx *fs, uint64_t old_size);
 
 /* fsx_ops.c */
 int fsx_setup(struct fsx *fs);

@@ -18,6 +18,7 @@ tools_foliofs_ctl_SOURCES = daemon/ctl_proto.h tools/ctl.c
 tools_foliofs_crash_SOURCES = tools/crash.c
 tools_foliofs_crash_LDADD = $(BACKING_LIBS)
 
-tools_foliofs_fsx_SOURCES = tools/fsx.c tools/fsx_ops.c tools/fsx_check.c tools/fsx.h
+tools_foliofs_fsx_SOURCES = tools/fsx.c tools/fsx_ops.c tools/fsx_check.c tools/fsx_mark.c \
+	tools/fsx.h
 
 EXTRA_DIST += tools/setup.sh tools/test-summary.sh tools/demo.sh
