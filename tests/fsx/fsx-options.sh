@@ -1,7 +1,8 @@
 #!/bin/sh
 # tests/fsx/fsx-options.sh - foliofs-fsx's command line: bad options exit 2 with a
-# one-line message, --help lists every option, and each "off" flag keeps its
-# operations out of the run.
+# one-line message, --help lists every option, each "off" flag keeps its
+# operations out of the run, and --mark/--mark-dir mark and record every
+# operation and sync.
 . "$top_srcdir/tests/fsx/lib.sh"
 
 # bad DESC ARGS...: exit 2, exactly one line on stderr, nothing on stdout.
@@ -33,6 +34,9 @@ bad "-p 1000" -p 1000 "$T/f"
 bad "--exec-every 0" --exec true --exec-every 0 "$T/f"
 bad "--exec-every without --exec" --exec-every 5 "$T/f"
 bad "-P not a directory" -P "$T/nonexistent" "$T/f"
+bad "--mark-dir not a directory" --mark true --mark-dir "$T/nonexistent" "$T/f"
+bad "--mark-dir without --mark" --mark-dir "$T" "$T/f"
+bad "--mark with -p 2" --mark true -p 2 "$T/f"
 bad "unknown short option" -X "$T/f"
 bad "-x with an unknown operation" -x read,bogus "$T/f"
 bad "-x turning every operation off" \
@@ -53,7 +57,8 @@ missing=""
 for o in -N -S -l -o -q -d -P -p -x --off -R -W -T -F -H -z -k -C -Z -y -c --ops --seed --max-length \
 	--max-op-size --quiet --debug --save-dir --processes --no-mapread --no-mapwrite \
 	--no-truncate --no-fallocate --no-punch-hole --no-zero-range --no-keep-size \
-	--no-copy-range --no-direct --no-fsync --no-reopen --exec --exec-every --help; do
+	--no-copy-range --no-direct --no-fsync --no-reopen --exec --exec-every --mark --mark-dir \
+	--help; do
 	grep -q -- "$o[ ,]" "$T/out" || missing="$missing $o"
 done
 ok $([ -z "$missing" ] && echo 0 || echo 1) "--help lists every option${missing:+ (missing:$missing)}"
@@ -101,5 +106,39 @@ ok $rc "-o larger than -l is clamped: exit 0"
 check "-l 8k keeps the file at most 8192 bytes" test "$(stat -c %s "$T/f")" -le 8192
 run_fsx "$T/out" "$T/err" -q -N 300 -S 5 -l 0x3000 "$T/f"
 ok $rc "-l 0x3000 (hex) is accepted"
+
+# --mark and --mark-dir: a mark before each operation and after each sync,
+# the model at each sync, each operation's range and bytes.
+mkdir "$T/marks"
+run_fsx "$T/out" "$T/err" -q -N 120 -S 8 -l 64k -x copy_range,zero_range \
+	--mark 'echo "$FSX_MARK" >>"$FSX_FILE.marks"' --mark-dir "$T/marks" "$T/f"
+ok $rc "--mark: the run passes"
+is "$(head -n 2 "$T/f.marks" | tr '\n' /)" "fsx sync 0/fsx op 1/" \
+	"--mark: \"fsx sync 0\" first, then \"fsx op 1\""
+is "$(grep -c '^fsx op ' "$T/f.marks")" 120 "--mark: one \"fsx op N\" per operation"
+nsync=$(grep -c '^fsx sync ' "$T/f.marks")
+check "--mark: some syncs ($nsync)" test "$nsync" -gt 2
+is "$(find "$T/marks" -name 'sync.*' | wc -l)" "$nsync" "--mark-dir: one sync.N per sync mark"
+is "$(find "$T/marks" -name 'op.*' | wc -l)" 120 "--mark-dir: one op.N per operation"
+last=$(grep '^fsx sync ' "$T/f.marks" | tail -n 1 | cut -d' ' -f3)
+if ! command -v python3 >/dev/null; then
+	skip "--mark-dir: the records rebuild the file (no python3)"
+	done_testing
+	exit
+fi
+python3 - "$T/marks" "$last" "$T/f" 120 >"$T/py.out" 2>&1 <<'PY'
+import struct, sys
+d, last, path, n = sys.argv[1], int(sys.argv[2]), sys.argv[3], int(sys.argv[4])
+cur = bytearray(open("%s/sync.%d" % (d, last), "rb").read())
+for k in range(last + 1, n + 1):
+    raw = open("%s/op.%d" % (d, k), "rb").read()
+    lo, hi, size = struct.unpack("<QQQ", raw[:24])
+    del cur[size:]
+    cur.extend(bytes(size - len(cur)))
+    cur[lo:lo + len(raw) - 24] = raw[24:]
+sys.exit(0 if bytes(cur) == open(path, "rb").read() else 1)
+PY
+ok $? "--mark-dir: the last sync's copy with the later operations' records is the file"
+show_file "$T/py.out" 5
 
 done_testing
