@@ -4,7 +4,9 @@
 # tests/tools/lib.sh, tests/lib/mount.sh (so tests/mount/lib.sh and
 # tests/fsx/fsx-mount-lib.sh), tests/fsx/lib.sh and bench/lib.sh.
 #
-#   ok STATUS DESC          one test: passes when STATUS is 0
+#   ok STATUS DESC          one test: passes when STATUS is 0; a failing one
+#                           whose DESC carries the TODO directive ("DESC #
+#                           TODO REASON", a known failure) is not counted
 #   is GOT WANT DESC        passes when the two strings are equal
 #   like TEXT REGEX DESC    passes when TEXT matches REGEX (grep -Ei)
 #   check DESC CMD...       passes when CMD succeeds
@@ -32,7 +34,10 @@ ok() {
 		echo "ok $tap_n - $2"
 	else
 		echo "not ok $tap_n - $2"
-		tap_failed=$((tap_failed + 1))
+		case $2 in
+		*" # TODO"*) ;; # a known failure (TAP's TODO directive): not counted
+		*) tap_failed=$((tap_failed + 1)) ;;
+		esac
 	fi
 }
 
