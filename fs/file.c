@@ -29,8 +29,9 @@
  *    among them), then flushes the device. fdatasync skips the metadata
  *    unless the inode's datasync_dirty says the size or the block mapping
  *    changed since the last sync (a write past the end or into a hole or an
- *    unwritten extent, truncate, fallocate): a pure overwrite leaves only
- *    times behind.
+ *    unwritten extent, truncate, fallocate) or the inode is new (its name is
+ *    needed to reach it): a pure overwrite leaves only times behind.
+ *    fdatasync of a directory is fsync (its entries are its data).
  *    Write-back errors are reported once per fs_file (errseq sampled at
  *    open), whichever thread's write-back met them.
  */
@@ -729,7 +730,8 @@ static int file_sync_meta(struct inode *inode)
  * fs_fsync_inode - make an inode's data and the metadata durable
  * @inode: any inode (a directory: its entries, for fsyncdir)
  * @datasync: fdatasync: skip the metadata unless the size or the block
- *	mapping changed since the last sync (inode->datasync_dirty)
+ *	mapping changed since the last sync or the inode is new
+ *	(inode->datasync_dirty); ignored for a directory
  *
  * Writes and waits for the file's pages, then (see the top of this file)
  * the inode, the superblock's counts and every dirty metadata block, then
@@ -747,6 +749,8 @@ int fs_fsync_inode(struct inode *inode, bool datasync)
 
 	if (fs->opts.rdonly)
 		return 0;
+	if (S_ISDIR(fs_di_mode(inode->di)))
+		datasync = false; /* a directory's data is its entries: metadata */
 	if (inode->has_mapping)
 		err = filemap_write_and_wait(&inode->mapping);
 	meta = atomic_exchange(&inode->datasync_dirty, false);

@@ -205,8 +205,9 @@ struct inode {
 	unsigned i_state;
 
 	/* fdatasync (file.c): set before a change that reading the
-	 * data needs on the device (size, block mapping); cleared by the fsync
-	 * that writes the metadata. Atomic. */
+	 * data needs on the device (size, block mapping) and on a new inode
+	 * (fs_inode_new: its name); cleared by the fsync that writes the
+	 * metadata. Atomic. */
 	_Atomic bool datasync_dirty;
 };
 

@@ -693,6 +693,8 @@ int fs_inode_new(struct inode *dir, mode_t mode, uid_t uid, gid_t gid, dev_t rde
 		goto out_ino;
 	}
 	inode_init_fields(inode, mode, uid, gid, rdev);
+	/* fdatasync of a new file must write it and its name: reading it needs both */
+	atomic_store(&inode->datasync_dirty, true);
 	if (S_ISREG(mode) || S_ISLNK(mode))
 		err = inode_setup_mapping(inode);
 	if (!err)

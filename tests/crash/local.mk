@@ -7,6 +7,7 @@
 CRASH_TESTS = \
 	tests/crash/fsx-crash.sh \
 	tests/crash/ace-crash.sh \
+	tests/crash/regress.sh \
 	tests/crash/logwrites.sh \
 	tests/crash/replay.sh \
 	tests/crash/oracle.sh
