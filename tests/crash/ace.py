@@ -536,7 +536,7 @@ def run_workload(tools, work, base, tally, ident, seq, cache, nstates, subsets, 
         ok(False, "%s: ran on the live mount" % desc, "error: %s" % err,
            "daemon exit %s" % rc, *d.log_tail())
         return
-    ctx = crashlib.Context(tools, log, base, work, tally,
+    ctx = crashlib.Context(tools, log, base, work, tally, "ace-%s-%s" % (ident, cache),
                            todo="no journal yet (CRASH_EXPECT_JOURNAL)")
     sts = crashlib.states(tools, log, subsets, seed)
     if nstates == "at-sync":

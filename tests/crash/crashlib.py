@@ -24,6 +24,9 @@ Interface:
   Tally                  counts over states: states, failed, mount failures,
                          fsck problems by kind, content problems by kind,
                          lost durable bytes; summary() and record lines
+  Context(tools, log, base, work, tally, tag)  a workload's log and base, where
+                         its states are built, and the name (tag) under which
+                         CRASH_KEEP=DIR keeps its log, base and failing states
   check_state(ctx, spec, point, check, desc)  one state, start to end, as
                          one TAP line
   journal_expected()     whether failures fail (CRASH_EXPECT_JOURNAL=yes) or
@@ -321,6 +324,10 @@ class Tally:
         if os.environ.get("CRASH_TALLY_FILE"):
             with open(os.environ["CRASH_TALLY_FILE"], "a") as f:
                 f.write(line + "\n")
+                for kind, n in self.fsck_kinds.items():
+                    f.write("CRASH-KIND fsck %d %s\n" % (n, kind))
+                for kind, n in self.content_kinds.items():
+                    f.write("CRASH-KIND content %d %s\n" % (n, kind))
         return line
 
     def _record(self):
@@ -336,9 +343,10 @@ class Context:
     """Where a workload's states are checked: its log, base image, scratch
     directory, mount options for the states, the tally and TAP settings."""
 
-    def __init__(self, tools, log, base, work, tally, opts="cache_size=16M", keep=None,
+    def __init__(self, tools, log, base, work, tally, tag, opts="cache_size=16M", keep=None,
                  todo=None):
         self.tools, self.log, self.base, self.work = tools, log, base, work
+        self.tag = re.sub(r"[^A-Za-z0-9]+", "_", tag).strip("_")
         self.tally, self.opts = tally, opts
         self.keep = keep if keep is not None else os.environ.get("CRASH_KEEP")
         self.todo = todo
@@ -354,16 +362,17 @@ def tap_line(passed, desc, why=(), todo=None):
         print("#   " + str(w))
 
 
-def _keep_failure(ctx, spec, img):
+def _keep_failure(ctx, spec):
     if not ctx.keep:
         return
     os.makedirs(ctx.keep, exist_ok=True)
-    tag = re.sub(r"[^A-Za-z0-9]+", "_", os.path.basename(ctx.work))
     for src, name in ((ctx.log, "log"), (ctx.base, "base.img")):
-        dst = os.path.join(ctx.keep, "%s.%s" % (tag, name))
+        dst = os.path.join(ctx.keep, "%s.%s" % (ctx.tag, name))
         if not os.path.exists(dst):
             copy_sparse(src, dst)
-    copy_sparse(img, os.path.join(ctx.keep, "%s.%s.img" % (tag, spec.replace(":", "_"))))
+    # as built, before the daemon mounted (and so changed) it
+    build_state(ctx.tools, ctx.log, ctx.base, spec,
+                os.path.join(ctx.keep, "%s.%s.img" % (ctx.tag, spec.replace(":", "_"))))
 
 
 def check_state(ctx, spec, point, check, desc):
@@ -393,7 +402,7 @@ def check_state(ctx, spec, point, check, desc):
     if not passed:
         why.append("rebuild: foliofs-crash write LOG BASE %s OUT (CRASH_KEEP=DIR keeps "
                    "them)" % spec)
-        _keep_failure(ctx, spec, img)
+        _keep_failure(ctx, spec)
     tap_line(passed, "%s %s" % (desc, spec), why,
              None if journal_expected() else (ctx.todo or "no journal yet"))
     os.unlink(img)

@@ -207,6 +207,8 @@ def main():
 
     tally = crashlib.Tally()
     ctx = crashlib.Context(tools, log, base, a.work, tally,
+                           "fsx-%d-%s-%d%s" % (a.bs, a.cache, a.seed,
+                                               "-corrupt" if a.corrupt else ""),
                            todo="no journal yet (CRASH_EXPECT_JOURNAL)")
     diag("%s: log: %s" % (desc, ctx.crashlog.summary))
     sts = crashlib.states(tools, log, a.subsets, a.seed)
