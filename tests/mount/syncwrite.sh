@@ -7,12 +7,13 @@
 # sync to the daemon (it passes O_SYNC/O_DSYNC in the write's flags); in
 # cache=kernel it sends FUSE_FSYNC after the write itself. For each mode and
 # each case of syncwrite.py (appends and overwrites with each flag, a new
-# file, a write into a hole; and a plain write followed by `foliofs-ctl sync`),
-# twice: one write, SIGKILL the daemon as soon as
-# it returns (nothing else synced), drop the dead mount, fsck finds no
-# problem, mount again and the file holds exactly the expected bytes and
-# size. A daemon that answered before the data was durable fails the check
-# (the kill leaves the cache's dirty pages unwritten).
+# file, a write into a hole; and a plain write followed by `foliofs-ctl
+# sync`), twice: one write, SIGKILL the daemon as soon as it returns (nothing
+# else synced), drop the dead mount, fsck finds no problem (on a copy, once
+# it replayed the journal: mt_crash_fsck), mount again, and the file holds
+# exactly the expected bytes and size. A daemon that answered before the
+# data was durable fails the check (the kill leaves the cache's dirty pages
+# unwritten).
 . "$(dirname "$0")/lib.sh"
 
 ROUNDS=${SYNCWRITE_ROUNDS:-2}
@@ -20,15 +21,6 @@ img=$T/img
 mp=$T/mnt
 export CTL
 ncases=$(PYTHONPATH=$PYDIR "$PY" "$PYDIR/syncwrite.py" count x) || bail "syncwrite.py count"
-
-# crash_fsck DESC: fsck of the killed daemon's image finds no problem.
-crash_fsck() {
-	local r
-	"$FSCK" -n "$img" >"$T/fsck.out" 2>&1
-	r=$?
-	is "$r" 0 "$1"
-	[ "$r" = 0 ] || show_file "$T/fsck.out" 30
-}
 
 for mode in daemon kernel; do
 	mt_mkfs "$img" 4096 64M
@@ -41,7 +33,7 @@ for mode in daemon kernel; do
 			pid=$(mt_pid "$mp")
 			py_tap -- "$PYDIR/syncwrite.py" case "$mp" "$pid" "$n" "$r"
 			check "$mode: daemon killed, dead mount dropped" mt_kill "$mp"
-			crash_fsck "$mode: fsck finds no problem after the kill"
+			mt_crash_fsck "$img" "$mode: fsck finds no problem after the kill (journal replayed)"
 			mt_mount "$img" "$mp" -o "$opts" || bail "mount after the kill ($mode)"
 			py_tap -- "$PYDIR/syncwrite.py" check "$mp" "$n" "$r"
 		done
