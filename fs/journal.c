@@ -920,7 +920,9 @@ static int __journal_commit(struct journal *j, bool locked, struct jcommit *c)
 		err = -ENOSPC;
 		goto fail;
 	}
-	err = journal_write_log(j, c, c->nord > 0);
+	/* t->nord, not c->nord: an inode evicted since (at unmount, all of them)
+	 * had its data written then, but not flushed */
+	err = journal_write_log(j, c, c->t->nord > 0);
 	if (err)
 		goto fail;
 	journal_finish(j, c->t);
