@@ -80,9 +80,6 @@ struct crash_log {
 	bool cut; /* the file ended in the middle of an entry */
 };
 
-/* What a state does with each entry. */
-enum { ACT_SKIP = 0, ACT_APPLY = 1 };
-
 struct crash_state {
 	uint64_t point; /* entries 0..point-1 issued */
 	bool subset;	/* else a prefix */

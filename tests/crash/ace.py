@@ -590,10 +590,14 @@ def main():
     base = make_base(tools, work)
     tally = crashlib.Tally()
     for j, (n, i) in enumerate(ids):
-        run_workload(tools, work, base, tally, "%d:%d" % (n, i), unrank(n, i),
-                     "daemon" if j % 2 == 0 else "kernel",
-                     a.states if a.states == "at-sync" else int(a.states), a.subsets,
-                     a.seed + j)
+        try:
+            run_workload(tools, work, base, tally, "%d:%d" % (n, i), unrank(n, i),
+                         "daemon" if j % 2 == 0 else "kernel",
+                         a.states if a.states == "at-sync" else int(a.states), a.subsets,
+                         a.seed + j)
+        except (OSError, RuntimeError, subprocess.SubprocessError) as e:
+            ok(False, "ace %d:%d: the run went through" % (n, i), repr(e))
+            crashlib.stop_all()
     for line in tally.summary():
         diag("ace: " + line)
     print("# " + tally.record())
