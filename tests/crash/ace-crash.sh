@@ -6,7 +6,7 @@
 # oracle of ace.py (the guarantees of docs/DESIGN.md). A fixed sample here:
 # 12 workloads of one operation, 10 of two, 8 of three, at most 4 states
 # each (at least 110 states); `make check-crash` runs far more. While
-# foliofs has no journal failing states are TODO (tests/crash/lib.sh).
+# CRASH_EXPECT_JOURNAL=no failing states are TODO (tests/crash/lib.sh).
 . "$(dirname "$0")/lib.sh"
 crash_need_mounts
 crash_tmpdir ace-crash

@@ -537,7 +537,7 @@ def run_workload(tools, work, base, tally, ident, seq, cache, nstates, subsets, 
            "daemon exit %s" % rc, *d.log_tail())
         return
     ctx = crashlib.Context(tools, log, base, work, tally, "ace-%s-%s" % (ident, cache),
-                           todo="no journal yet (CRASH_EXPECT_JOURNAL)")
+                           todo="tolerated while CRASH_EXPECT_JOURNAL=no")
     sts = crashlib.states(tools, log, subsets, seed)
     if nstates == "at-sync":
         sts = crashlib.at_sync(ctx.crashlog, sts, "ace sync")

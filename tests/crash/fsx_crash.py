@@ -209,7 +209,8 @@ def main():
     ctx = crashlib.Context(tools, log, base, a.work, tally,
                            "fsx-%d-%s-%d%s" % (a.bs, a.cache, a.seed,
                                                "-corrupt" if a.corrupt else ""),
-                           todo="no journal yet (CRASH_EXPECT_JOURNAL)")
+                           todo="tolerated while CRASH_EXPECT_JOURNAL=no",
+                           expect_fail="data corrupted on purpose" if a.corrupt else None)
     diag("%s: log: %s" % (desc, ctx.crashlog.summary))
     sts = crashlib.states(tools, log, a.subsets, a.seed)
     if a.limit and len(sts) > a.limit:

@@ -1,9 +1,9 @@
 # tests/crash/: the crash tests (docs/TESTING.md, "Crash tests"): the
 # replayer's and the checkers' own tests, and workloads on recorded mounts
 # (-o debug_logwrites) whose crash states are mounted, checked and fscked.
-# The mount tests need root and /dev/fuse and skip without. While foliofs
-# has no metadata journal, failing crash states are reported as TODO
-# (CRASH_EXPECT_JOURNAL in tests/crash/lib.sh).
+# The mount tests need root and /dev/fuse and skip without. While
+# CRASH_EXPECT_JOURNAL=no (tests/crash/lib.sh), failing crash states are
+# reported as TODO.
 CRASH_TESTS = \
 	tests/crash/fsx-crash.sh \
 	tests/crash/ace-crash.sh \
