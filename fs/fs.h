@@ -306,6 +306,7 @@ static inline bool fs_has_journal(const struct fs *fs)
 int fs_journal_replay(struct fs *fs, const char *image, char *msg, size_t msglen);
 /* Mount, read-write: start journaling; unmount: checkpoint and stop. */
 int fs_journal_start(struct fs *fs, char *msg, size_t msglen);
+void fs_journal_stop_thread(struct fs *fs); /* before the inodes are evicted */
 int fs_journal_stop(struct fs *fs);
 
 struct fs_journal_stats {

@@ -122,7 +122,8 @@ struct journal {
 
 	/* the commit thread; protected by j->lock */
 	pthread_t thread;
-	bool thread_started, stopping, kick;
+	bool thread_started, thread_stop, kick;
+	bool stopping; /* fs_journal_stop(): the inode cache is gone */
 	pthread_cond_t wake;
 	unsigned interval_s;
 
@@ -1095,16 +1096,16 @@ static void *journal_thread(void *arg)
 	struct journal *j = arg;
 
 	pthread_mutex_lock(&j->lock);
-	while (!j->stopping) {
+	while (!j->thread_stop) {
 		struct timespec ts;
 
 		clock_gettime(CLOCK_REALTIME, &ts);
 		ts.tv_sec += j->interval_s;
-		while (!j->stopping && !j->kick)
+		while (!j->thread_stop && !j->kick)
 			if (pthread_cond_timedwait(&j->wake, &j->lock, &ts))
 				break;
 		j->kick = false;
-		if (j->stopping)
+		if (j->thread_stop)
 			break;
 		pthread_mutex_unlock(&j->lock);
 		fs_journal_commit(j->fs);
@@ -1328,6 +1329,31 @@ int fs_journal_start(struct fs *fs, char *msg, size_t msglen)
 }
 
 /**
+ * fs_journal_stop_thread - stop the periodic commits (unmount, first)
+ * @fs: the filesystem
+ *
+ * The commit thread takes references to inodes it writes the data of; it
+ * must be gone before unmount evicts every inode (fs_icache_destroy()
+ * takes the last reference of each, and would free one the thread still
+ * uses). Commits after it happen in the thread that needs them. Idempotent.
+ *
+ * Context: fs_unmount(); no handle held.
+ */
+void fs_journal_stop_thread(struct fs *fs)
+{
+	struct journal *j = fs->journal;
+
+	if (!j || !j->thread_started)
+		return;
+	pthread_mutex_lock(&j->lock);
+	j->thread_stop = true;
+	pthread_cond_broadcast(&j->wake);
+	pthread_mutex_unlock(&j->lock);
+	pthread_join(j->thread, NULL);
+	j->thread_started = false;
+}
+
+/**
  * fs_journal_stop - commit, checkpoint and stop the journal (unmount)
  * @fs: the filesystem; no handle open, no other user
  *
@@ -1346,12 +1372,8 @@ int fs_journal_stop(struct fs *fs)
 
 	if (!j)
 		return 0;
-	pthread_mutex_lock(&j->lock);
-	j->stopping = true;
-	pthread_cond_broadcast(&j->wake);
-	pthread_mutex_unlock(&j->lock);
-	if (j->thread_started)
-		pthread_join(j->thread, NULL);
+	fs_journal_stop_thread(fs);
+	__atomic_store_n(&j->stopping, true, __ATOMIC_RELEASE);
 	err = atomic_load(&fs->rdonly) ? -EROFS : fs_journal_checkpoint(fs);
 	if (err)
 		fs->journal_aborted = true;

@@ -565,7 +565,10 @@ static int fs_mark_clean(struct fs *fs)
  */
 int fs_unmount(struct fs *fs)
 {
-	int err = fs_icache_destroy(fs);
+	int err;
+
+	fs_journal_stop_thread(fs); /* it may hold references to inodes */
+	err = fs_icache_destroy(fs);
 
 	if (!fs->opts.rdonly) {
 		int jerr = fs_journal_stop(fs), merr = fs_sync_meta(fs);
