@@ -5,8 +5,8 @@
 # then crash states of each, mounted, unmounted, fsck.foliofs -n, and the
 # oracle of ace.py (the guarantees of docs/DESIGN.md). A fixed sample here:
 # 12 workloads of one operation, 10 of two, 8 of three, at most 4 states
-# each (at least 110 states); `make check-crash` runs far more. While
-# CRASH_EXPECT_JOURNAL=no failing states are TODO (tests/crash/lib.sh).
+# each (at least 110 states); `make check-crash` runs far more. Every state
+# must pass (CRASH_EXPECT_JOURNAL=no makes failing ones TODO: tests/crash/lib.sh).
 . "$(dirname "$0")/lib.sh"
 crash_need_mounts
 crash_tmpdir ace-crash

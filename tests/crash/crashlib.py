@@ -29,9 +29,9 @@ Interface:
                          CRASH_KEEP=DIR keeps its log, base and failing states
   check_state(ctx, spec, point, check, desc)  one state, start to end, as
                          one TAP line
-  journal_expected()     whether failures fail (CRASH_EXPECT_JOURNAL=yes) or
-                         are reported as TODO (the default while foliofs has
-                         no journal; see docs/TESTING.md)
+  journal_expected()     whether failures fail (CRASH_EXPECT_JOURNAL=yes, the
+                         default) or are reported as TODO (=no: for images
+                         made without a journal; see docs/TESTING.md)
   mkfs(tools, img, bs, size), fsck(tools, img), problem_kind(line)
 
 Every daemon this module starts is its child; nothing else is signalled, and
@@ -63,12 +63,13 @@ class Tools:
 
 
 def journal_expected():
-    """True when every crash state must pass (CRASH_EXPECT_JOURNAL=yes).
+    """True when every crash state must pass (CRASH_EXPECT_JOURNAL=yes, the
+    default).
 
-    Otherwise a failing state is reported as TODO and counted (without a
-    journal a crash may leave metadata in any order, so many states fail;
-    the default of the switch is in tests/crash/lib.sh)."""
-    return os.environ.get("CRASH_EXPECT_JOURNAL", "no") == "yes"
+    With =no a failing state is reported as TODO and counted: for images made
+    without a journal, where a crash may leave metadata in any order and many
+    states fail (tests/crash/lib.sh)."""
+    return os.environ.get("CRASH_EXPECT_JOURNAL", "yes") == "yes"
 
 
 def run(cmd, **kw):

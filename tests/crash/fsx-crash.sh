@@ -5,9 +5,9 @@
 # nothing, and every byte fsynced before the crash point must be there.
 #
 #  1. 4 KiB blocks, cache=daemon, 200 operations; 1 KiB blocks,
-#     cache=kernel, 150 operations. While CRASH_EXPECT_JOURNAL=no
-#     (tests/crash/lib.sh) failing states are TODO: their counts are
-#     printed at the end.
+#     cache=kernel, 150 operations. Every state must pass (with
+#     CRASH_EXPECT_JOURNAL=no, tests/crash/lib.sh, failing states are only
+#     TODO); the counts are printed at the end.
 #  2. The checker sees lost data: a run with -o debug_corrupt_writes=3 (one
 #     byte of every third file-data write reaches the image flipped) must
 #     report lost durable bytes (its states are TODO; this line is strict).

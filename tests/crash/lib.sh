@@ -2,14 +2,11 @@
 # tests/crash/lib.sh - what the crash tests share beyond tests/lib (sourced):
 # the TAP vocabulary, $T and the exit path of tests/lib/mount.sh, the
 # preconditions (root, /dev/fuse, fusermount3, python3; skip without), and
-#   CRASH_EXPECT_JOURNAL  the switch: "no" (the default today) reports a crash
-#                         state that fails as TODO, counted but not failing
-#                         the test (written for the tree before the journal,
-#                         where a crash left metadata in any order); "yes"
-#                         makes every failing state fail the test. With the
-#                         journal every state passes but for one unexplained
-#                         unmount hang: SET THE DEFAULT BELOW TO "yes" once
-#                         that is understood (docs/TESTING.md, "Crash tests").
+#   CRASH_EXPECT_JOURNAL  "yes" (the default): every crash state that fails
+#                         fails the test. "no" reports a failing state as
+#                         TODO, counted but not failing the test: for looking
+#                         at images made without a journal (mkfs -J none),
+#                         where a crash leaves metadata in any order.
 #   $CRASH_PY             python3 with tests/lib and tests/crash importable
 #   crash_py SCRIPT ARGS...  sub_tap the script (its lines numbered here)
 #   crash_totals FILE...  add up the CRASH-TALLY lines (crashlib.Tally.record(),
@@ -18,7 +15,7 @@
 # and unmounts what it mounted; the exit path here also lazily unmounts
 # anything still mounted under $T (mounts under our own directory only).
 
-: "${CRASH_EXPECT_JOURNAL:=no}"
+: "${CRASH_EXPECT_JOURNAL:=yes}"
 export CRASH_EXPECT_JOURNAL
 
 # shellcheck source=tests/lib/mount.sh
