@@ -648,4 +648,5 @@ void zpool_stats(struct zpool *pool, struct zpool_stats *st)
 	st->obj_bytes = atomic_load(&pool->obj_bytes);
 	st->zspages = atomic_load(&pool->nr_zspages);
 	st->compacted = atomic_load(&pool->compacted);
+	st->meta_bytes = st->zspages * sizeof(struct zspage);
 }

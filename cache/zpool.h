@@ -45,11 +45,12 @@ struct zpool_ops {
 
 /* Figures of a pool, from zpool_stats(). */
 struct zpool_stats {
-	uint64_t pages;	    /* backing pages held */
-	uint64_t objects;   /* live objects */
-	uint64_t obj_bytes; /* their slots' bytes (class sizes, header included) */
-	uint64_t zspages;   /* zspages held */
-	uint64_t compacted; /* objects moved by compaction, ever */
+	uint64_t pages;	     /* backing pages held */
+	uint64_t objects;    /* live objects */
+	uint64_t obj_bytes;  /* their slots' bytes (class sizes, header included) */
+	uint64_t zspages;    /* zspages held */
+	uint64_t compacted;  /* objects moved by compaction, ever */
+	uint64_t meta_bytes; /* zspage descriptors (outside the pages) */
 };
 
 struct zpool;
