@@ -682,12 +682,13 @@ enum cache_stat_item {
 	NR_WRITEBACK,     /* pages under writeback */
 	NR_SHADOWS,       /* shadow entries */
 	NR_BUFFER_HEADS,  /* live buffer heads */
+	ZSWAP_STORED_PAGES,      /* pages the compressed tier holds */
+	ZSWAP_SAME_FILLED_PAGES, /* of those, same-filled: no pool bytes */
+	ZSWAP_COMPRESSED_BYTES,  /* the compressed lengths of the others */
 	DIRTY_THRESHOLD,  /* pages: writers throttled above (computed) */
 	DIRTY_BACKGROUND_THRESHOLD, /* pages: background writeback above (computed) */
 	BDP_PAUSE_MS,     /* total ms writers paused in balance_dirty_pages (computed) */
 	WB_LAST_ERROR,    /* errno of the latest failed write-back, 0 if none (computed) */
-	ZSWAP_STORED_PAGES,      /* pages the tier holds (computed) */
-	ZSWAP_SAME_FILLED_PAGES, /* of those, same-filled: no pool bytes (computed) */
 	ZSWAP_POOL_TOTAL_SIZE,   /* bytes of the tier's pool pages (computed) */
 	/* events */
 	NR_DIRTIED,          /* pages that went clean -> dirty */
@@ -720,6 +721,7 @@ enum cache_stat_item {
 	ZSWPIN,              /* pages added to the cache from the tier */
 	ZSWAP_POOL_LIMIT_HIT,       /* stores that found the pool full */
 	ZSWAP_REJECT_COMPRESS_POOR, /* pages that did not compress enough */
+	ZSWAP_REJECT_COMPRESS_SKIPPED, /* not tried: their file's last pages did not */
 	ZSWAP_REJECT_ALLOC_FAIL,    /* stores without pool pages or memory */
 	ZSWAP_REJECT_ADMISSION,     /* pages the admission policy turned away */
 	ZSWAP_DECOMPRESS_FAIL,      /* copies that did not decompress */

@@ -359,7 +359,7 @@ int zswap_init(struct cache *cache, bool enabled);
 void zswap_destroy(struct cache *cache);
 /* The cache limit was lowered: keep the pool under its new maximum. */
 void zswap_limit_changed(struct cache *cache);
-/* The computed ZSWAP_* counters of stats.c. */
+/* The computed ZSWAP_POOL_TOTAL_SIZE of stats.c. */
 uint64_t zswap_stat(struct cache *cache, enum cache_stat_item item);
 /* Entries, trees and zspage descriptors, for cache_mem_info(). */
 uint64_t zswap_metadata_bytes(struct cache *cache);

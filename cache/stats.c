@@ -12,7 +12,7 @@
  * adjusting threads are quiet. NR_FREE_PAGES is computed from the limit and
  * the pages in use rather than kept; so are the dirty thresholds, the total
  * throttle pause and the latest write-back errno (flusher.c), and the
- * compressed tier's stored pages and pool size (zswap.c). cache_mem_info's
+ * compressed tier's pool size (zswap.c). cache_mem_info's
  * metadata counts the tier's entries and zspage descriptors too.
  */
 #include "config.h"
@@ -30,12 +30,13 @@ static const char *const stat_names[NR_CACHE_STATS] = {
 	[NR_WRITEBACK] = "nr_writeback",
 	[NR_SHADOWS] = "nr_shadows",
 	[NR_BUFFER_HEADS] = "nr_buffer_heads",
+	[ZSWAP_STORED_PAGES] = "stored_pages",
+	[ZSWAP_SAME_FILLED_PAGES] = "same_filled_pages",
+	[ZSWAP_COMPRESSED_BYTES] = "compressed_bytes",
 	[DIRTY_THRESHOLD] = "dirty_threshold",
 	[DIRTY_BACKGROUND_THRESHOLD] = "dirty_background_threshold",
 	[BDP_PAUSE_MS] = "balance_dirty_pages_pause_ms",
 	[WB_LAST_ERROR] = "wb_last_error",
-	[ZSWAP_STORED_PAGES] = "stored_pages",
-	[ZSWAP_SAME_FILLED_PAGES] = "same_filled_pages",
 	[ZSWAP_POOL_TOTAL_SIZE] = "pool_total_size",
 	[NR_DIRTIED] = "nr_dirtied",
 	[NR_WRITTEN] = "nr_written",
@@ -67,6 +68,7 @@ static const char *const stat_names[NR_CACHE_STATS] = {
 	[ZSWPIN] = "zswpin",
 	[ZSWAP_POOL_LIMIT_HIT] = "pool_limit_hit",
 	[ZSWAP_REJECT_COMPRESS_POOR] = "reject_compress_poor",
+	[ZSWAP_REJECT_COMPRESS_SKIPPED] = "reject_compress_skipped",
 	[ZSWAP_REJECT_ALLOC_FAIL] = "reject_alloc_fail",
 	[ZSWAP_REJECT_ADMISSION] = "reject_admission",
 	[ZSWAP_DECOMPRESS_FAIL] = "decompress_fail",
@@ -132,7 +134,7 @@ uint64_t cache_stat(struct cache *cache, enum cache_stat_item item)
 		return stat_free_pages(cache);
 	if (item >= DIRTY_THRESHOLD && item <= WB_LAST_ERROR)
 		return flusher_stat(cache, item);
-	if (item >= ZSWAP_STORED_PAGES && item <= ZSWAP_POOL_TOTAL_SIZE)
+	if (item == ZSWAP_POOL_TOTAL_SIZE)
 		return zswap_stat(cache, item);
 	v = stat_sum(cache, item);
 	if (item < NR_DIRTIED && (int64_t)v < 0)

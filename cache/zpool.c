@@ -89,7 +89,8 @@ struct zspage {
  * @chain:    pages per zspage (fixed)
  * @objs:     slots per zspage (fixed)
  * @groups:   the fullness lists
- * @nr_zspages, @nr_objs: zspages and used slots
+ * @nr_zspages, @nr_objs: zspages and used slots (read without the lock by
+ *            zpool_stats(), which sums them)
  */
 struct zclass {
 	pthread_mutex_t lock;
@@ -110,7 +111,7 @@ struct zpool {
 	void *ctx;
 	unsigned nr_classes;
 	uint16_t class_of_step[ZP_NR_STEPS]; /* slot size / 16 - 1 -> class */
-	_Atomic uint64_t nr_pages, nr_zspages, nr_objs, obj_bytes, compacted;
+	_Atomic uint64_t nr_pages, nr_zspages, compacted;
 	struct zclass classes[];
 };
 
@@ -324,7 +325,7 @@ static unsigned zs_take(struct zspage *zs, uint64_t *handlep)
 	zs->free_head = (uint16_t)(*hdr >> 1);
 	*hdr = (uint64_t)(uintptr_t)handlep | 1;
 	zs->inuse++;
-	zs->class->nr_objs++;
+	__atomic_store_n(&zs->class->nr_objs, zs->class->nr_objs + 1, __ATOMIC_RELAXED);
 	*handlep = mk_handle(zs, idx);
 	return idx;
 }
@@ -340,7 +341,7 @@ static bool zs_put(struct zspage *zs, unsigned idx, struct page **pages)
 	*hdr = (uint64_t)zs->free_head << 1;
 	zs->free_head = (uint16_t)idx;
 	zs->inuse--;
-	zs->class->nr_objs--;
+	__atomic_store_n(&zs->class->nr_objs, zs->class->nr_objs - 1, __ATOMIC_RELAXED);
 	if (zs->inuse) {
 		zs_regroup(zs);
 		return false;
@@ -411,7 +412,7 @@ void zpool_destroy(struct zpool *pool)
 {
 	if (!pool)
 		return;
-	CACHE_BUG_ON(atomic_load(&pool->nr_objs) != 0);
+	CACHE_BUG_ON(atomic_load(&pool->nr_zspages) != 0);
 	for (unsigned i = 0; i < pool->nr_classes; i++)
 		pthread_mutex_destroy(&pool->classes[i].lock);
 	free(pool);
@@ -454,18 +455,13 @@ int zpool_store(struct zpool *pool, const void *src, size_t len, uint64_t *handl
 	zs_copy(zs, slot_data(zs, idx), (void *)src, len, false);
 	zs_regroup(zs);
 	pthread_mutex_unlock(&class->lock);
-	atomic_fetch_add(&pool->nr_objs, 1);
-	atomic_fetch_add(&pool->obj_bytes, class->size);
 	return 0;
 }
 
 /* Free slot @idx of @zs (class lock held); the emptied zspage, if any, is
  * returned for zs_release() after the unlock. */
-static struct zspage *zs_free_slot(struct zpool *pool, struct zspage *zs, unsigned idx,
-				   struct page **pages)
+static struct zspage *zs_free_slot(struct zspage *zs, unsigned idx, struct page **pages)
 {
-	atomic_fetch_sub(&pool->nr_objs, 1);
-	atomic_fetch_sub(&pool->obj_bytes, zs->class->size);
 	return zs_put(zs, idx, pages) ? zs : NULL;
 }
 
@@ -504,7 +500,7 @@ void zpool_load(struct zpool *pool, uint64_t *handlep, size_t len, void *dst, bo
 		     *slot_hdr(zs, idx) != ((uint64_t)(uintptr_t)handlep | 1));
 	zs_copy(zs, slot_data(zs, idx), dst, len, true);
 	if (free)
-		empty = zs_free_slot(pool, zs, idx, pages);
+		empty = zs_free_slot(zs, idx, pages);
 	pthread_mutex_unlock(&class->lock);
 	zs_release(pool, empty, pages);
 }
@@ -530,7 +526,7 @@ void zpool_free(struct zpool *pool, uint64_t *handlep, size_t len)
 	h = *handlep;
 	zs = handle_zspage(h);
 	CACHE_BUG_ON(zs->class != class);
-	empty = zs_free_slot(pool, zs, handle_idx(h), pages);
+	empty = zs_free_slot(zs, handle_idx(h), pages);
 	pthread_mutex_unlock(&class->lock);
 	zs_release(pool, empty, pages);
 }
@@ -639,13 +635,20 @@ uint64_t zpool_nr_pages(struct zpool *pool)
  * @pool: the pool
  * @st: out
  *
+ * Sums the classes' counts without their locks.
+ *
  * Context: any; exact when no call is in flight.
  */
 void zpool_stats(struct zpool *pool, struct zpool_stats *st)
 {
 	st->pages = atomic_load(&pool->nr_pages);
-	st->objects = atomic_load(&pool->nr_objs);
-	st->obj_bytes = atomic_load(&pool->obj_bytes);
+	st->objects = st->obj_bytes = 0;
+	for (unsigned i = 0; i < pool->nr_classes; i++) {
+		uint64_t n = __atomic_load_n(&pool->classes[i].nr_objs, __ATOMIC_RELAXED);
+
+		st->objects += n;
+		st->obj_bytes += n * pool->classes[i].size;
+	}
 	st->zspages = atomic_load(&pool->nr_zspages);
 	st->compacted = atomic_load(&pool->compacted);
 	st->meta_bytes = st->zspages * sizeof(struct zspage);

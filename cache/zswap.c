@@ -14,7 +14,11 @@
  * kept as that word, with nothing in the pool (same-filled); any other is
  * compressed with lz4 (or lz4hc) into at most zswap_max_compressed_percent
  * of a page (lz4 stops as soon as its output passes that: a page that does
- * not compress costs one partial pass) and the result goes to the zpool, a
+ * not compress costs one partial pass; and once ZSWAP_POOR_STREAK pages of
+ * a file in a row did not compress, its pages whose sampled bytes look
+ * random are not tried, but one in ZSWAP_POOR_PROBE, until one compresses:
+ * a file of incompressible data costs a 256-byte sample per page) and the
+ * result goes to the zpool, a
  * size-classed allocator whose pages come from the cache's own pool, so they
  * count in nr_used under the cache's one limit. An entry keyed by
  * (mapping, index) goes into the mapping's tree and at the head of the LRU.
@@ -59,11 +63,16 @@
  *       index) exist together only while the page is locked in reclaim
  *       between the store and its removal, and a page added to a mapping
  *       takes the copy (cache.h, "coherence").
- *   T4. stored_pages counts the entries, same_filled_pages those without a
- *       pool object, stored_bytes the pool objects' lengths.
+ *   T4. ZSWAP_STORED_PAGES counts the entries, ZSWAP_SAME_FILLED_PAGES
+ *       those without a pool object, ZSWAP_COMPRESSED_BYTES the pool
+ *       objects' lengths (the cache's per-thread counters, as gauges).
  * While zswap is off (zswap=off), stores are refused and the tier is empty:
- * turning it off waits for stores in flight (in_flight) and drops every
- * entry.
+ * turning it off waits for stores in flight (in_flight, one counter per
+ * thread slot so stores do not share a line) and drops every entry.
+ *
+ * Nothing a store or a load does touches a cache line every other thread
+ * writes too, but for its mapping's tree lock, one LRU shard's lock and one
+ * zpool class's lock.
  */
 #include "config.h"
 
@@ -83,6 +92,10 @@
 #define ZSWAP_INVAL_BATCH  64
 #define ZSWAP_DROP_TRIES   1000
 #define ZSWAP_SHRINK_BATCH 16
+#define ZSWAP_POOR_STREAK  8	  /* pages of a file in a row that did not compress */
+#define ZSWAP_POOR_PROBE   16	  /* ... then of the pages that look random, */
+				  /* one in this many is tried */
+#define ZSWAP_RANDOM_DISTINCT 128 /* distinct values in 256 sampled bytes */
 
 /* Defaults, as Linux's zswap parameters where it has them. */
 #define ZSWAP_MAX_POOL_DEFAULT	     20
@@ -98,7 +111,8 @@ enum { ZSWAP_ADMIT_ALL, ZSWAP_ADMIT_WORKINGSET };
  * @index:  page index (fixed)
  * @handle: the zpool handle word (read and written only by zpool.c, under
  *          its class lock), or the fill word when @length is 0
- * @seq:    store order (set under the shard lock)
+ * @seq:    store time in ns, strictly increasing within a shard (set under
+ *          the shard lock): orders the shards' tails
  * @length: compressed bytes in the pool; 0: same-filled
  * @shard:  its LRU shard (fixed)
  */
@@ -112,16 +126,29 @@ struct zswap_entry {
 	uint32_t shard;
 };
 
-/* struct zswap_tree - a mapping's entries; entries.xa_lock protects nr. */
+/*
+ * struct zswap_tree - a mapping's entries; entries.xa_lock protects nr.
+ * @poor_streak: pages of the mapping in a row that did not compress
+ * @poor_skips:  stores since the streak began (one in ZSWAP_POOR_PROBE is
+ *               tried whatever it looks like); both atomic, racy updates
+ *               are harmless
+ */
 struct zswap_tree {
 	struct xarray entries;
 	_Atomic uint64_t nr;
+	_Atomic unsigned poor_streak, poor_skips;
 };
 
 struct zswap_lru {
 	pthread_mutex_t lock;
 	struct list_head head; /* newest first */
 	unsigned long nr;
+	uint64_t last_seq; /* seq of the newest entry ever added */
+} __attribute__((aligned(64)));
+
+/* Stores in flight, per thread slot (see T4). */
+struct zswap_flight {
+	_Atomic long n;
 } __attribute__((aligned(64)));
 
 /*
@@ -139,12 +166,11 @@ struct zswap {
 	_Atomic unsigned hc_level; /* 0: lz4; 1..12: lz4hc at that level */
 	_Atomic unsigned admission;
 	_Atomic bool reached_full;
-	_Atomic long in_flight;
-	_Atomic uint64_t seq;
-	_Atomic uint64_t stored_pages, same_filled_pages, stored_bytes, nr_trees;
+	_Atomic uint64_t nr_trees;
 	pthread_mutex_t param_lock;
 	pthread_mutex_t shrink_lock;
 	struct zswap_lru lru[ZSWAP_LRU_SHARDS];
+	struct zswap_flight in_flight[STAT_SLOTS];
 };
 
 /* ---- per-thread compression state ---- */
@@ -356,9 +382,13 @@ static unsigned entry_shard(const struct zswap_tree *tree, uint64_t index)
 static void lru_add_entry(struct zswap *z, struct zswap_entry *e)
 {
 	struct zswap_lru *l = &z->lru[e->shard];
+	struct timespec ts;
+	uint64_t now;
 
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	now = (uint64_t)ts.tv_sec * 1000000000 + (uint64_t)ts.tv_nsec;
 	pthread_mutex_lock(&l->lock);
-	e->seq = atomic_fetch_add_explicit(&z->seq, 1, memory_order_relaxed);
+	e->seq = l->last_seq = MAX(now, l->last_seq + 1);
 	list_add(&e->lru, &l->head);
 	l->nr++;
 	pthread_mutex_unlock(&l->lock);
@@ -375,16 +405,22 @@ static void lru_del_entry(struct zswap *z, struct zswap_entry *e)
 	pthread_mutex_unlock(&l->lock);
 }
 
+/* Count an entry in (+1) or out (-1) of the tier. */
+static void entry_account(struct zswap *z, const struct zswap_entry *e, int sign)
+{
+	stat_add(z->cache, ZSWAP_STORED_PAGES, sign);
+	if (e->length)
+		stat_add(z->cache, ZSWAP_COMPRESSED_BYTES, sign * (int64_t)e->length);
+	else
+		stat_add(z->cache, ZSWAP_SAME_FILLED_PAGES, sign);
+}
+
 /* Free an entry out of its tree and off the LRU, with its pool object. */
 static void entry_free(struct zswap *z, struct zswap_entry *e)
 {
-	if (e->length) {
+	entry_account(z, e, -1);
+	if (e->length)
 		zpool_free(z->pool, &e->handle, e->length);
-		atomic_fetch_sub(&z->stored_bytes, e->length);
-	} else {
-		atomic_fetch_sub(&z->same_filled_pages, 1);
-	}
-	atomic_fetch_sub(&z->stored_pages, 1);
 	free(e);
 }
 
@@ -680,8 +716,70 @@ static bool admit(struct zswap *z, struct page *page)
 	return page_test(page, PG_workingset);
 }
 
-/* Make the entry for a page: same-filled, or compressed into the pool. */
-static int entry_make(struct zswap *z, const void *data, struct zswap_entry **ep)
+/* Do 256 bytes sampled across the page (8 at every 128th byte, so 32 cache
+ * lines are read) take as many distinct values as random bytes would (about
+ * 162; data that compresses takes far fewer)? */
+static bool page_looks_random(const void *data)
+{
+	const unsigned char *b = data;
+	uint64_t seen[4] = {0, 0, 0, 0};
+	unsigned n;
+
+	for (size_t i = 0; i < PAGE_SIZE; i += 128) {
+		uint64_t w;
+
+		memcpy(&w, b + i, 8);
+		for (int k = 0; k < 8; k++, w >>= 8)
+			seen[(w >> 6) & 3] |= 1ULL << (w & 63);
+	}
+	n = (unsigned)(__builtin_popcountll(seen[0]) + __builtin_popcountll(seen[1]) +
+		       __builtin_popcountll(seen[2]) + __builtin_popcountll(seen[3]));
+	return n >= ZSWAP_RANDOM_DISTINCT;
+}
+
+/* Should this page of @tree be compressed? After ZSWAP_POOR_STREAK pages
+ * in a row that did not compress, a page that looks random is not, except
+ * one in ZSWAP_POOR_PROBE. */
+static bool worth_trying(struct zswap *z, struct zswap_tree *tree, const void *data)
+{
+	if (atomic_load_explicit(&tree->poor_streak, memory_order_relaxed) < ZSWAP_POOR_STREAK)
+		return true;
+	if (atomic_fetch_add_explicit(&tree->poor_skips, 1, memory_order_relaxed) %
+		    ZSWAP_POOR_PROBE ==
+	    0)
+		return true;
+	if (!page_looks_random(data))
+		return true;
+	stat_inc(z->cache, ZSWAP_REJECT_COMPRESS_SKIPPED);
+	return false;
+}
+
+/* Compress a page for @tree; its length, or 0 (counted) when it does not
+ * compress or is not tried. */
+static int compress_for(struct zswap *z, struct zswap_tree *tree, struct zswap_tls *t,
+			const void *data)
+{
+	int len;
+
+	if (!worth_trying(z, tree, data))
+		return 0;
+	len = compress_page(z, t, data);
+	if (len > 0) {
+		if (atomic_load_explicit(&tree->poor_streak, memory_order_relaxed))
+			atomic_store_explicit(&tree->poor_streak, 0, memory_order_relaxed);
+		return len;
+	}
+	if (atomic_fetch_add_explicit(&tree->poor_streak, 1, memory_order_relaxed) + 1 ==
+	    ZSWAP_POOR_STREAK)
+		atomic_store_explicit(&tree->poor_skips, 1, memory_order_relaxed);
+	stat_inc(z->cache, ZSWAP_REJECT_COMPRESS_POOR);
+	return 0;
+}
+
+/* Make the entry for a page of @tree: same-filled, or compressed into the
+ * pool. */
+static int entry_make(struct zswap *z, struct zswap_tree *tree, const void *data,
+		      struct zswap_entry **ep)
 {
 	struct cache *cache = z->cache;
 	struct zswap_tls *t = tls_get();
@@ -692,11 +790,9 @@ static int entry_make(struct zswap *z, const void *data, struct zswap_entry **ep
 	if (!t)
 		goto alloc_fail;
 	if (!page_same_filled(data, &word)) {
-		len = compress_page(z, t, data);
-		if (len <= 0) {
-			stat_inc(cache, ZSWAP_REJECT_COMPRESS_POOR);
+		len = compress_for(z, tree, t, data);
+		if (!len)
 			return -E2BIG;
-		}
 	}
 	e = malloc(sizeof(*e));
 	if (!e)
@@ -728,27 +824,26 @@ static void entry_discard(struct zswap *z, struct zswap_entry *e)
 
 static int __zswap_store(struct zswap *z, struct address_space *mapping, struct page *page)
 {
+	struct zswap_tree *tree = tree_get(z, mapping, true);
 	struct zswap_entry *e;
-	struct zswap_tree *tree;
 	int err;
 
-	err = entry_make(z, page_address(page), &e);
+	if (!tree) {
+		stat_inc(z->cache, ZSWAP_REJECT_ALLOC_FAIL);
+		return -ENOMEM;
+	}
+	err = entry_make(z, tree, page_address(page), &e);
 	if (err)
 		return err;
 	e->index = page->index;
-	tree = tree_get(z, mapping, true);
-	err = tree ? tree_insert(z, tree, e) : -ENOMEM;
+	err = tree_insert(z, tree, e);
 	if (err) {
 		if (err == -ENOMEM)
 			stat_inc(z->cache, ZSWAP_REJECT_ALLOC_FAIL);
 		entry_discard(z, e);
 		return err;
 	}
-	atomic_fetch_add(&z->stored_pages, 1);
-	if (e->length)
-		atomic_fetch_add(&z->stored_bytes, e->length);
-	else
-		atomic_fetch_add(&z->same_filled_pages, 1);
+	entry_account(z, e, 1);
 	return 0;
 }
 
@@ -756,6 +851,7 @@ static int __zswap_store(struct zswap *z, struct address_space *mapping, struct 
 static int zswap_store(void *tier, struct address_space *mapping, struct page *page)
 {
 	struct zswap *z = tier;
+	_Atomic long *flight;
 	int err = -ENODEV;
 
 	if (!atomic_load(&z->enabled))
@@ -769,10 +865,11 @@ static int zswap_store(void *tier, struct address_space *mapping, struct page *p
 	cache_rcu_thread_online();
 	if (over_limit(z))
 		return -ENOSPC;
-	atomic_fetch_add(&z->in_flight, 1);
+	flight = &z->in_flight[stat_slot_index()].n;
+	atomic_fetch_add(flight, 1);
 	if (atomic_load(&z->enabled))
 		err = __zswap_store(z, mapping, page);
-	atomic_fetch_sub(&z->in_flight, 1);
+	atomic_fetch_sub(flight, 1);
 	return err;
 }
 
@@ -782,9 +879,9 @@ static int entry_load(struct zswap *z, struct zswap_entry *e, void *data)
 	struct zswap_tls *t;
 	int n, err = 0;
 
+	entry_account(z, e, -1);
 	if (!e->length) {
 		fill_page(data, e->handle);
-		atomic_fetch_sub(&z->same_filled_pages, 1);
 		goto out;
 	}
 	t = tls_get();
@@ -799,9 +896,7 @@ static int entry_load(struct zswap *z, struct zswap_entry *e, void *data)
 			err = -EIO;
 		}
 	}
-	atomic_fetch_sub(&z->stored_bytes, e->length);
 out:
-	atomic_fetch_sub(&z->stored_pages, 1);
 	free(e);
 	return err;
 }
@@ -1005,8 +1100,9 @@ void zswap_destroy(struct cache *cache)
 static void zswap_turn_off(struct zswap *z)
 {
 	atomic_store(&z->enabled, false);
-	while (atomic_load(&z->in_flight))
-		sched_yield();
+	for (int i = 0; i < STAT_SLOTS; i++)
+		while (atomic_load(&z->in_flight[i].n))
+			sched_yield();
 	cache_rcu_thread_online();
 	drop_all(z);
 	zpool_compact(z->pool);
@@ -1145,9 +1241,9 @@ void cache_zswap_info(struct cache *cache, struct cache_zswap_info *out)
 		return;
 	zpool_stats(z->pool, &st);
 	out->pool_pages = st.pages;
-	out->stored_pages = atomic_load(&z->stored_pages);
-	out->same_filled_pages = atomic_load(&z->same_filled_pages);
-	out->compressed_bytes = atomic_load(&z->stored_bytes);
+	out->stored_pages = cache_stat(cache, ZSWAP_STORED_PAGES);
+	out->same_filled_pages = cache_stat(cache, ZSWAP_SAME_FILLED_PAGES);
+	out->compressed_bytes = cache_stat(cache, ZSWAP_COMPRESSED_BYTES);
 	out->slot_bytes = st.obj_bytes;
 	out->max_pool_pages = max_pool_pages(z);
 }
@@ -1170,12 +1266,12 @@ unsigned long cache_zswap_compact(struct cache *cache)
 }
 
 /**
- * zswap_stat - the computed counters of the tier (stats.c)
+ * zswap_stat - the computed counter of the tier (stats.c)
  * @cache: the cache
- * @item: ZSWAP_STORED_PAGES, ZSWAP_SAME_FILLED_PAGES or ZSWAP_POOL_TOTAL_SIZE
+ * @item: ZSWAP_POOL_TOTAL_SIZE
  *
  * Context: any.
- * Return: the value (pages, or bytes for the pool size).
+ * Return: the pool's bytes.
  */
 uint64_t zswap_stat(struct cache *cache, enum cache_stat_item item)
 {
@@ -1183,16 +1279,7 @@ uint64_t zswap_stat(struct cache *cache, enum cache_stat_item item)
 
 	if (!z)
 		return 0;
-	switch (item) {
-	case ZSWAP_STORED_PAGES:
-		return atomic_load(&z->stored_pages);
-	case ZSWAP_SAME_FILLED_PAGES:
-		return atomic_load(&z->same_filled_pages);
-	case ZSWAP_POOL_TOTAL_SIZE:
-		return zpool_nr_pages(z->pool) * PAGE_SIZE;
-	default:
-		return 0;
-	}
+	return item == ZSWAP_POOL_TOTAL_SIZE ? zpool_nr_pages(z->pool) * PAGE_SIZE : 0;
 }
 
 /**
@@ -1213,6 +1300,6 @@ uint64_t zswap_metadata_bytes(struct cache *cache)
 	if (!z)
 		return 0;
 	zpool_stats(z->pool, &st);
-	return atomic_load(&z->stored_pages) * sizeof(struct zswap_entry) +
+	return cache_stat(cache, ZSWAP_STORED_PAGES) * sizeof(struct zswap_entry) +
 	       atomic_load(&z->nr_trees) * sizeof(struct zswap_tree) + st.meta_bytes;
 }

@@ -5,8 +5,10 @@
  * unless said):
  *  - parameters: every value the options take is accepted and read back,
  *    bad ones are refused;
- *  - round trips: pages of random bytes are rejected (reject_compress_poor)
- *    and come back from the device; 2:1 pages are compressed; zero pages,
+ *  - round trips: pages of random bytes are rejected (reject_compress_poor;
+ *    after 8 of a file in a row, most are not even tried:
+ *    reject_compress_skipped) and come back from the device; the 2:1 pages
+ *    evicted right after them are all compressed; zero pages,
  *    pages of one byte and pages of one repeated word are same-filled (no
  *    pool bytes); each kind reads back right without a device read, and
  *    loads are exclusive (stored_pages back to 0, the pool empty); the
@@ -290,7 +292,7 @@ static void round_trips(const char *compressor)
 	enum { N = 32 };
 	struct cache *c = make_cache(1024, 1024, false);
 	struct testfile f;
-	uint64_t out0, in0, poor0, reads;
+	uint64_t out0, in0, poor0, skip0, poor, skipped, reads;
 	struct cache_zswap_info zi;
 	struct cache_mem mi;
 	bool right = true;
@@ -303,11 +305,19 @@ static void round_trips(const char *compressor)
 	ok(right, "%s: %d pages of each kind written back", compressor, N);
 	out0 = cache_stat(c, ZSWPOUT);
 	poor0 = cache_stat(c, ZSWAP_REJECT_COMPRESS_POOR);
+	skip0 = cache_stat(c, ZSWAP_REJECT_COMPRESS_SKIPPED);
 	is_int(cache_reclaim(c, NR_KINDS * N), NR_KINDS * N, "%s: every page evicted", compressor);
 	is_u64(cache_stat(c, ZSWPOUT) - out0, (NR_KINDS - 1) * N,
 	       "%s: zswpout: every page but the random ones", compressor);
-	is_u64(cache_stat(c, ZSWAP_REJECT_COMPRESS_POOR) - poor0, N,
-	       "%s: reject_compress_poor: the random pages", compressor);
+	poor = cache_stat(c, ZSWAP_REJECT_COMPRESS_POOR) - poor0;
+	skipped = cache_stat(c, ZSWAP_REJECT_COMPRESS_SKIPPED) - skip0;
+	is_u64(poor + skipped, N,
+	       "%s: reject_compress_poor + reject_compress_skipped: the random "
+	       "pages (%" PRIu64 " + %" PRIu64 ")",
+	       compressor, poor, skipped);
+	ok(poor >= 8 && skipped >= N / 2,
+	   "%s: after 8 in a row, random-looking pages of the file are mostly not tried",
+	   compressor);
 	is_u64(cache_stat(c, ZSWAP_STORED_PAGES), (NR_KINDS - 1) * N, "%s: stored_pages",
 	       compressor);
 	is_u64(cache_stat(c, ZSWAP_SAME_FILLED_PAGES), 3 * N,
