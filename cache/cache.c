@@ -168,6 +168,7 @@ static void cache_init_locks(struct cache *cache)
 	cache_mutex_init(&cache->reclaim_lock);
 	cache_mutex_init(&cache->ra_lock);
 	cache_mutex_init(&cache->wb_lock);
+	cache_mutex_init(&cache->mappings_lock);
 	cache_cond_init_monotonic(&cache->free_wait);
 	cache_cond_init_monotonic(&cache->reclaim_cond);
 	pthread_cond_init(&cache->ra_cond, NULL);
@@ -177,6 +178,7 @@ static void cache_init_locks(struct cache *cache)
 	INIT_LIST_HEAD(&cache->ra_queue);
 	INIT_LIST_HEAD(&cache->ra_running);
 	INIT_LIST_HEAD(&cache->dirty_mappings);
+	INIT_LIST_HEAD(&cache->mappings);
 }
 
 static void cache_destroy_locks(struct cache *cache)
@@ -186,6 +188,7 @@ static void cache_destroy_locks(struct cache *cache)
 	pthread_mutex_destroy(&cache->reclaim_lock);
 	pthread_mutex_destroy(&cache->ra_lock);
 	pthread_mutex_destroy(&cache->wb_lock);
+	pthread_mutex_destroy(&cache->mappings_lock);
 	pthread_cond_destroy(&cache->free_wait);
 	pthread_cond_destroy(&cache->reclaim_cond);
 	pthread_cond_destroy(&cache->ra_cond);

@@ -45,6 +45,10 @@
  *               cache->pool_lock    the pool's backing pages.
  *   flusher->lock                   flusher.c: thread state; a leaf taken
  *                                   with no other cache lock held.
+ *   cache->mappings_lock            every mapping (cache->mappings); the
+ *                                   shadow trimmer holds it while it takes
+ *                                   each mapping's xa_lock; mapping_init and
+ *                                   mapping_destroy take it alone.
  *
  * Paths that take pairs: set_page_dirty (page lock -> xa_lock),
  * add_to_page_cache_lru (page lock -> xa_lock, then lru_lock after xa_lock is
@@ -121,6 +125,9 @@ enum pageflags {
 			  * write_begin skips map_blocks (cleared when freed) */
 	PG_fresh,	 /* added and not used yet: the first mark_page_accessed()
 			  * clears it instead of setting PG_referenced */
+	PG_refaulted,	 /* filled a slot whose shadow says the page had been
+			  * used before its eviction: a reuse
+			  * (zswap_admission=workingset admits it) */
 	PG_trimmed,	 /* free, and its data given back to the system
 			  * (MADV_DONTNEED): only on the free list */
 	NR_PAGEFLAGS
@@ -281,6 +288,8 @@ typedef uint32_t errseq_t;
  * @flags:     AS_* bits (atomic)
  * @tier_private: the tier's state for this mapping (zswap: its tree of
  *             entries); set and freed by the tier alone (atomic)
+ * @cache_link: on cache->mappings, for the shadow trimmer (protected by
+ *             cache->mappings_lock)
  */
 struct address_space {
 	struct xarray i_pages;
@@ -303,6 +312,7 @@ struct address_space {
 	unsigned wb_users;
 	_Atomic unsigned flags;
 	void *tier_private;
+	struct list_head cache_link;
 };
 
 enum {
@@ -625,7 +635,9 @@ void cache_set_tier(struct cache *cache, const struct cache_tier_ops *ops, void 
  * after it was full, 90), zswap_compressor (lz4, lz4hc or lz4hc:LEVEL),
  * zswap_max_compressed_percent (a page compressed to more than this part of
  * a page is rejected, 75), zswap_admission (all: every evicted clean page;
- * workingset: only pages that were active or refaulted into activity).
+ * workingset: only pages that were on the active list, that were used again
+ * after an eviction, or that were never used: PG_workingset, PG_refaulted,
+ * PG_fresh).
  */
 enum zswap_param {
 	ZSWAP_ENABLED,
@@ -704,7 +716,8 @@ enum cache_stat_item {
 	ALLOCSTALL,          /* allocations that entered direct reclaim */
 	WORKINGSET_REFAULT,  /* misses that found a shadow entry */
 	WORKINGSET_ACTIVATE, /* refaults close enough to activate */
-	WORKINGSET_NODERECLAIM, /* shadows dropped to bound their memory */
+	WORKINGSET_NODERECLAIM, /* shadows not left, to bound their memory */
+	WORKINGSET_SHADOWS_TRIMMED, /* old shadows dropped to make room for new ones */
 	PGREADAHEAD,         /* pages read by readahead (sync + async) */
 	PGREADAHEAD_ASYNC,   /* of those, by asynchronous readahead */
 	CACHE_HITS,          /* lookups that found an uptodate page */

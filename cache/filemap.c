@@ -76,6 +76,9 @@ static int __mapping_init(struct address_space *mapping, struct cache *cache, st
 	pthread_rwlockattr_setkind_np(&attr, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
 	pthread_rwlock_init(&mapping->invalidate_lock, &attr);
 	pthread_rwlockattr_destroy(&attr);
+	pthread_mutex_lock(&cache->mappings_lock);
+	list_add_tail(&mapping->cache_link, &cache->mappings);
+	pthread_mutex_unlock(&cache->mappings_lock);
 	atomic_fetch_add(&cache->nr_mappings, 1);
 	return 0;
 }
@@ -150,6 +153,9 @@ void mapping_destroy(struct address_space *mapping)
 	truncate_inode_pages_range(mapping, 0, UINT64_MAX);
 	filemap_invalidate_unlock(mapping);
 	flusher_forget_mapping(mapping); /* waits for a flusher writing it */
+	pthread_mutex_lock(&cache->mappings_lock); /* waits for the shadow trimmer */
+	list_del_init(&mapping->cache_link);
+	pthread_mutex_unlock(&cache->mappings_lock);
 	CACHE_BUG_ON(atomic_load(&mapping->nrpages) != 0);
 	CACHE_BUG_ON(atomic_load(&mapping->nrshadows) != 0);
 	xa_destroy(&mapping->i_pages);

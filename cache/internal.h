@@ -168,6 +168,9 @@ struct cache {
 	_Atomic uint64_t nonresident_age;
 	_Atomic uint64_t nr_shadows;
 	uint64_t max_shadows;
+	_Atomic bool shadow_trim_pending; /* shadows hit max_shadows: trim (atomic) */
+	pthread_mutex_t mappings_lock;	  /* protects mappings */
+	struct list_head mappings;	  /* every mapping, through cache_link */
 
 	/* background reclaimer: reclaim_lock protects reclaim_wake, stopping */
 	pthread_t reclaimer;
@@ -377,5 +380,8 @@ void workingset_activation(struct cache *cache, struct page *page);
 bool workingset_shadow_add(struct cache *cache, struct address_space *mapping);
 /* A shadow left @mapping (xa_lock held): uncount it. */
 void workingset_shadow_del(struct cache *cache, struct address_space *mapping);
+/* Drop the shadows too old to tell anything (the background reclaimer,
+ * after shadows reached max_shadows); returns how many. */
+unsigned long workingset_trim_shadows(struct cache *cache);
 
 #endif /* FOLIO_CACHE_INTERNAL_H */

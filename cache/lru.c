@@ -616,6 +616,8 @@ static void *reclaimer_main(void *arg)
 		bool progress = kswapd_balance(cache);
 		if (atomic_exchange(&cache->trim_pending, false))
 			cache_trim_pool(cache);
+		if (atomic_exchange(&cache->shadow_trim_pending, false))
+			workingset_trim_shadows(cache);
 		pthread_mutex_lock(&cache->reclaim_lock);
 		if (progress)
 			backoff_ms = RECLAIM_BACKOFF_MS;

@@ -52,6 +52,7 @@ static const char *const stat_names[NR_CACHE_STATS] = {
 	[WORKINGSET_REFAULT] = "workingset_refault",
 	[WORKINGSET_ACTIVATE] = "workingset_activate",
 	[WORKINGSET_NODERECLAIM] = "workingset_nodereclaim",
+	[WORKINGSET_SHADOWS_TRIMMED] = "workingset_shadows_trimmed",
 	[PGREADAHEAD] = "pgreadahead",
 	[PGREADAHEAD_ASYNC] = "pgreadahead_async",
 	[CACHE_HITS] = "cache_hits",

@@ -5,9 +5,9 @@
  * cache_zswap_check, cache_zswap_set, cache_zswap_get, cache_zswap_info,
  * cache_zswap_compact (cache.h); zswap_init, zswap_destroy,
  * zswap_limit_changed, zswap_stat, zswap_metadata_bytes, zswap_tier_ops
- * (internal.h). The cache plugs the
- * tier into its hook (cache_tier_ops) at creation; reclaim stores, page
- * insertion loads, truncation invalidates (see cache.h for the rules).
+ * (internal.h). The cache plugs the tier into its hook (cache_tier_ops) at
+ * creation; reclaim stores, page insertion loads, truncation invalidates
+ * (see cache.h for the rules).
  *
  * Store (a clean page reclaim evicts, locked and still in its mapping): a
  * page whose every 64-bit word is the same (one repeated byte included) is
@@ -18,10 +18,11 @@
  * a file in a row did not compress, its pages whose sampled bytes look
  * random are not tried, but one in ZSWAP_POOR_PROBE, until one compresses:
  * a file of incompressible data costs a 256-byte sample per page) and the
- * result goes to the zpool, a
- * size-classed allocator whose pages come from the cache's own pool, so they
- * count in nr_used under the cache's one limit. An entry keyed by
- * (mapping, index) goes into the mapping's tree and at the head of the LRU.
+ * result goes to the zpool, a size-classed allocator whose pages come from
+ * the cache's own pool, so they count in nr_used under the cache's one
+ * limit. An entry keyed by (mapping, index) goes into the mapping's tree and
+ * at the head of the LRU. With zswap_admission=workingset, a page used only
+ * once since it entered the cache is turned away first (admit()).
  *
  * Load (a page was just added to its mapping, locked, not uptodate): the
  * entry is taken out of the tree, decompressed into the page and freed:
@@ -709,11 +710,18 @@ static int compress_page(struct zswap *z, struct zswap_tls *t, const void *data)
 
 /* ---- the tier operations ---- */
 
+/* zswap_admission: all, or workingset: pages that were on the active list
+ * or were used again after an eviction (workingset.c), and pages evicted
+ * before their first use (PG_fresh: readahead that came too early, whose
+ * read dropping would waste, or data written and not read yet). A page used
+ * once is turned away; so a scan passing through leaves the tier to the
+ * rest. */
 static bool admit(struct zswap *z, struct page *page)
 {
 	if (atomic_load_explicit(&z->admission, memory_order_relaxed) == ZSWAP_ADMIT_ALL)
 		return true;
-	return page_test(page, PG_workingset);
+	return page_test(page, PG_workingset) || page_test(page, PG_refaulted) ||
+	       page_test(page, PG_fresh);
 }
 
 /* Do 256 bytes sampled across the page (8 at every 128th byte, so 32 cache

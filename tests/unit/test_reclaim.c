@@ -9,8 +9,10 @@
  *  - evictions leave shadow entries (nrshadows, NR_SHADOWS); reading the pages
  *    again counts WORKINGSET_REFAULT and erases them; a refault within the
  *    active list's size is activated (WORKINGSET_ACTIVATE, PG_active);
- *  - shadows are bounded by 2 * pool pages (WORKINGSET_NODERECLAIM) and
- *    truncate erases them; direct reclaim under a tiny limit (ALLOCSTALL)
+ *  - shadows are bounded by 2 * pool pages (WORKINGSET_NODERECLAIM);
+ *    trimming drops those older than pool pages of evictions
+ *    (WORKINGSET_SHADOWS_TRIMMED), after which evictions leave shadows
+ *    again; truncate erases them; direct reclaim under a tiny limit (ALLOCSTALL)
  *    keeps the pages in use at or under the limit;
  *  - drop_clean frees exactly the clean unused pages, keeps dirty and in-use
  *    ones;
@@ -272,8 +274,9 @@ static void test_shadow_bound(void)
 {
 	struct cache *c = make_cache(16, 16, false);
 	struct testfile f;
-	uint64_t stall = cache_stat(c, ALLOCSTALL), nodereclaim;
+	uint64_t stall = cache_stat(c, ALLOCSTALL), nodereclaim, shadows;
 	bool good = true, under = true;
+	unsigned long trimmed;
 
 	file_over_region(&f, c, REGION_RO);
 	for (uint64_t i = 0; i < 200; i += 4) {
@@ -289,6 +292,18 @@ static void test_shadow_bound(void)
 	ok(nodereclaim > 0, "WORKINGSET_NODERECLAIM moved (%llu)", (unsigned long long)nodereclaim);
 	is_u64(cache_stat(c, NR_SHADOWS), 2 * c->nr_pool, "NR_SHADOWS stops at 2 * pool pages");
 	is_u64(atomic_load(&f.mapping.nrshadows), 2 * c->nr_pool, "nrshadows agrees");
+	trimmed = workingset_trim_shadows(c);
+	ok(trimmed > 0 && cache_stat(c, NR_SHADOWS) <= c->nr_pool,
+	   "trimming drops the shadows older than pool pages of evictions (%lu; %llu left)",
+	   trimmed, (unsigned long long)cache_stat(c, NR_SHADOWS));
+	is_u64(cache_stat(c, WORKINGSET_SHADOWS_TRIMMED), trimmed, "WORKINGSET_SHADOWS_TRIMMED");
+	nodereclaim = cache_stat(c, WORKINGSET_NODERECLAIM);
+	shadows = cache_stat(c, NR_SHADOWS);
+	ok(read_pages_range(&f, 200, 8), "8 more pages read");
+	ok(cache_stat(c, NR_SHADOWS) > shadows && cache_stat(c, WORKINGSET_NODERECLAIM) == nodereclaim,
+	   "new evictions leave shadows again (%llu -> %llu)", (unsigned long long)shadows,
+	   (unsigned long long)cache_stat(c, NR_SHADOWS));
+	is_u64(atomic_load(&f.mapping.nrshadows), cache_stat(c, NR_SHADOWS), "nrshadows agrees");
 	is_int(testfs_truncate(&f, 0), 0, "truncate to 0");
 	is_u64(atomic_load(&f.mapping.nrshadows), 0, "truncate erased the shadows");
 	is_u64(cache_stat(c, NR_SHADOWS), 0, "NR_SHADOWS 0");

@@ -29,7 +29,8 @@
  *    1 KiB-block file keeps the page's other bytes;
  *  - metadata: device-mapping pages (bread/getblk) go through the tier;
  *  - drop-caches and zswap=off empty the tier; stores are refused while off;
- *  - admission=workingset turns away pages that were never active;
+ *  - admission=workingset turns away pages used once, and takes pages that
+ *    were active, used again after an eviction, or never used;
  *  - stress: four threads write (whole pages and 1 KiB pieces), read, punch
  *    and fsync the same 256 pages of a file through a 64-page cache with the
  *    background reclaimer storing into the tier (pool at most half the
@@ -660,20 +661,45 @@ static void test_empty_and_off(void)
 	cache_reclaim(c, 64);
 	is_u64(cache_stat(c, ZSWPOUT) - out0, 64, "on again: stores again");
 
-	/* admission=workingset: pages read once are turned away */
-	cache_drop_clean(c);
-	set(c, ZSWAP_ADMISSION, "workingset");
-	for (uint64_t i = 0; i < 64; i++)
-		page_is(&f, i, K_HALF, 1);
-	for (uint64_t i = 0; i < 8; i++) /* used again: promoted at the next scan */
-		page_is(&f, i, K_HALF, 1);
-	out0 = cache_stat(c, ZSWAP_REJECT_ADMISSION);
-	cache_reclaim(c, 56);
-	is_u64(cache_stat(c, ZSWAP_REJECT_ADMISSION) - out0, 56,
-	       "workingset: the 56 pages used once were turned away");
-	cache_zswap_set(c, ZSWAP_ADMISSION, "all");
 	testfile_destroy(&f);
 	destroy_cache(c, "empty");
+}
+
+/* admission=workingset: pages used once are turned away; pages that were
+ * active, that were used again after an eviction, or never used, are taken. */
+static void test_admission(void)
+{
+	struct cache *c = make_cache(512, 512, false);
+	uint64_t rej0, out0;
+	struct testfile f;
+
+	set(c, ZSWAP_MAX_POOL_PERCENT, "100");
+	set(c, ZSWAP_ADMISSION, "workingset");
+	file_init(&f, c, 12, 64);
+	ok(write_kind(&f, 0, 64, K_HALF, 1), "admission: 64 pages written back, never read");
+	out0 = cache_stat(c, ZSWPOUT);
+	cache_reclaim(c, 64);
+	is_u64(cache_stat(c, ZSWPOUT) - out0, 64, "admission: pages never used are taken");
+	for (uint64_t i = 0; i < 64; i++) /* from the tier: no reuse, they were never used */
+		page_is(&f, i, K_HALF, 1);
+	for (uint64_t i = 0; i < 8; i++) /* used twice: promoted at the next scan */
+		page_is(&f, i, K_HALF, 1);
+	rej0 = cache_stat(c, ZSWAP_REJECT_ADMISSION);
+	out0 = cache_stat(c, ZSWPOUT);
+	cache_reclaim(c, 56);
+	is_u64(cache_stat(c, ZSWAP_REJECT_ADMISSION) - rej0, 56,
+	       "admission: the 56 pages used once are turned away");
+	is_u64(cache_stat(c, ZSWPOUT) - out0, 0, "admission: none stored");
+	for (uint64_t i = 8; i < 64; i++) /* used again after their eviction */
+		page_is(&f, i, K_HALF, 1);
+	cache_reclaim(c, 56);
+	is_u64(cache_stat(c, ZSWPOUT) - out0, 56,
+	       "admission: used again after an eviction, the 56 pages are taken");
+	out0 = cache_stat(c, ZSWPOUT);
+	cache_reclaim(c, 64);
+	is_u64(cache_stat(c, ZSWPOUT) - out0, 8, "admission: and so are the 8 that were active");
+	testfile_destroy(&f);
+	destroy_cache(c, "admission");
 }
 
 /* ---- stress ---- */
@@ -866,6 +892,7 @@ int main(void)
 	test_coherence();
 	test_metadata();
 	test_empty_and_off();
+	test_admission();
 	stress(12, seconds);
 	stress(10, seconds);
 	bdev_close(dev);
