@@ -26,6 +26,13 @@
 #                 all  zswap_admission=all
 #                 ws   zswap_admission=workingset
 #               the hot job's IOPS, the scan's MB/s and what the tier did
+#   metadata    bench/metadata.py's create, stat (random, the kernel's
+#               dentries dropped first) and unlink of BENCH_ZSWAP_META_FILES
+#               empty files in one directory through a BENCH_ZSWAP_META_CACHE
+#               cache, so that directory and inode-table blocks keep leaving
+#               it: with the tier on (meta-on) and off (meta-off). With empty
+#               files every page is metadata: this measures metadata in the
+#               tier.
 # Before each measured run the (first) job runs BENCH_ZSWAP_WARM seconds
 # (not counted) with another seed; the daemon's counters (pgpgin, zswpin,
 # ...) are read before and after the measured run.
@@ -33,6 +40,7 @@
 # Environment: BENCH_ZSWAP_CACHE=256M (C), BENCH_ZSWAP_RUNTIME=15 (seconds),
 # BENCH_ZSWAP_WARM=5, BENCH_ZSWAP_ROUNDS=5, BENCH_ZSWAP_POOL=50,
 # BENCH_ZSWAP_SCAN_RATE=16M (bytes/s; C/16 per second by default),
+# BENCH_ZSWAP_META_FILES=30000, BENCH_ZSWAP_META_CACHE=4M,
 # BENCH_ZSWAP_GROUPS="compress incompress admission", BENCH_TMPDIR (where
 # the images go, default /var/tmp), BENCH_IMAGE_SIZE=4G.
 # Quick pass: BENCH_ZSWAP_CACHE=64M BENCH_ZSWAP_RUNTIME=5 BENCH_ZSWAP_WARM=3
@@ -56,7 +64,9 @@ POOL=${BENCH_ZSWAP_POOL:-50}
 ZB_SCAN_REGION=0
 CB0=$(size_of "${BENCH_ZSWAP_CACHE:-256M}")
 SCAN_RATE=$(size_of "${BENCH_ZSWAP_SCAN_RATE:-$((CB0 / 16))}")
-ZGROUPS=${BENCH_ZSWAP_GROUPS:-compress incompress admission}
+ZGROUPS=${BENCH_ZSWAP_GROUPS:-compress incompress admission metadata}
+META_FILES=${BENCH_ZSWAP_META_FILES:-30000}
+META_CACHE=${BENCH_ZSWAP_META_CACHE:-4M}
 CB=$(size_of "$C")
 FIO=$B_SRC/bench/fio
 OUT=$B_BUILD/bench
@@ -180,6 +190,38 @@ group_admission() {
 	for t in all ws; do rm -f "$BT/mnt-$t/hot.dat" "$BT/mnt-$t/scan.dat"; done
 }
 
+# group_metadata: metadata.py on meta-on and meta-off, a new directory per run.
+group_metadata() {
+	local t r mp json k
+	for ((r = 1; r <= ROUNDS; r++)); do
+		for t in $(rotate "$r" meta-on meta-off); do
+			mp=$BT/mnt-$t
+			json=$BT/metadata.$t.$r.json
+			counters "$mp" >"$BT/before"
+			if ! python3 "$B_SRC/bench/metadata.py" "$mp/dir.$r" "$META_FILES" 0 >"$json"; then
+				bt_note "metadata $t round $r: metadata.py failed"
+				continue
+			fi
+			counters "$mp" >"$BT/after"
+			for k in create_s stat_s unlink_s; do
+				record metadata "$t" "$r" "$k" "$(python3 -c \
+					'import json, sys; print(json.load(open(sys.argv[1]))[sys.argv[2]])' \
+					"$json" "$k")"
+			done
+			for k in pgpgin zswpin zswpout reject_compress_poor; do
+				record metadata "$t" "$r" "$k" "$(stat_delta "$BT/before" "$BT/after" "$k")"
+			done
+			for k in Zswap Zswapped; do
+				record metadata "$t" "$r" "$k" "$(awk -v k="$k" '$1 == k { print $2 }' "$BT/after")"
+			done
+			echo "#   metadata round $r $t: $(cat "$json")" \
+				"pgpgin +$(stat_delta "$BT/before" "$BT/after" pgpgin)" \
+				"zswpin +$(stat_delta "$BT/before" "$BT/after" zswpin) ($(bt_load))" >&2
+			rmdir "$mp/dir.$r" 2>/dev/null
+		done
+	done
+}
+
 has_group() {
 	case " $ZGROUPS " in *" $1 "*) return 0 ;; esac
 	return 1
@@ -188,30 +230,32 @@ has_group() {
 mkdir -p "$OUT"
 start=$(date -u '+%Y-%m-%d %H:%M UTC')
 load0=$(bt_load)
+# Every target is mounted for the whole run and unmounted by the EXIT trap:
+# a process outside the benchmark that holds a mount's directory open (a
+# system-wide syncfs loop, say) must not stall it between groups.
 opts="cache_size=$C,zswap_max_pool_percent=$POOL"
 if has_group compress || has_group incompress; then
 	mount_target on "$opts"
 	mount_target off "cache_size=$C,zswap=off"
 fi
 has_group compress && mount_target big "cache_size=$((CB * 2)),zswap=off"
-has_group compress && group_compress compress 50 on off big
-has_group incompress && group_compress incompress 0 on off
-if has_group compress || has_group incompress; then
-	bt_umount "$BT/mnt-on"
-	bt_umount "$BT/mnt-off"
-fi
-has_group compress && bt_umount "$BT/mnt-big"
 if has_group admission; then
 	mount_target all "$opts,zswap_admission=all"
 	mount_target ws "$opts,zswap_admission=workingset"
-	group_admission
-	bt_umount "$BT/mnt-all"
-	bt_umount "$BT/mnt-ws"
 fi
+if has_group metadata; then
+	mount_target meta-on "cache_size=$META_CACHE,zswap_max_pool_percent=$POOL"
+	mount_target meta-off "cache_size=$META_CACHE,zswap=off"
+fi
+has_group compress && group_compress compress 50 on off big
+has_group incompress && group_compress incompress 0 on off
+has_group admission && group_admission
+has_group metadata && group_metadata
 load1=$(bt_load)
 cp "$RES" "$OUT/zswap.results"
 cmd="BENCH_ZSWAP_CACHE=$C BENCH_ZSWAP_RUNTIME=$RUNTIME BENCH_ZSWAP_WARM=$WARM"
 cmd="$cmd BENCH_ZSWAP_ROUNDS=$ROUNDS BENCH_ZSWAP_POOL=$POOL BENCH_ZSWAP_SCAN_RATE=$SCAN_RATE"
+cmd="$cmd BENCH_ZSWAP_META_FILES=$META_FILES BENCH_ZSWAP_META_CACHE=$META_CACHE"
 cmd="$cmd BENCH_ZSWAP_GROUPS=\"$ZGROUPS\" bench/zswap.sh (commit $(git -C "$B_SRC" rev-parse --short HEAD 2>/dev/null || echo ?))"
 python3 "$B_SRC/bench/zswap_table.py" "$RES" "$start" "$load0" "$load1" "$C" "$POOL" \
 	"$RUNTIME" "$WARM" "$ROUNDS" "$cmd" | tee "$OUT/zswap.md"

@@ -148,3 +148,34 @@ if rs:
                        for r in rs])
         print("| %s | %s |" % (name, s))
     print()
+
+rs = rounds_of("metadata")
+if rs:
+    print("### Metadata in the tier: create, stat and unlink of empty files")
+    print()
+    print("bench/metadata.py through a small cache: with empty files every cached page is "
+          "metadata (directory and inode-table blocks), so the tier on against off is "
+          "metadata in the tier against metadata kept out of it.")
+    print()
+    print("| round | tier | create (s) | stat (s) | unlink (s) | pgpgin (MiB) | zswpin | "
+          "zswpout | Zswap (MiB) | Zswapped (MiB) |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    for r in rs:
+        for t in ("meta-on", "meta-off"):
+            d = data.get(("metadata", t, r))
+            if not d:
+                continue
+            print("| %d | %s | %.2f | %.2f | %.2f | %.1f | %.0f | %.0f | %.1f | %.1f |" % (
+                r, "on" if t == "meta-on" else "off", d.get("create_s", 0),
+                d.get("stat_s", 0), d.get("unlink_s", 0), d.get("pgpgin", 0) / 1024,
+                d.get("zswpin", 0), d.get("zswpout", 0), d.get("Zswap", 0) / 1024,
+                d.get("Zswapped", 0) / 1024))
+    print()
+    print("| ratio on / off | median (min - max) |")
+    print("|---|---|")
+    for k, name in (("create_s", "create time"), ("stat_s", "stat time"),
+                    ("unlink_s", "unlink time"), ("pgpgin", "pgpgin")):
+        _, s = spread([ratio(val("metadata", "meta-on", r, k), val("metadata", "meta-off", r, k))
+                       for r in rs])
+        print("| %s | %s |" % (name, s))
+    print()
