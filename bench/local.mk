@@ -13,8 +13,11 @@ BENCH_RUN += bench/bench_cache
 # device) and the metadata figures; both need root and mount things
 # (docs/BENCHMARKS.md). Sizes come from BENCH_* variables.
 BENCH_RUN += $(top_srcdir)/bench/compare.sh $(top_srcdir)/bench/metadata.sh
+# The compressed tier's fio figures (docs/BENCHMARKS.md, "Compressed tier").
+BENCH_RUN += $(top_srcdir)/bench/zswap.sh
 EXTRA_DIST += bench/lib.sh bench/compare.sh bench/compare_table.py bench/metadata.sh \
 	bench/metadata.py bench/fio/seqwrite.fio bench/fio/seqread.fio bench/fio/randread.fio \
 	bench/fio/randwrite.fio bench/fio/randrw.fio bench/fio/mmap.fio \
 	bench/fio/randwrite-fsync.fio bench/fio/compress4x.fio bench/fio/rawwrite.fio \
-	bench/writeback.sh
+	bench/writeback.sh bench/zswap.sh bench/zswap_table.py bench/fio/zswap.fio \
+	bench/fio/zswap-scan.fio

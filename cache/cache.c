@@ -10,11 +10,13 @@
  * cache_deadline_after_ms, cache_deadline_at_ms (internal.h).
  *
  * A cache owns its page pool (page.c), its counters (stats.c), the
- * flusher's state (flusher.c: made and freed with the cache; the threads
- * are started by the cache's user with cache_flusher_start and stopped at
- * the latest by cache_destroy), the readahead workers (readahead.c) and the
- * background reclaimer (lru.c). cache_create starts them in that order and
- * unwinds in reverse on failure; cache_destroy stops the threads first.
+ * compressed tier (zswap.c: made with the cache, on or off as configured,
+ * plugged into the tier hook), the flusher's state (flusher.c: made and
+ * freed with the cache; the threads are started by the cache's user with
+ * cache_flusher_start and stopped at the latest by cache_destroy), the
+ * readahead workers (readahead.c) and the background reclaimer (lru.c).
+ * cache_create makes them in that order and unwinds in reverse on failure;
+ * cache_destroy stops the threads first, then empties the tier.
  *
  * Invariants: limit <= nr_pool - reserve; wmark_min < wmark_low <
  * wmark_high, recomputed whenever the limit changes.
@@ -166,6 +168,7 @@ static void cache_init_locks(struct cache *cache)
 	cache_mutex_init(&cache->reclaim_lock);
 	cache_mutex_init(&cache->ra_lock);
 	cache_mutex_init(&cache->wb_lock);
+	cache_mutex_init(&cache->mappings_lock);
 	cache_cond_init_monotonic(&cache->free_wait);
 	cache_cond_init_monotonic(&cache->reclaim_cond);
 	pthread_cond_init(&cache->ra_cond, NULL);
@@ -175,6 +178,7 @@ static void cache_init_locks(struct cache *cache)
 	INIT_LIST_HEAD(&cache->ra_queue);
 	INIT_LIST_HEAD(&cache->ra_running);
 	INIT_LIST_HEAD(&cache->dirty_mappings);
+	INIT_LIST_HEAD(&cache->mappings);
 }
 
 static void cache_destroy_locks(struct cache *cache)
@@ -184,6 +188,7 @@ static void cache_destroy_locks(struct cache *cache)
 	pthread_mutex_destroy(&cache->reclaim_lock);
 	pthread_mutex_destroy(&cache->ra_lock);
 	pthread_mutex_destroy(&cache->wb_lock);
+	pthread_mutex_destroy(&cache->mappings_lock);
 	pthread_cond_destroy(&cache->free_wait);
 	pthread_cond_destroy(&cache->reclaim_cond);
 	pthread_cond_destroy(&cache->ra_cond);
@@ -222,8 +227,8 @@ static void cache_set_defaults(struct cache *cache, const struct cache_config *c
  * @out: out: the cache
  *
  * The pool holds cfg->pool_bytes of pages plus CACHE_RESERVE_PAGES for the
- * reclaimer. Starts the readahead workers and (unless cfg->no_reclaimer) the
- * background reclaimer.
+ * reclaimer. Makes the compressed tier (on when cfg->zswap), starts the
+ * readahead workers and (unless cfg->no_reclaimer) the background reclaimer.
  *
  * Context: any thread.
  * Return: 0, -EINVAL for a bad configuration (pool or limit under 16 pages,
@@ -255,9 +260,12 @@ int cache_create(const struct cache_config *cfg, struct cache **out)
 	if (err)
 		goto out_locks;
 	cache_set_defaults(cache, cfg, limit);
-	err = flusher_init(cache);
+	err = zswap_init(cache, cfg->zswap);
 	if (err)
 		goto out_pool;
+	err = flusher_init(cache);
+	if (err)
+		goto out_zswap;
 	readahead_start_workers(cache, cfg->ra_threads ? cfg->ra_threads : 1);
 	if (!cfg->no_reclaimer) {
 		err = reclaim_start(cache);
@@ -270,6 +278,8 @@ int cache_create(const struct cache_config *cfg, struct cache **out)
 out_workers:
 	readahead_stop_workers(cache);
 	flusher_destroy(cache);
+out_zswap:
+	zswap_destroy(cache);
 out_pool:
 	page_pool_destroy(cache);
 out_locks:
@@ -294,6 +304,7 @@ void cache_destroy(struct cache *cache)
 	reclaim_stop(cache);
 	readahead_stop_workers(cache);
 	CACHE_BUG_ON(atomic_load(&cache->nr_mappings) != 0);
+	zswap_destroy(cache);
 	if (atomic_load(&cache->nr_used))
 		fprintf(stderr, "foliofs: cache: destroyed with %lu pages in use\n",
 			(unsigned long)atomic_load(&cache->nr_used));
@@ -310,9 +321,11 @@ void cache_destroy(struct cache *cache)
  * @limit_bytes: new limit, 16 pages .. the configured pool size
  *
  * Lowering it below the pages in use reclaims clean pages at once and leaves
- * the rest to the background reclaimer; allocations wait meanwhile. Lowering
- * it also gives the memory of free pages back to the system
- * (cache_trim_pool), now and after the reclaimer's next round.
+ * the rest to the background reclaimer; allocations wait meanwhile. The
+ * compressed tier's maximum follows the limit: a pool over the new maximum
+ * gives pages back at once. Lowering it also gives the memory of free pages
+ * back to the system (cache_trim_pool), now and after the reclaimer's next
+ * round.
  *
  * Context: any thread holding no cache lock.
  * Return: 0 or -EINVAL.
@@ -328,6 +341,8 @@ int cache_set_limit(struct cache *cache, uint64_t limit_bytes)
 	pthread_mutex_lock(&cache->pool_lock);
 	pthread_cond_broadcast(&cache->free_wait);
 	pthread_mutex_unlock(&cache->pool_lock);
+	if (pages < old)
+		zswap_limit_changed(cache);
 	used = atomic_load(&cache->nr_used);
 	if (used + atomic_load(&cache->wmark_high) > pages) {
 		wakeup_reclaimer(cache);
@@ -404,11 +419,19 @@ unsigned cache_get_ra_max(struct cache *cache)
  * @ops: the tier's operations
  * @tier: the tier's state, passed back to @ops
  *
+ * cache_create plugs in the compressed tier (zswap.c); a test may put
+ * another in its place (and the compressed tier back with
+ * cache_set_tier(cache, NULL, NULL), which restores it).
+ *
  * Context: before the cache is used (reclaim and misses read the hook
  * without locks).
  */
 void cache_set_tier(struct cache *cache, const struct cache_tier_ops *ops, void *tier)
 {
+	if (!ops && cache->zswap) {
+		ops = &zswap_tier_ops;
+		tier = cache->zswap;
+	}
 	cache->tier = tier;
 	__atomic_store_n(&cache->tier_ops, ops, __ATOMIC_RELEASE);
 }

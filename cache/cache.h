@@ -35,8 +35,20 @@
  *                                   dirty_mappings, b_io, b_more_io) and
  *                                   each mapping's wb_users.
  *               wait-queue buckets  hashed page wait queues (leaf).
+ *         zswap tree lock           zswap.c: a mapping's tree of compressed
+ *                                   entries (taken with a page lock held, by
+ *                                   reclaim's store and a page insertion's
+ *                                   load; never with xa_lock or lru_lock).
+ *           zswap LRU shard lock    zswap.c: the tier's LRU (the shrinker
+ *                                   goes shard -> tree with a trylock).
+ *             zpool class lock      zpool.c: one size class's objects.
+ *               cache->pool_lock    the pool's backing pages.
  *   flusher->lock                   flusher.c: thread state; a leaf taken
  *                                   with no other cache lock held.
+ *   cache->mappings_lock            every mapping (cache->mappings); the
+ *                                   shadow trimmer holds it while it takes
+ *                                   each mapping's xa_lock; mapping_init and
+ *                                   mapping_destroy take it alone.
  *
  * Paths that take pairs: set_page_dirty (page lock -> xa_lock),
  * add_to_page_cache_lru (page lock -> xa_lock, then lru_lock after xa_lock is
@@ -45,6 +57,11 @@
  * lru_lock), the flusher (wb_lock alone to pick a mapping, then writepages
  * with no lock held; a throttled writer sleeps in balance_dirty_pages with
  * no page lock, only invalidate_lock shared and its owner's inode locks).
+ * The compressed tier's locks are taken with no cache lock held but page
+ * locks (and invalidate_lock): reclaim stores a page it holds locked, a page
+ * insertion loads into the new locked page, truncation invalidates after
+ * its pages are gone, and the tier's own shrinking (pool limit, reclaim's
+ * shrink, drop-caches) holds no cache lock at all.
  * Reclaim never sleeps on a page lock or an fs lock: it uses
  * trylock_page() and MAP_NOWAIT. No lock is held while allocating a page
  * except page locks and invalidate_lock; no cache lock is held across a call
@@ -108,6 +125,9 @@ enum pageflags {
 			  * write_begin skips map_blocks (cleared when freed) */
 	PG_fresh,	 /* added and not used yet: the first mark_page_accessed()
 			  * clears it instead of setting PG_referenced */
+	PG_refaulted,	 /* filled a slot whose shadow says the page had been
+			  * used before its eviction: a reuse
+			  * (zswap_admission=workingset admits it) */
 	PG_trimmed,	 /* free, and its data given back to the system
 			  * (MADV_DONTNEED): only on the free list */
 	NR_PAGEFLAGS
@@ -275,6 +295,10 @@ typedef uint32_t errseq_t;
  * @wb_users:  flusher threads writing the mapping now; mapping_destroy()
  *             waits for 0 (protected by cache->wb_lock)
  * @flags:     AS_* bits (atomic)
+ * @tier_private: the tier's state for this mapping (zswap: its tree of
+ *             entries); set and freed by the tier alone (atomic)
+ * @cache_link: on cache->mappings, for the shadow trimmer (protected by
+ *             cache->mappings_lock)
  */
 struct address_space {
 	struct xarray i_pages;
@@ -296,6 +320,8 @@ struct address_space {
 	uint64_t wb_listed_when;
 	unsigned wb_users;
 	_Atomic unsigned flags;
+	void *tier_private;
+	struct list_head cache_link;
 };
 
 enum {
@@ -541,20 +567,36 @@ void balance_dirty_pages_defer(bool on);
 
 /*
  * struct cache_tier_ops - a second tier for evicted clean pages (the lz4
- * compressed tier plugs in here). Called without cache locks held.
- * @store:  keep a copy of clean page (@mapping, @index); any older copy of
- *          that page is dropped first, even when the new one is rejected.
- *          0 stored, negative errno rejected.
- * @load:   on a miss: fill @data and drop the tier's copy (exclusive);
- *          0 on a hit, -ENOENT on a miss.
+ * compressed tier, zswap.c, is plugged in by cache_create). Called with no
+ * cache lock held but the page locks said.
+ * @store:  reclaim evicts @page (locked, clean, uptodate, still in @mapping
+ *          at page->index): keep a copy; any older copy of that page is
+ *          dropped first, even when the new one is rejected. 0 stored,
+ *          negative errno rejected.
+ * @load:   a page was just added at (@mapping, @index), locked and not
+ *          uptodate: fill @data from the tier's copy and drop the copy
+ *          (exclusive). 0 on a hit, -ENOENT when there is no copy, another
+ *          negative errno when the copy could not be read (it is gone too).
  * @invalidate: drop copies of pages [start, end] of @mapping (truncate,
- *          punch, mapping teardown).
+ *          punch, mapping teardown, with every page of the range gone).
+ * @shrink: optional: memory is short; give back at least @nr_pages of the
+ *          cache's pages if it can (0: only what costs nothing, such as
+ *          compaction). Returns the pages given back.
+ * @drop_all: optional: drop every copy (drop-caches).
+ *
+ * Coherence: a copy in the tier stands for a clean page still cached. Every
+ * page added to a mapping asks @load first (add_to_page_cache_lru), so no
+ * older copy survives a page of the same index entering the cache, whatever
+ * fills that page (a read, a whole-page write, a metadata getblk); and
+ * every removal of a byte range invalidates it.
  */
 struct cache_tier_ops {
-	int (*store)(void *tier, struct address_space *mapping, uint64_t index, const void *data);
+	int (*store)(void *tier, struct address_space *mapping, struct page *page);
 	int (*load)(void *tier, struct address_space *mapping, uint64_t index, void *data);
 	void (*invalidate)(void *tier, struct address_space *mapping, uint64_t start,
 			   uint64_t end);
+	unsigned long (*shrink)(void *tier, unsigned long nr_pages);
+	void (*drop_all)(void *tier);
 };
 
 /*
@@ -565,6 +607,8 @@ struct cache_tier_ops {
  * @ra_threads:   asynchronous readahead workers (0: 1)
  * @no_reclaimer: do not start the background reclaimer (tests)
  * @max_io_bytes: largest merged device write (0: 1 MiB)
+ * @zswap:        start with the compressed tier on (cache_zswap_set can turn
+ *                it on or off later; the library's default is off)
  */
 struct cache_config {
 	uint64_t pool_bytes;
@@ -573,6 +617,7 @@ struct cache_config {
 	unsigned ra_threads;
 	bool no_reclaimer;
 	uint32_t max_io_bytes;
+	bool zswap;
 };
 
 /* Watermarks in free pages (free = limit - pages in use). */
@@ -591,6 +636,54 @@ void cache_get_watermarks(struct cache *cache, struct cache_watermarks *wm);
 int cache_set_ra_max(struct cache *cache, unsigned pages);
 unsigned cache_get_ra_max(struct cache *cache);
 void cache_set_tier(struct cache *cache, const struct cache_tier_ops *ops, void *tier);
+
+/* ------------------------------------------------------------------ */
+/* The compressed tier (zswap.c, zpool.c)                              */
+/* ------------------------------------------------------------------ */
+
+/*
+ * Tier parameters, named as the mount options and control keys, and meant as
+ * /sys/module/zswap/parameters: zswap (on/off), zswap_max_pool_percent (of
+ * the cache limit the pool may take, 20), zswap_accept_threshold_percent (of
+ * that maximum the pool must fall under before stores are accepted again
+ * after it was full, 90), zswap_compressor (lz4, lz4hc or lz4hc:LEVEL),
+ * zswap_max_compressed_percent (a page compressed to more than this part of
+ * a page is rejected, 75), zswap_admission (all: every evicted clean page;
+ * workingset: only pages that were on the active list, that were used again
+ * after an eviction, or that were never used: PG_workingset, PG_refaulted,
+ * PG_fresh).
+ */
+enum zswap_param {
+	ZSWAP_ENABLED,
+	ZSWAP_MAX_POOL_PERCENT,
+	ZSWAP_ACCEPT_THRESHOLD_PERCENT,
+	ZSWAP_COMPRESSOR,
+	ZSWAP_MAX_COMPRESSED_PERCENT,
+	ZSWAP_ADMISSION,
+	NR_ZSWAP_PARAMS
+};
+
+/*
+ * struct cache_zswap_info - what the tier holds (cache_zswap_info()).
+ * @pool_pages:        pages the pool holds (its real size, fragmentation in)
+ * @max_pool_pages:    the most it may hold now
+ * @stored_pages:      pages kept (same-filled ones included)
+ * @same_filled_pages: of those, kept as one word with nothing in the pool
+ * @compressed_bytes:  the compressed lengths of the others
+ * @slot_bytes:        their slots in the pool (headers and rounding in)
+ */
+struct cache_zswap_info {
+	uint64_t pool_pages, max_pool_pages, stored_pages, same_filled_pages;
+	uint64_t compressed_bytes, slot_bytes;
+};
+
+const char *cache_zswap_param_name(enum zswap_param p);
+int cache_zswap_param_lookup(const char *name);
+int cache_zswap_check(enum zswap_param p, const char *value);
+int cache_zswap_set(struct cache *cache, enum zswap_param p, const char *value);
+int cache_zswap_get(struct cache *cache, enum zswap_param p, char *buf, size_t len);
+void cache_zswap_info(struct cache *cache, struct cache_zswap_info *out);
+unsigned long cache_zswap_compact(struct cache *cache);
 
 /* lru.c */
 unsigned long cache_reclaim(struct cache *cache, unsigned long nr_to_reclaim);
@@ -615,10 +708,14 @@ enum cache_stat_item {
 	NR_WRITEBACK,     /* pages under writeback */
 	NR_SHADOWS,       /* shadow entries */
 	NR_BUFFER_HEADS,  /* live buffer heads */
+	ZSWAP_STORED_PAGES,      /* pages the compressed tier holds */
+	ZSWAP_SAME_FILLED_PAGES, /* of those, same-filled: no pool bytes */
+	ZSWAP_COMPRESSED_BYTES,  /* the compressed lengths of the others */
 	DIRTY_THRESHOLD,  /* pages: writers throttled above (computed) */
 	DIRTY_BACKGROUND_THRESHOLD, /* pages: background writeback above (computed) */
 	BDP_PAUSE_MS,     /* total ms writers paused in balance_dirty_pages (computed) */
 	WB_LAST_ERROR,    /* errno of the latest failed write-back, 0 if none (computed) */
+	ZSWAP_POOL_TOTAL_SIZE,   /* bytes of the tier's pool pages (computed) */
 	/* events */
 	NR_DIRTIED,          /* pages that went clean -> dirty */
 	NR_WRITTEN,          /* pages written back */
@@ -633,7 +730,8 @@ enum cache_stat_item {
 	ALLOCSTALL,          /* allocations that entered direct reclaim */
 	WORKINGSET_REFAULT,  /* misses that found a shadow entry */
 	WORKINGSET_ACTIVATE, /* refaults close enough to activate */
-	WORKINGSET_NODERECLAIM, /* shadows dropped to bound their memory */
+	WORKINGSET_NODERECLAIM, /* shadows not left, to bound their memory */
+	WORKINGSET_SHADOWS_TRIMMED, /* old shadows dropped to make room for new ones */
 	PGREADAHEAD,         /* pages read by readahead (sync + async) */
 	PGREADAHEAD_ASYNC,   /* of those, by asynchronous readahead */
 	CACHE_HITS,          /* lookups that found an uptodate page */
@@ -646,8 +744,15 @@ enum cache_stat_item {
 	BDP_EVENTS,          /* balance_dirty_pages pauses (throttled writers) */
 	WB_ERRORS,           /* failed write-back requests */
 	READ_ERRORS,         /* failed device reads */
-	TIER_STORES,         /* evicted pages the tier took */
-	TIER_LOADS,          /* misses the tier answered */
+	ZSWPOUT,             /* evicted pages the tier took */
+	ZSWPIN,              /* pages added to the cache from the tier */
+	ZSWAP_POOL_LIMIT_HIT,       /* stores that found the pool full */
+	ZSWAP_REJECT_COMPRESS_POOR, /* pages that did not compress enough */
+	ZSWAP_REJECT_COMPRESS_SKIPPED, /* not tried: their file's last pages did not */
+	ZSWAP_REJECT_ALLOC_FAIL,    /* stores without pool pages or memory */
+	ZSWAP_REJECT_ADMISSION,     /* pages the admission policy turned away */
+	ZSWAP_DECOMPRESS_FAIL,      /* copies that did not decompress */
+	ZSWAP_LRU_DROPPED,          /* oldest copies dropped to make room */
 	POOL_TRIMMED,        /* free pages whose memory went back to the system */
 	NR_CACHE_STATS
 };

@@ -17,8 +17,11 @@
  *      (or frozen at refcount 0 by __remove_mapping). The mapping holds one
  *      reference on each of its pages.
  *   2. nrpages/nrshadows count the pointer/value entries of the tree.
- *   3. A page enters a mapping locked and not uptodate (its filler unlocks
- *      it); pages are added only with invalidate_lock held shared (fills) or
+ *   3. A page enters a mapping locked, and not uptodate unless the
+ *      compressed tier had a copy of it (its filler unlocks it; a copy is
+ *      taken out of the tier as the page enters, so a page and an older
+ *      copy never coexist); pages are added only with invalidate_lock
+ *      held shared (fills) or
  *      by callers that otherwise exclude truncation, so truncate/punch,
  *      which hold it exclusively, see every page they must remove.
  *   4. Bytes of a cached page beyond i_size are zero (reads zero them,
@@ -73,6 +76,9 @@ static int __mapping_init(struct address_space *mapping, struct cache *cache, st
 	pthread_rwlockattr_setkind_np(&attr, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
 	pthread_rwlock_init(&mapping->invalidate_lock, &attr);
 	pthread_rwlockattr_destroy(&attr);
+	pthread_mutex_lock(&cache->mappings_lock);
+	list_add_tail(&mapping->cache_link, &cache->mappings);
+	pthread_mutex_unlock(&cache->mappings_lock);
 	atomic_fetch_add(&cache->nr_mappings, 1);
 	return 0;
 }
@@ -147,6 +153,9 @@ void mapping_destroy(struct address_space *mapping)
 	truncate_inode_pages_range(mapping, 0, UINT64_MAX);
 	filemap_invalidate_unlock(mapping);
 	flusher_forget_mapping(mapping); /* waits for a flusher writing it */
+	pthread_mutex_lock(&cache->mappings_lock); /* waits for the shadow trimmer */
+	list_del_init(&mapping->cache_link);
+	pthread_mutex_unlock(&cache->mappings_lock);
 	CACHE_BUG_ON(atomic_load(&mapping->nrpages) != 0);
 	CACHE_BUG_ON(atomic_load(&mapping->nrshadows) != 0);
 	xa_destroy(&mapping->i_pages);
@@ -258,6 +267,21 @@ struct page *find_lock_page(struct address_space *mapping, uint64_t index)
 	}
 }
 
+/* A page just added: take the tier's copy of it, if there is one. Whatever
+ * will fill the page (a read, a whole-page write, getblk), no older copy may
+ * outlive it; the copy is the page's latest clean content. */
+static void tier_load(struct address_space *mapping, struct page *page)
+{
+	struct cache *cache = mapping->cache;
+	const struct cache_tier_ops *ops = __atomic_load_n(&cache->tier_ops, __ATOMIC_ACQUIRE);
+
+	if (!ops || !ops->load ||
+	    ops->load(cache->tier, mapping, page->index, page_address(page)))
+		return;
+	stat_inc(cache, ZSWPIN);
+	page_set(page, PG_uptodate);
+}
+
 /**
  * add_to_page_cache_lru - insert a new page into a mapping and the LRU
  * @page: a new page from page_cache_alloc() (refcount 1, unlocked)
@@ -266,10 +290,12 @@ struct page *find_lock_page(struct address_space *mapping, uint64_t index)
  *
  * On success the page is locked, in @mapping (which holds a second
  * reference) and on an LRU list; a shadow entry it replaces is a refault.
- * On failure the page is unchanged.
+ * When the compressed tier holds a copy of the page, the page is filled
+ * from it and uptodate (and the tier's copy dropped); otherwise it is not
+ * uptodate. On failure the page is unchanged.
  *
  * Context: invalidate_lock shared (or truncation otherwise excluded); takes
- * xa_lock, then lru_lock.
+ * xa_lock, then lru_lock; the tier's locks.
  * Return: 0, -EEXIST if a page is already cached at @index, -ENOENT if the
  * mapping is being destroyed, -ENOMEM if the tree could not grow.
  */
@@ -310,6 +336,7 @@ int add_to_page_cache_lru(struct page *page, struct address_space *mapping, uint
 	}
 	if (old)
 		workingset_refault(cache, page, old);
+	tier_load(mapping, page);
 	lru_add(cache, page);
 	return 0;
 }
@@ -450,8 +477,8 @@ void delete_from_page_cache(struct page *page)
  * @mapping: the page's mapping
  * @page: the locked page
  *
- * The tier is asked first, then the device (the whole page, or the missing
- * blocks when the page has buffers).
+ * Reads the device (the whole page, or the missing blocks when the page has
+ * buffers); the tier's copy, if any, was taken when the page was added.
  *
  * Context: page locked by the caller; may sleep.
  * Return: 0 if the page is uptodate, else the read's negative errno.

@@ -22,6 +22,9 @@
  *                 reclaim, the background reclaimer thread, drop-clean
  *   workingset.c  shadow entries and refault distance
  *   stats.c       counters
+ *   zswap.c       the compressed tier: stores, loads, invalidation, its LRU,
+ *                 the pool limit, the parameters
+ *   zpool.c       the tier's size-classed allocator (cache/zpool.h)
  */
 #ifndef FOLIO_CACHE_INTERNAL_H
 #define FOLIO_CACHE_INTERNAL_H
@@ -165,6 +168,9 @@ struct cache {
 	_Atomic uint64_t nonresident_age;
 	_Atomic uint64_t nr_shadows;
 	uint64_t max_shadows;
+	_Atomic bool shadow_trim_pending; /* shadows hit max_shadows: trim (atomic) */
+	pthread_mutex_t mappings_lock;	  /* protects mappings */
+	struct list_head mappings;	  /* every mapping, through cache_link */
 
 	/* background reclaimer: reclaim_lock protects reclaim_wake, stopping */
 	pthread_t reclaimer;
@@ -199,6 +205,7 @@ struct cache {
 	/* tier hook: set before use, read without locks */
 	const struct cache_tier_ops *tier_ops;
 	void *tier;
+	struct zswap *zswap; /* the compressed tier (zswap.c; made with the cache) */
 
 	/* mapping ids and counts */
 	_Atomic uint64_t next_mapping_id;
@@ -246,8 +253,8 @@ struct cache *page_cache_of(struct page *page);
  * reference or the page became dirty. */
 bool __remove_mapping(struct address_space *mapping, struct page *page, void *shadow,
 		      int expected);
-/* Read a locked page that is not uptodate: tier first, then the device
- * (whole page, or the missing blocks when it has buffers). Unlocks it. */
+/* Read a locked page that is not uptodate from the device (whole page, or
+ * the missing blocks when it has buffers). Unlocks it. */
 int filemap_read_page(struct address_space *mapping, struct page *page);
 
 /* ---- readahead.c ---- */
@@ -347,6 +354,19 @@ void wakeup_reclaimer(struct cache *cache);
  * never waits for the reclaimer; -ENOMEM at once (readahead shrinks). */
 int page_cache_alloc_nowait(struct cache *cache, struct page **pagep);
 
+/* ---- zswap.c ---- */
+extern const struct cache_tier_ops zswap_tier_ops;
+/* cache_create(): make the tier (on if @enabled) and plug it in. */
+int zswap_init(struct cache *cache, bool enabled);
+/* cache_destroy(): drop what it holds and free it. */
+void zswap_destroy(struct cache *cache);
+/* The cache limit was lowered: keep the pool under its new maximum. */
+void zswap_limit_changed(struct cache *cache);
+/* The computed ZSWAP_POOL_TOTAL_SIZE of stats.c. */
+uint64_t zswap_stat(struct cache *cache, enum cache_stat_item item);
+/* Entries, trees and zspage descriptors, for cache_mem_info(). */
+uint64_t zswap_metadata_bytes(struct cache *cache);
+
 /* ---- workingset.c ---- */
 /* Shadow entry to leave in place of an evicted page. */
 void *workingset_eviction(struct cache *cache, struct page *page);
@@ -360,5 +380,8 @@ void workingset_activation(struct cache *cache, struct page *page);
 bool workingset_shadow_add(struct cache *cache, struct address_space *mapping);
 /* A shadow left @mapping (xa_lock held): uncount it. */
 void workingset_shadow_del(struct cache *cache, struct address_space *mapping);
+/* Drop the shadows too old to tell anything (the background reclaimer,
+ * after shadows reached max_shadows); returns how many. */
+unsigned long workingset_trim_shadows(struct cache *cache);
 
 #endif /* FOLIO_CACHE_INTERNAL_H */

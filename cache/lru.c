@@ -221,15 +221,28 @@ static unsigned isolate_pages(struct cache *cache, struct list_head *list, struc
 	return n;
 }
 
+static const struct cache_tier_ops *tier_ops_of(struct cache *cache)
+{
+	return __atomic_load_n(&cache->tier_ops, __ATOMIC_ACQUIRE);
+}
+
 /* Offer a clean page to the tier before it leaves the cache. */
 static bool reclaim_tier_store(struct cache *cache, struct address_space *mapping,
 			       struct page *page)
 {
-	const struct cache_tier_ops *ops = __atomic_load_n(&cache->tier_ops, __ATOMIC_ACQUIRE);
+	const struct cache_tier_ops *ops = tier_ops_of(cache);
 
 	if (!ops || !ops->store || !page_test(page, PG_uptodate))
 		return false;
-	return ops->store(cache->tier, mapping, page->index, page_address(page)) == 0;
+	return ops->store(cache->tier, mapping, page) == 0;
+}
+
+/* Ask the tier for @nr pages back (0: only what costs nothing). */
+static unsigned long tier_shrink(struct cache *cache, unsigned long nr)
+{
+	const struct cache_tier_ops *ops = tier_ops_of(cache);
+
+	return ops && ops->shrink ? ops->shrink(cache->tier, nr) : 0;
 }
 
 /* Make a locked page ready for removal: clean, unused, no buffers. */
@@ -281,7 +294,7 @@ static bool shrink_page(struct cache *cache, struct page *page, struct scan_cont
 		goto keep_locked;
 	}
 	if (stored)
-		stat_inc(cache, TIER_STORES);
+		stat_inc(cache, ZSWPOUT);
 	unlock_page(page);
 	atomic_fetch_sub(&cache->nr_isolated, 1);
 	page_pool_put(cache, page);
@@ -314,6 +327,18 @@ static long scan_budget(struct cache *cache)
 	return 2 * n + RECLAIM_BATCH;
 }
 
+/* The lists could not give enough and free pages are short: the tier's
+ * pool gives the rest, up to the high watermark. */
+static void shrink_tier(struct cache *cache, struct scan_control *sc)
+{
+	unsigned long free = cache_free_pages(cache), high = atomic_load(&cache->wmark_high);
+
+	if (sc->nr_reclaimed >= sc->nr_to_reclaim || free >= high)
+		return;
+	sc->nr_reclaimed +=
+		tier_shrink(cache, MIN(sc->nr_to_reclaim - sc->nr_reclaimed, high - free));
+}
+
 /* Reclaim up to sc->nr_to_reclaim pages from the inactive list. */
 static void shrink_lists(struct cache *cache, struct scan_control *sc)
 {
@@ -338,6 +363,8 @@ static void shrink_lists(struct cache *cache, struct scan_control *sc)
 		 (int64_t)(sc->nr_scanned - scanned0));
 	stat_add(cache, sc->kswapd ? PGSTEAL_KSWAPD : PGSTEAL_DIRECT,
 		 (int64_t)(sc->nr_reclaimed - reclaimed0));
+	if (!sc->drop)
+		shrink_tier(cache, sc);
 }
 
 /**
@@ -388,16 +415,18 @@ static unsigned long drop_list(struct cache *cache, struct list_head *list, bool
  * Asynchronous readahead queued before the call is waited for first, so
  * what it brings in is dropped too and a cold read after this is cold.
  * Dirty, locked, under write-back, referenced-by-a-user and pinned pages stay.
- * No shadow entries are left and nothing goes to the tier. Pages another
- * reclaimer holds isolated are waited for (briefly) and dropped too. Then
- * the memory of every free pool page goes back to the system
- * (cache_trim_pool), so the process's RSS falls as the kernel's does.
+ * No shadow entries are left and nothing goes to the tier, which is emptied
+ * too (a cold run after it is cold). Pages another reclaimer holds isolated
+ * are waited for (briefly) and dropped too. Then the memory of every free
+ * pool page goes back to the system (cache_trim_pool), so the process's RSS
+ * falls as the kernel's does.
  *
  * Context: any thread holding no cache lock and no page lock.
  * Return: pages freed.
  */
 unsigned long cache_drop_clean(struct cache *cache)
 {
+	const struct cache_tier_ops *ops;
 	unsigned long freed = 0;
 
 	cache_rcu_thread_online();
@@ -409,6 +438,9 @@ unsigned long cache_drop_clean(struct cache *cache)
 			break;
 		usleep(500);
 	}
+	ops = tier_ops_of(cache);
+	if (ops && ops->drop_all)
+		ops->drop_all(cache->tier);
 	cache_trim_pool(cache);
 	return freed;
 }
@@ -531,11 +563,14 @@ void wakeup_reclaimer(struct cache *cache)
 	pthread_mutex_unlock(&cache->reclaim_lock);
 }
 
-/* Reclaim until free >= high; true if anything was freed or none needed. */
+/* Reclaim until free >= high; true if anything was freed or none needed.
+ * The tier's pool is compacted first: that frees pages without losing any. */
 static bool kswapd_balance(struct cache *cache)
 {
 	unsigned long freed = 0, free;
 
+	if (cache_free_pages(cache) < atomic_load(&cache->wmark_high))
+		freed = tier_shrink(cache, 0);
 	while ((free = cache_free_pages(cache)) < atomic_load(&cache->wmark_high)) {
 		struct scan_control sc = {
 			.nr_to_reclaim = atomic_load(&cache->wmark_high) - free,
@@ -581,6 +616,8 @@ static void *reclaimer_main(void *arg)
 		bool progress = kswapd_balance(cache);
 		if (atomic_exchange(&cache->trim_pending, false))
 			cache_trim_pool(cache);
+		if (atomic_exchange(&cache->shadow_trim_pending, false))
+			workingset_trim_shadows(cache);
 		pthread_mutex_lock(&cache->reclaim_lock);
 		if (progress)
 			backoff_ms = RECLAIM_BACKOFF_MS;

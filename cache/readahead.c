@@ -29,7 +29,8 @@
  * unlocks them. The work item is the worker's; it does not touch the mapping
  * after unlocking the last page.
  *
- * Merged reads (read_pages_locked): per page, the tier first; then buffer-
+ * Merged reads (read_pages_locked): pages already uptodate (filled from the
+ * compressed tier when they were added) are skipped; buffer-
  * less pages whose blocks map to a contiguous device run are read with one
  * bdev_readv over their page buffers, up to max_io_bytes; holes and unwritten
  * runs are zeroed without I/O; pages whose blocks differ inside the page (or
@@ -149,21 +150,6 @@ static int rio_add(struct address_space *mapping, struct rio *rio, struct page *
 	return err;
 }
 
-static bool tier_load(struct address_space *mapping, struct page *page)
-{
-	struct cache *cache = mapping->cache;
-	const struct cache_tier_ops *ops = __atomic_load_n(&cache->tier_ops, __ATOMIC_ACQUIRE);
-
-	if (!ops || !ops->load || page_test(page, PG_private))
-		return false;
-	if (ops->load(cache->tier, mapping, page->index, page_address(page)))
-		return false;
-	stat_inc(cache, TIER_LOADS);
-	page_clear(page, PG_error);
-	page_set(page, PG_uptodate);
-	return true;
-}
-
 /* Read a page block by block through its buffer heads. */
 static int read_page_buffers(struct address_space *mapping, struct page *page)
 {
@@ -251,7 +237,7 @@ int read_pages_locked(struct address_space *mapping, struct page **pages, unsign
 	for (unsigned i = 0; i < nr;) {
 		struct page *page = pages[i];
 
-		if (page_test(page, PG_uptodate) || tier_load(mapping, page)) {
+		if (page_test(page, PG_uptodate)) {
 			i++;
 		} else if (page_test(page, PG_private) || mapping->is_bdev) {
 			err = rio_submit(mapping, &rio) ?: err;

@@ -11,7 +11,9 @@
  * adjusting thread owns; only the sum is meaningful, and it is exact once the
  * adjusting threads are quiet. NR_FREE_PAGES is computed from the limit and
  * the pages in use rather than kept; so are the dirty thresholds, the total
- * throttle pause and the latest write-back errno (flusher.c).
+ * throttle pause and the latest write-back errno (flusher.c), and the
+ * compressed tier's pool size (zswap.c). cache_mem_info's
+ * metadata counts the tier's entries and zspage descriptors too.
  */
 #include "config.h"
 
@@ -28,10 +30,14 @@ static const char *const stat_names[NR_CACHE_STATS] = {
 	[NR_WRITEBACK] = "nr_writeback",
 	[NR_SHADOWS] = "nr_shadows",
 	[NR_BUFFER_HEADS] = "nr_buffer_heads",
+	[ZSWAP_STORED_PAGES] = "stored_pages",
+	[ZSWAP_SAME_FILLED_PAGES] = "same_filled_pages",
+	[ZSWAP_COMPRESSED_BYTES] = "compressed_bytes",
 	[DIRTY_THRESHOLD] = "dirty_threshold",
 	[DIRTY_BACKGROUND_THRESHOLD] = "dirty_background_threshold",
 	[BDP_PAUSE_MS] = "balance_dirty_pages_pause_ms",
 	[WB_LAST_ERROR] = "wb_last_error",
+	[ZSWAP_POOL_TOTAL_SIZE] = "pool_total_size",
 	[NR_DIRTIED] = "nr_dirtied",
 	[NR_WRITTEN] = "nr_written",
 	[PGPGIN] = "pgpgin",
@@ -46,6 +52,7 @@ static const char *const stat_names[NR_CACHE_STATS] = {
 	[WORKINGSET_REFAULT] = "workingset_refault",
 	[WORKINGSET_ACTIVATE] = "workingset_activate",
 	[WORKINGSET_NODERECLAIM] = "workingset_nodereclaim",
+	[WORKINGSET_SHADOWS_TRIMMED] = "workingset_shadows_trimmed",
 	[PGREADAHEAD] = "pgreadahead",
 	[PGREADAHEAD_ASYNC] = "pgreadahead_async",
 	[CACHE_HITS] = "cache_hits",
@@ -58,8 +65,15 @@ static const char *const stat_names[NR_CACHE_STATS] = {
 	[BDP_EVENTS] = "balance_dirty_pages_events",
 	[WB_ERRORS] = "wb_errors",
 	[READ_ERRORS] = "read_errors",
-	[TIER_STORES] = "tier_stores",
-	[TIER_LOADS] = "tier_loads",
+	[ZSWPOUT] = "zswpout",
+	[ZSWPIN] = "zswpin",
+	[ZSWAP_POOL_LIMIT_HIT] = "pool_limit_hit",
+	[ZSWAP_REJECT_COMPRESS_POOR] = "reject_compress_poor",
+	[ZSWAP_REJECT_COMPRESS_SKIPPED] = "reject_compress_skipped",
+	[ZSWAP_REJECT_ALLOC_FAIL] = "reject_alloc_fail",
+	[ZSWAP_REJECT_ADMISSION] = "reject_admission",
+	[ZSWAP_DECOMPRESS_FAIL] = "decompress_fail",
+	[ZSWAP_LRU_DROPPED] = "lru_dropped_pages",
 	[POOL_TRIMMED] = "pool_trimmed",
 };
 
@@ -121,6 +135,8 @@ uint64_t cache_stat(struct cache *cache, enum cache_stat_item item)
 		return stat_free_pages(cache);
 	if (item >= DIRTY_THRESHOLD && item <= WB_LAST_ERROR)
 		return flusher_stat(cache, item);
+	if (item == ZSWAP_POOL_TOTAL_SIZE)
+		return zswap_stat(cache, item);
 	v = stat_sum(cache, item);
 	if (item < NR_DIRTIED && (int64_t)v < 0)
 		return 0;
@@ -177,5 +193,6 @@ void cache_mem_info(struct cache *cache, struct cache_mem *out)
 	out->xa_nodes = nodes > 0 ? (uint64_t)nodes : 0;
 	out->metadata_bytes = out->pages_in_use * sizeof(struct page) +
 			      out->xa_nodes * xa_node_size() +
-			      out->buffer_heads * sizeof(struct buffer_head);
+			      out->buffer_heads * sizeof(struct buffer_head) +
+			      zswap_metadata_bytes(cache);
 }

@@ -21,13 +21,20 @@
  *   get KEY            the value alone
  *   set KEY=VALUE      change a tunable
  *   drop-caches        free every clean, unused page; "dropped_pages N"
+ *   reclaim SIZE       reclaim up to SIZE of clean pages now, as memory
+ *                      pressure would (the compressed tier keeps what it
+ *                      takes), like cgroup v2's memory.reclaim;
+ *                      "reclaimed_pages N"
  *   sync               write everything dirty and flush the device
  *   mark LABEL         test-only, see below
  * Keys: cache_size (rw, bytes, 64K..cache_max), readahead (rw, bytes,
  * 0..16M, for files opened afterwards), the writeback tunables (rw:
  * dirty_ratio, dirty_background_ratio, dirty_bytes, dirty_background_bytes,
  * dirty_expire_centisecs, dirty_writeback_centisecs, wb_max_bytes,
- * wb_fill_bytes; see cache/cache.h), cache_max, cache, pid, image, mountpoint (read-only).
+ * wb_fill_bytes; see cache/cache.h), the compressed tier's parameters (rw:
+ * zswap, zswap_max_pool_percent, zswap_accept_threshold_percent,
+ * zswap_compressor, zswap_max_compressed_percent, zswap_admission; see
+ * cache/cache.h), cache_max, cache, pid, image, mountpoint (read-only).
  * Test-only: debug_corrupt_writes (set only, a count, on a mount made with
  * -o debug_corrupt_writes) and its stats line debug_corrupted_writes;
  * debug_fail_writes (set only, 0 or 1, same mount option): every file-data
@@ -37,7 +44,7 @@
  * debug_logwrites_entries counts the log's entries.
  *
  * Permissions (SO_PEERCRED): anyone may read (stats, get); set, drop-caches,
- * sync and mark need root or the user that runs the daemon.
+ * reclaim, sync and mark need root or the user that runs the daemon.
  */
 #include "config.h"
 
@@ -199,6 +206,22 @@ static void ctl_kb(FILE *out, const char *name, uint64_t bytes)
 	fprintf(out, "%-16s%10" PRIu64 " kB\n", label, bytes >> 10);
 }
 
+/* Zswap: the pool's bytes; Zswapped: the bytes of the pages it holds, and
+ * their ratio (as /proc/meminfo has the first two). */
+static void ctl_stats_zswap(struct cache *c, FILE *out)
+{
+	struct cache_zswap_info zi;
+	uint64_t pool, orig;
+
+	cache_zswap_info(c, &zi);
+	pool = zi.pool_pages * PAGE_SIZE;
+	orig = zi.stored_pages * PAGE_SIZE;
+	ctl_kb(out, "Zswap", pool);
+	ctl_kb(out, "Zswapped", orig);
+	ctl_kb(out, "ZswapMax", zi.max_pool_pages * PAGE_SIZE);
+	fprintf(out, "%-16s%10.2f\n", "ZswapRatio:", pool ? (double)orig / (double)pool : 0.0);
+}
+
 static void ctl_stats_meminfo(struct daemon *d, FILE *out)
 {
 	struct cache *c = d->fs->cache;
@@ -218,6 +241,7 @@ static void ctl_stats_meminfo(struct daemon *d, FILE *out)
 	ctl_kb(out, "Writeback", cache_stat(c, NR_WRITEBACK) * PAGE_SIZE);
 	ctl_kb(out, "Metadata", mem.metadata_bytes);
 	ctl_kb(out, "ReadaheadMax", (uint64_t)cache_get_ra_max(c) * PAGE_SIZE);
+	ctl_stats_zswap(c, out);
 }
 
 static const char *const ctl_keys[] = {
@@ -235,6 +259,16 @@ static bool ctl_key_known(const char *key)
 static const char *ctl_mode_name(int mode)
 {
 	return mode == DAEMON_CACHE_KERNEL ? "kernel" : "daemon";
+}
+
+static int ctl_get_zswap(struct cache *c, int key, FILE *out)
+{
+	char buf[64];
+	int err = cache_zswap_get(c, key, buf, sizeof(buf));
+
+	if (!err)
+		fprintf(out, "%s\n", buf);
+	return err;
 }
 
 static int ctl_get(struct daemon *d, const char *key, FILE *out)
@@ -257,6 +291,8 @@ static int ctl_get(struct daemon *d, const char *key, FILE *out)
 		fprintf(out, "%s\n", d->opts.mountpoint);
 	else if (cache_wb_tunable_lookup(key) >= 0)
 		fprintf(out, "%" PRIu64 "\n", cache_wb_get(c, cache_wb_tunable_lookup(key)));
+	else if (cache_zswap_param_lookup(key) >= 0)
+		return ctl_get_zswap(c, cache_zswap_param_lookup(key), out);
 	else
 		return -ENOENT;
 	return 0;
@@ -312,6 +348,17 @@ static int ctl_set_wb(struct daemon *d, int key, const char *name, const char *v
 	return 0;
 }
 
+/* set of a compressed-tier parameter (zswap, zswap_max_pool_percent, ...). */
+static int ctl_set_zswap(struct daemon *d, int key, const char *name, const char *val, char *err,
+			 size_t errlen)
+{
+	if (cache_zswap_set(d->fs->cache, key, val)) {
+		snprintf(err, errlen, "bad value '%.100s' for %s (see foliofs -h)", val, name);
+		return -EINVAL;
+	}
+	return 0;
+}
+
 /* set KEY=VALUE; one line in @err on failure. */
 static int ctl_set(struct daemon *d, char *arg, char *err, size_t errlen)
 {
@@ -329,13 +376,15 @@ static int ctl_set(struct daemon *d, char *arg, char *err, size_t errlen)
 		return ctl_set_fail(d, val, err, errlen);
 	if (cache_wb_tunable_lookup(arg) >= 0)
 		return ctl_set_wb(d, cache_wb_tunable_lookup(arg), arg, val, err, errlen);
+	if (cache_zswap_param_lookup(arg) >= 0)
+		return ctl_set_zswap(d, cache_zswap_param_lookup(arg), arg, val, err, errlen);
 	if (strcmp(arg, "cache_size") && strcmp(arg, "readahead")) {
 		if (ctl_key_known(arg))
 			snprintf(err, errlen, "%.100s cannot be changed while mounted", arg);
 		else
 			snprintf(err, errlen,
 				 "unknown key '%.100s' (cache_size, readahead, dirty_*, "
-				 "wb_max_bytes, wb_fill_bytes)",
+				 "wb_max_bytes, wb_fill_bytes, zswap, zswap_*)",
 				 arg);
 		return -EINVAL;
 	}
@@ -374,6 +423,19 @@ static int ctl_mark(struct daemon *d, const char *label, char *err, size_t errle
 	return ret;
 }
 
+/* reclaim SIZE: clean pages out, as memory pressure would evict them. */
+static int ctl_reclaim(struct daemon *d, const char *arg, FILE *out, char *err, size_t errlen)
+{
+	uint64_t v;
+
+	if (!arg || daemon_parse_size(arg, &v)) {
+		snprintf(err, errlen, "reclaim needs a size (bytes, or a number with K, M or G)");
+		return -EINVAL;
+	}
+	fprintf(out, "reclaimed_pages %lu\n", cache_reclaim(d->fs->cache, v / PAGE_SIZE));
+	return 0;
+}
+
 static bool ctl_may_change(struct daemon *d, uid_t uid)
 {
 	return uid == 0 || uid == getuid();
@@ -401,7 +463,7 @@ static int ctl_exec(struct daemon *d, char *line, uid_t uid, FILE *out, char *er
 		return ret;
 	}
 	if (strcmp(line, "set") && strcmp(line, "drop-caches") && strcmp(line, "sync") &&
-	    strcmp(line, "mark")) {
+	    strcmp(line, "reclaim") && strcmp(line, "mark")) {
 		snprintf(err, errlen, "unknown request '%.100s'", line);
 		return -EINVAL;
 	}
@@ -418,6 +480,8 @@ static int ctl_exec(struct daemon *d, char *line, uid_t uid, FILE *out, char *er
 		fprintf(out, "dropped_pages %lu\n", cache_drop_clean(d->fs->cache));
 		return 0;
 	}
+	if (!strcmp(line, "reclaim"))
+		return ctl_reclaim(d, arg, out, err, errlen);
 	return fs_sync(d->fs);
 }
 

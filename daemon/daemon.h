@@ -71,6 +71,9 @@ enum daemon_cache_mode {
  * @max_threads: FUSE worker threads at most
  * @wb, @nr_wb:  writeback tunables (dirty_ratio=, ...) in the order given,
  *               applied in that order at mount (a *_bytes zeroes its ratio)
+ * @zswap, @nr_zswap: compressed-tier parameters (zswap=, zswap_*=) in the
+ *               order given, applied at mount after the daemon's default
+ *               zswap=on
  */
 struct daemon_opts {
 	char *image, *mountpoint;
@@ -87,6 +90,11 @@ struct daemon_opts {
 		uint64_t value;
 	} wb[32];
 	unsigned nr_wb;
+	struct {
+		int key; /* enum zswap_param */
+		char value[24];
+	} zswap[16];
+	unsigned nr_zswap;
 };
 
 /*

@@ -152,8 +152,20 @@ static int daemon_start_writeback(struct daemon *d)
 	return err;
 }
 
-/* fs_mount with the pool at cache_max, then the limit, readahead and
- * writeback (flusher threads). */
+/* The compressed tier: on (the daemon's default), then the options in the
+ * order given. */
+static int daemon_start_zswap(struct daemon *d)
+{
+	struct cache *cache = d->fs->cache;
+	int err = cache_zswap_set(cache, ZSWAP_ENABLED, "on");
+
+	for (unsigned i = 0; i < d->opts.nr_zswap && !err; i++)
+		err = cache_zswap_set(cache, d->opts.zswap[i].key, d->opts.zswap[i].value);
+	return err;
+}
+
+/* fs_mount with the pool at cache_max, then the limit, readahead, the
+ * compressed tier and writeback (flusher threads). */
 static int daemon_mount_fs(struct daemon *d)
 {
 	struct fs_options fo = d->opts.fs;
@@ -169,6 +181,8 @@ static int daemon_mount_fs(struct daemon *d)
 	err = cache_set_limit(d->fs->cache, d->opts.fs.cache_size);
 	if (!err)
 		err = cache_set_ra_max(d->fs->cache, d->opts.fs.ra_max_pages);
+	if (!err)
+		err = daemon_start_zswap(d);
 	if (!err)
 		err = daemon_start_writeback(d);
 	if (!err)

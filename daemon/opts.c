@@ -328,6 +328,21 @@ static int opt_wb(struct opt_ctx *c, int key, const char *name, const char *val)
 	return 0;
 }
 
+/* A compressed-tier parameter (zswap=, zswap_max_pool_percent=, ...;
+ * cache/zswap.c checks the value). */
+static int opt_zswap(struct opt_ctx *c, int key, const char *name, const char *val)
+{
+	struct daemon_opts *o = c->o;
+
+	if (!val || cache_zswap_check(key, val) || strlen(val) >= sizeof(o->zswap[0].value))
+		return opt_err(c, "bad value '%s' for %s (see foliofs -h)", val ? val : "", name);
+	if (o->nr_zswap == sizeof(o->zswap) / sizeof(o->zswap[0]))
+		return opt_err(c, "too many zswap options");
+	o->zswap[o->nr_zswap].key = key;
+	strcpy(o->zswap[o->nr_zswap++].value, val);
+	return 0;
+}
+
 static bool opt_is_ignored(const char *name, const char *val)
 {
 	if (!strncmp(name, "x-", 2) || (val && (!strcmp(name, "comment") || !strcmp(name, "user"))))
@@ -356,6 +371,8 @@ static int opt_one(struct opt_ctx *c, char *opt)
 	}
 	if (cache_wb_tunable_lookup(opt) >= 0)
 		return opt_wb(c, cache_wb_tunable_lookup(opt), opt, val);
+	if (cache_zswap_param_lookup(opt) >= 0)
+		return opt_zswap(c, cache_zswap_param_lookup(opt), opt, val);
 	if (opt_is_ignored(opt, val))
 		return 0;
 	return opt_err(c, "unknown option '%s'", opt);
@@ -548,6 +565,16 @@ void daemon_usage(FILE *f)
 	      "                     most 64M)\n"
 	      "  -o wb_fill_bytes=SIZE  clean cached data written to join two dirty runs\n"
 	      "                     into one image write (default 64K, at most 1M, 0 off)\n"
+	      "The compressed tier (also foliofs-ctl get/set keys):\n"
+	      "  -o zswap=on|off    keep evicted clean pages lz4-compressed in memory\n"
+	      "                     (default on; off empties it)\n"
+	      "  -o zswap_max_pool_percent=N  of cache_size its pool may take (default 20)\n"
+	      "  -o zswap_accept_threshold_percent=N  once full, store again under N% of\n"
+	      "                     that maximum (default 90)\n"
+	      "  -o zswap_compressor=lz4|lz4hc[:LEVEL]  (default lz4; LEVEL 1 to 12)\n"
+	      "  -o zswap_max_compressed_percent=N  reject pages compressed to more than N%\n"
+	      "                     of a page (default 75, 1 to 100)\n"
+	      "  -o zswap_admission=all|workingset  which evicted pages enter (default all)\n"
 	      "  -o debug_corrupt_writes=N  TEST ONLY: flip one byte in every Nth file-data\n"
 	      "                     write to the image (0: off until foliofs-ctl sets it)\n"
 	      "  -o debug_logwrites=PATH  TEST ONLY: log every write, flush and discard to\n"

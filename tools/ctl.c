@@ -1,7 +1,8 @@
 /*
  * tools/ctl.c - foliofs-ctl: talk to the daemon serving a foliofs mount.
  *
- *   foliofs-ctl MOUNTPOINT stats | get KEY | set KEY=VALUE | drop-caches | sync
+ *   foliofs-ctl MOUNTPOINT stats | get KEY | set KEY=VALUE | drop-caches |
+ *                          reclaim SIZE | sync
  *   foliofs-ctl MOUNTPOINT mark LABEL   (test-only: -o debug_logwrites mounts)
  *
  * Finds the daemon's control socket from the mount's device number
@@ -30,13 +31,16 @@
 
 static void usage(FILE *f)
 {
-	fputs("usage: foliofs-ctl MOUNTPOINT stats | get KEY | set KEY=VALUE | drop-caches | sync\n"
+	fputs("usage: foliofs-ctl MOUNTPOINT stats | get KEY | set KEY=VALUE | drop-caches |\n"
+	      "                   reclaim SIZE | sync\n"
 	      "       foliofs-ctl MOUNTPOINT mark LABEL   (test only: a mount with "
 	      "debug_logwrites)\n"
 	      "keys: cache_size, readahead, dirty_ratio, dirty_background_ratio, dirty_bytes,\n"
 	      "      dirty_background_bytes, dirty_expire_centisecs, dirty_writeback_centisecs,\n"
-	      "      wb_max_bytes, wb_fill_bytes (settable); cache_max, cache, pid, image,\n"
-	      "      mountpoint\n",
+	      "      wb_max_bytes, wb_fill_bytes, zswap, zswap_max_pool_percent,\n"
+	      "      zswap_accept_threshold_percent, zswap_compressor,\n"
+	      "      zswap_max_compressed_percent, zswap_admission (settable); cache_max,\n"
+	      "      cache, pid, image, mountpoint\n",
 	      f);
 }
 
@@ -49,6 +53,8 @@ static char *make_request(int argc, char **argv)
 	if (argc == 1 &&
 	    (!strcmp(cmd, "stats") || !strcmp(cmd, "drop-caches") || !strcmp(cmd, "sync")))
 		return asprintf(&req, "%s\n", cmd) < 0 ? NULL : req;
+	if (argc == 2 && !strcmp(cmd, "reclaim") && !strchr(argv[1], '\n'))
+		return asprintf(&req, "reclaim %s\n", argv[1]) < 0 ? NULL : req;
 	if (argc == 2 && !strcmp(cmd, "get") && !strchr(argv[1], '\n'))
 		return asprintf(&req, "get %s\n", argv[1]) < 0 ? NULL : req;
 	if (argc == 2 && !strcmp(cmd, "set") && strchr(argv[1], '=') && !strchr(argv[1], '\n'))

@@ -49,11 +49,11 @@ for cache in daemon kernel; do
 	c=$([ $cache = kernel ] && echo 1 || echo 0)
 	seed=$((base + bs / 1024 * 100 + c * 10 + 1))
 	mt_mkfs "$img" "$bs" 64M
-	if ! fm_mount "$img" "$mp" "cache=$cache,cache_size=2M$dirty"; then
+	if ! fm_mount "$img" "$mp" "cache=$cache,cache_size=2M,zswap_max_pool_percent=50$dirty"; then
 		ok 1 "$tag: mount"
 		continue
 	fi
-	ok 0 "$tag: mount -o cache=$cache,cache_size=2M$dirty"
+	ok 0 "$tag: mount -o cache=$cache,cache_size=2M,zswap_max_pool_percent=50$dirty"
 	diag "$tag: cache mode in effect: $("$CTL" "$mp" get cache 2>&1)"
 
 	fm_fsx "$tag: seed $seed, 6000 ops up to 4 MiB, remount after ops 3000 and 6000" \
@@ -82,6 +82,13 @@ for cache in daemon kernel; do
 		"background $(fm_sum pgwrite_background), by reclaim $(fm_sum pgwrite_reclaim)"
 	ok $([ "$steal" -gt 0 ] && echo 0 || echo 1) "$tag: reclaim ran (pgsteal_* $steal)"
 	ok $([ "$written" -gt 0 ] && echo 0 || echo 1) "$tag: writeback ran (nr_written $written)"
+	zout=$(fm_sum zswpout)
+	zin=$(fm_sum zswpin)
+	diag "$tag: compressed tier: stored $zout, loaded $zin, same-filled at the end" \
+		"$(fm_sum same_filled_pages), poor $(fm_sum reject_compress_poor)," \
+		"limit hits $(fm_sum pool_limit_hit), lru dropped $(fm_sum lru_dropped_pages)"
+	ok $([ "$zout" -gt 0 ] && [ "$zin" -gt 0 ] && echo 0 || echo 1) \
+		"$tag: pages went through the compressed tier (zswpout $zout, zswpin $zin)"
 	if [ -n "$dirty" ]; then
 		bg=$(fm_sum pgwrite_background)
 		ok $([ "$bg" -gt 0 ] && echo 0 || echo 1) \

@@ -136,7 +136,7 @@ is "$rc" 0 "cache=daemon: write() in another process seen through the mapping"
 stats=$("$CTL" "$mnt" stats)
 is "$?" 0 "stats: exit 0"
 for n in nr_file_pages nr_free_pages nr_dirty nr_writeback pgpgin pgpgout cache_hits \
-	cache_misses workingset_refault pgreadahead tier_loads bdev_writes fs_free_blocks \
+	cache_misses workingset_refault pgreadahead zswpin bdev_writes fs_free_blocks \
 	fuse_lookup fuse_read; do
 	like "$stats" "^$n [0-9]+$" "stats: $n"
 done

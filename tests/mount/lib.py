@@ -141,6 +141,18 @@ def wait_for(fn, timeout=10.0):
         time.sleep(0.05)
 
 
+def wait_free(path, bfree, ffree, timeout=10.0):
+    """Wait until statvfs(path) shows @bfree free blocks and @ffree free
+    inodes; returns (f_bfree, f_ffree) as last seen. The kernel sends the last
+    release and forget of a removed file after the call that removed it
+    returns, so its blocks and inode come back a moment later."""
+    def seen():
+        st = os.statvfs(path)
+        return (st.f_bfree, st.f_ffree)
+    wait_for(lambda: seen() == (bfree, ffree), timeout)
+    return seen()
+
+
 def free_blocks(path):
     s = os.statvfs(path)
     return s.f_bfree

@@ -13,7 +13,7 @@ import os
 import sys
 import time
 
-from lib import check_snapshot, pattern, snapshot, wait_for
+from lib import check_snapshot, pattern, snapshot, wait_free
 from tap import done, guard, is_, ok, raises, succeeds
 
 phase, mp, state = sys.argv[1], sys.argv[2], sys.argv[3]
@@ -131,9 +131,7 @@ def verify():
                 os.rmdir(p)
     with open(state + ".json") as f:
         s0 = json.load(f)
-    wait_for(lambda: os.statvfs(".").f_bfree == s0["bfree"])
-    s = os.statvfs(".")
-    is_((s.f_bfree, s.f_ffree), (s0["bfree"], s0["ffree"]),
+    is_(wait_free(".", s0["bfree"], s0["ffree"]), (s0["bfree"], s0["ffree"]),
         "everything removed: free blocks and inodes back")
 
 

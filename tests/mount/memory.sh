@@ -11,6 +11,12 @@
 #  3. `foliofs-ctl set cache_size=16M`, then reading the file again:
 #     PoolResident stays within the 16 MiB limit plus the reserve, RSS ends
 #     at most 24 MiB above the after-mount figure.
+#  4. With the compressed tier full: zswap_max_pool_percent=50 and a 32 MiB
+#     file of data that compresses 2:1 read twice through the 16 MiB cache.
+#     The tier's pool (Zswap) is at least 3/4 of its 8 MiB maximum and holds
+#     more than it takes (Zswapped), yet PoolResident still stays within the
+#     16 MiB limit plus the reserve and RSS at most 24 MiB above the base:
+#     the pool's pages are the cache's own.
 # Under AddressSanitizer the RSS checks are skipped (its allocator keeps
 # freed request buffers in quarantine); the PoolResident checks still run.
 # Then unmount and fsck clean.
@@ -70,6 +76,30 @@ small=$(rss_kb)
 pool3=$(ctl_stat "$mp" PoolResident)
 ok $((pool3 > 16 * 1024 + 16)) "the resident pool stays within the 16 MiB limit and 4 reserve pages ($pool3 kB)"
 rss_check $((small - base > 24 * 1024)) "RSS follows the lower limit: at most 24 MiB above the base ($base -> $small KiB)"
+
+# 4. the compressed tier full
+"$CTL" "$mp" set zswap_max_pool_percent=50 >/dev/null
+ok $? "set zswap_max_pool_percent=50"
+"$PY" -c '
+import os, sys
+with open(sys.argv[1], "wb") as f:
+    for i in range(8192):
+        f.write(os.urandom(2048) + bytes(2048))
+' "$T/half"
+cp "$T/half" "$mp/half" && sync "$mp/half"
+ok $? "a 32 MiB file of 2:1 data written"
+cmp -s "$T/half" "$mp/half" && cmp -s "$T/half" "$mp/half"
+ok $? "read twice through the 16 MiB cache, bytes right"
+zswap=$(ctl_stat "$mp" Zswap)
+zmax=$(ctl_stat "$mp" ZswapMax)
+zswapped=$(ctl_stat "$mp" Zswapped)
+diag "tier: Zswap $zswap kB of $zmax kB, Zswapped $zswapped kB, ratio $(ctl_stat "$mp" ZswapRatio)"
+ok $((zswap * 4 < zmax * 3)) "the tier is full: its pool holds $zswap of $zmax kB"
+ok $((zswapped <= zswap)) "and holds more than it takes ($zswapped kB of pages)"
+full4=$(rss_kb)
+pool4=$(ctl_stat "$mp" PoolResident)
+ok $((pool4 > 16 * 1024 + 16)) "with the tier full the resident pool stays within 16 MiB and the reserve ($pool4 kB)"
+rss_check $((full4 - base > 24 * 1024)) "RSS follows cache_size with the tier full: at most 24 MiB above the base ($base -> $full4 KiB)"
 
 mt_umount_ok "$mp" "unmounted"
 mt_fsck_ok "$img" "fsck clean"

@@ -17,7 +17,7 @@ import time
 
 from lib import (FALLOC_FL_COLLAPSE_RANGE, FALLOC_FL_KEEP_SIZE, FALLOC_FL_PUNCH_HOLE,
                  FALLOC_FL_ZERO_RANGE, check_snapshot, fallocate, pattern, renameat2, same_bytes,
-                 snapshot, utimensat, wait_for)
+                 snapshot, utimensat, wait_free)
 from tap import diag, done, is_, ok, guard, raises, skip, succeeds
 
 phase, mp, bs, state = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
@@ -425,10 +425,7 @@ def verify():
     is_(open("f", "rb").read()[-4:], b"more", "append after the remount")
     remove_all()
     is_(sorted(os.listdir(".")), ["lost+found"], "everything removed")
-    if not wait_for(lambda: os.statvfs(".").f_bfree == s0["bfree"]):
-        diag("free blocks %d, at mkfs %d" % (os.statvfs(".").f_bfree, s0["bfree"]))
-    s = os.statvfs(".")
-    is_((s.f_bfree, s.f_ffree), (s0["bfree"], s0["ffree"]),
+    is_(wait_free(".", s0["bfree"], s0["ffree"]), (s0["bfree"], s0["ffree"]),
         "free blocks and inodes back to their values after mkfs")
 
 

@@ -23,7 +23,8 @@ tests_unit_test_xarray_LDADD = $(URCU_LIBS)
 # The page cache.
 UNIT_CACHE_TESTS = tests/unit/test_page tests/unit/test_filemap tests/unit/test_readahead \
 	tests/unit/test_reclaim tests/unit/test_buffer tests/unit/test_writeback \
-	tests/unit/test_flusher tests/unit/test_stress tests/unit/test_faults
+	tests/unit/test_flusher tests/unit/test_stress tests/unit/test_faults tests/unit/test_zpool \
+	tests/unit/test_zswap
 tests_unit_test_page_LDADD = $(TESTFS_LIBS)
 tests_unit_test_filemap_LDADD = $(TESTFS_LIBS)
 tests_unit_test_readahead_LDADD = $(TESTFS_LIBS)
@@ -33,6 +34,8 @@ tests_unit_test_writeback_LDADD = $(TESTFS_LIBS)
 tests_unit_test_flusher_LDADD = $(TESTFS_LIBS)
 tests_unit_test_stress_LDADD = $(TESTFS_LIBS)
 tests_unit_test_faults_LDADD = $(TESTFS_LIBS)
+tests_unit_test_zpool_LDADD = $(CACHE_LIBS)
+tests_unit_test_zswap_LDADD = $(TESTFS_LIBS)
 
 # The filesystem library (super, alloc, inode, extent, file; dir, namei,
 # xattr, journal), through tests/lib/fsfix.

@@ -9,8 +9,10 @@
  *  - evictions leave shadow entries (nrshadows, NR_SHADOWS); reading the pages
  *    again counts WORKINGSET_REFAULT and erases them; a refault within the
  *    active list's size is activated (WORKINGSET_ACTIVATE, PG_active);
- *  - shadows are bounded by 2 * pool pages (WORKINGSET_NODERECLAIM) and
- *    truncate erases them; direct reclaim under a tiny limit (ALLOCSTALL)
+ *  - shadows are bounded by 2 * pool pages (WORKINGSET_NODERECLAIM);
+ *    trimming drops those older than pool pages of evictions
+ *    (WORKINGSET_SHADOWS_TRIMMED), after which evictions leave shadows
+ *    again; truncate erases them; direct reclaim under a tiny limit (ALLOCSTALL)
  *    keeps the pages in use at or under the limit;
  *  - drop_clean frees exactly the clean unused pages, keeps dirty and in-use
  *    ones;
@@ -272,8 +274,9 @@ static void test_shadow_bound(void)
 {
 	struct cache *c = make_cache(16, 16, false);
 	struct testfile f;
-	uint64_t stall = cache_stat(c, ALLOCSTALL), nodereclaim;
+	uint64_t stall = cache_stat(c, ALLOCSTALL), nodereclaim, shadows;
 	bool good = true, under = true;
+	unsigned long trimmed;
 
 	file_over_region(&f, c, REGION_RO);
 	for (uint64_t i = 0; i < 200; i += 4) {
@@ -289,6 +292,18 @@ static void test_shadow_bound(void)
 	ok(nodereclaim > 0, "WORKINGSET_NODERECLAIM moved (%llu)", (unsigned long long)nodereclaim);
 	is_u64(cache_stat(c, NR_SHADOWS), 2 * c->nr_pool, "NR_SHADOWS stops at 2 * pool pages");
 	is_u64(atomic_load(&f.mapping.nrshadows), 2 * c->nr_pool, "nrshadows agrees");
+	trimmed = workingset_trim_shadows(c);
+	ok(trimmed > 0 && cache_stat(c, NR_SHADOWS) <= c->nr_pool,
+	   "trimming drops the shadows older than pool pages of evictions (%lu; %llu left)",
+	   trimmed, (unsigned long long)cache_stat(c, NR_SHADOWS));
+	is_u64(cache_stat(c, WORKINGSET_SHADOWS_TRIMMED), trimmed, "WORKINGSET_SHADOWS_TRIMMED");
+	nodereclaim = cache_stat(c, WORKINGSET_NODERECLAIM);
+	shadows = cache_stat(c, NR_SHADOWS);
+	ok(read_pages_range(&f, 200, 8), "8 more pages read");
+	ok(cache_stat(c, NR_SHADOWS) > shadows && cache_stat(c, WORKINGSET_NODERECLAIM) == nodereclaim,
+	   "new evictions leave shadows again (%llu -> %llu)", (unsigned long long)shadows,
+	   (unsigned long long)cache_stat(c, NR_SHADOWS));
+	is_u64(atomic_load(&f.mapping.nrshadows), cache_stat(c, NR_SHADOWS), "nrshadows agrees");
 	is_int(testfs_truncate(&f, 0), 0, "truncate to 0");
 	is_u64(atomic_load(&f.mapping.nrshadows), 0, "truncate erased the shadows");
 	is_u64(cache_stat(c, NR_SHADOWS), 0, "NR_SHADOWS 0");
@@ -392,9 +407,11 @@ static int tier_find(struct fake_tier *t, uint64_t id, uint64_t index)
 	return -1;
 }
 
-static int fake_store(void *tier, struct address_space *m, uint64_t index, const void *data)
+static int fake_store(void *tier, struct address_space *m, struct page *page)
 {
 	struct fake_tier *t = tier;
+	uint64_t index = page->index;
+	const void *data = page_address(page);
 	int i, ret = -ENOSPC;
 
 	pthread_mutex_lock(&t->lock);
@@ -485,14 +502,14 @@ static void test_tier(void)
 	cache_set_tier(c, &fake_tier_ops, t);
 	file_over_region(&f, c, REGION_TIER);
 	ok(read_pages_range(&f, 0, 32), "read 32 pages");
-	stores = cache_stat(c, TIER_STORES);
+	stores = cache_stat(c, ZSWPOUT);
 	is_int(cache_reclaim(c, 32), 32, "evict them");
-	is_u64(cache_stat(c, TIER_STORES) - stores, 32, "TIER_STORES + 32");
+	is_u64(cache_stat(c, ZSWPOUT) - stores, 32, "ZSWPOUT + 32");
 	is_int(t->held, 32, "the tier holds 32 pages");
 	r = dev_reads();
-	loads = cache_stat(c, TIER_LOADS);
+	loads = cache_stat(c, ZSWPIN);
 	ok(read_pages_range(&f, 0, 32), "read them again: right bytes");
-	is_u64(cache_stat(c, TIER_LOADS) - loads, 32, "TIER_LOADS + 32");
+	is_u64(cache_stat(c, ZSWPIN) - loads, 32, "ZSWPIN + 32");
 	is_u64(dev_reads() - r, 0, "no device read: the tier answered");
 	is_int(t->held, 0, "loads are exclusive: the tier dropped its copies");
 
@@ -500,9 +517,9 @@ static void test_tier(void)
 	is_int(t->held, 32, "stored again");
 	is_int(testfs_truncate(&f, 8 * PAGE_SIZE + 100), 0, "truncate to 8 pages + 100 bytes");
 	is_int(t->held, 8, "truncate invalidated the tier's copies of pages 8..31");
-	loads = cache_stat(c, TIER_LOADS);
+	loads = cache_stat(c, ZSWPIN);
 	ok(read_pages_range(&f, 0, 8), "pages 0..7 from the tier");
-	is_u64(cache_stat(c, TIER_LOADS) - loads, 8, "TIER_LOADS + 8");
+	is_u64(cache_stat(c, ZSWPIN) - loads, 8, "ZSWPIN + 8");
 	is_int(testfs_truncate(&f, 32 * PAGE_SIZE), 0, "extend to 32 pages");
 	filemap_read(&f.mapping, NULL, buf, PAGE_SIZE, 8 * PAGE_SIZE);
 	ok(check_bytes(buf, 8 * PAGE_SIZE, 100), "page 8 keeps its first 100 bytes");
@@ -514,7 +531,7 @@ static void test_tier(void)
 			zeros &= buf[j] == 0;
 	}
 	ok(zeros, "nothing stale came back from the tier after truncate");
-	is_u64(cache_stat(c, TIER_LOADS) - loads, 8, "no more loads");
+	is_u64(cache_stat(c, ZSWPIN) - loads, 8, "no more loads");
 
 	filemap_write_and_wait(&f.mapping);
 	testfile_destroy(&f);
@@ -523,9 +540,9 @@ static void test_tier(void)
 	file_over_region(&f, c, REGION_TIER);
 	ok(read_pages_range(&f, 100, 16), "read 16 pages of a new file");
 	t->reject_odd = true;
-	stores = cache_stat(c, TIER_STORES);
+	stores = cache_stat(c, ZSWPOUT);
 	is_int(cache_reclaim(c, 16), 16, "evict them with a tier that rejects odd pages");
-	is_u64(cache_stat(c, TIER_STORES) - stores, 8, "only accepted stores count");
+	is_u64(cache_stat(c, ZSWPOUT) - stores, 8, "only accepted stores count");
 	is_int(t->rejects, 8, "8 rejected");
 	is_int(t->held, 8, "the tier holds the 8 even pages");
 	testfile_destroy(&f);
