@@ -43,6 +43,30 @@ int bdev_iov_len(const struct iovec *iov, int iovcnt, uint64_t *len)
 	return 0;
 }
 
+/**
+ * bdev_mutex_init - initialise a mutex of a device wrapper
+ * @m: the mutex
+ *
+ * Debug builds make it error-checking, so a double lock or an unlock by a
+ * non-owner fails instead of corrupting state.
+ *
+ * Context: any, before the mutex is used.
+ * Return: 0 or a negative errno.
+ */
+int bdev_mutex_init(pthread_mutex_t *m)
+{
+	pthread_mutexattr_t a;
+	int ret;
+
+	pthread_mutexattr_init(&a);
+#ifdef FOLIO_DEBUG
+	pthread_mutexattr_settype(&a, PTHREAD_MUTEX_ERRORCHECK);
+#endif
+	ret = pthread_mutex_init(m, &a);
+	pthread_mutexattr_destroy(&a);
+	return -ret;
+}
+
 static void bdev_count(_Atomic uint64_t *ctr, uint64_t n)
 {
 	atomic_fetch_add_explicit(ctr, n, memory_order_relaxed);

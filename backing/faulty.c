@@ -467,21 +467,6 @@ static const struct bdev_ops faulty_ops = {
 	.close = faulty_close,
 };
 
-/* Error-checking mutexes in debug builds, plain ones otherwise. */
-static int faulty_mutex_init(pthread_mutex_t *m)
-{
-	pthread_mutexattr_t a;
-	int ret;
-
-	pthread_mutexattr_init(&a);
-#ifdef FOLIO_DEBUG
-	pthread_mutexattr_settype(&a, PTHREAD_MUTEX_ERRORCHECK);
-#endif
-	ret = pthread_mutex_init(m, &a);
-	pthread_mutexattr_destroy(&a);
-	return -ret;
-}
-
 /* Every knob off; caller holds f->lock or owns @f alone. */
 static void __faulty_knobs_off(struct faulty *f)
 {
@@ -533,10 +518,10 @@ int bdev_faulty_wrap(struct bdev *lower, unsigned flags, struct bdev **out, stru
 	if (!f)
 		return -ENOMEM;
 	f->flags = flags;
-	ret = faulty_mutex_init(&f->io_lock);
+	ret = bdev_mutex_init(&f->io_lock);
 	if (ret)
 		goto fail_free;
-	ret = faulty_mutex_init(&f->lock);
+	ret = bdev_mutex_init(&f->lock);
 	if (ret)
 		goto fail_io_lock;
 	__faulty_knobs_off(f);

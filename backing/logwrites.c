@@ -212,21 +212,6 @@ static const struct bdev_ops lw_ops = {
 	.close = lw_close,
 };
 
-/* Error-checking mutexes in debug builds, plain ones otherwise. */
-static int lw_mutex_init(pthread_mutex_t *m)
-{
-	pthread_mutexattr_t a;
-	int ret;
-
-	pthread_mutexattr_init(&a);
-#ifdef FOLIO_DEBUG
-	pthread_mutexattr_settype(&a, PTHREAD_MUTEX_ERRORCHECK);
-#endif
-	ret = pthread_mutex_init(m, &a);
-	pthread_mutexattr_destroy(&a);
-	return -ret;
-}
-
 static int lw_write_header(int fd, const struct bdev *lower)
 {
 	struct lw_disk_header h = {
@@ -268,7 +253,7 @@ int bdev_logwrites_create(struct bdev *lower, const char *path, struct bdev **ou
 	}
 	ret = lw_write_header(lw->fd, lower);
 	if (!ret)
-		ret = lw_mutex_init(&lw->lock);
+		ret = bdev_mutex_init(&lw->lock);
 	if (ret) {
 		close(lw->fd);
 		free(lw);

@@ -182,6 +182,29 @@ int fsfix_mount_opts(struct fsfix *t, const struct fs_options *opts, char *msg, 
 	return 0;
 }
 
+int fsfix_mount_capture(struct fsfix *t, char *out, size_t outlen)
+{
+	char path[320];
+	int fd, saved, err;
+	ssize_t n;
+
+	snprintf(path, sizeof(path), "%s/stderr", t->tmpdir);
+	fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0600);
+	saved = dup(2);
+	if (fd < 0 || saved < 0)
+		BAIL("capture stderr");
+	fflush(stderr);
+	dup2(fd, 2);
+	err = fsfix_mount_opts(t, NULL, NULL, 0);
+	fflush(stderr);
+	dup2(saved, 2);
+	close(saved);
+	n = pread(fd, out, outlen - 1, 0);
+	out[n > 0 ? n : 0] = '\0';
+	close(fd);
+	return err;
+}
+
 void fsfix_mount(struct fsfix *t)
 {
 	char msg[256] = "";

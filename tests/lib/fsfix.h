@@ -46,6 +46,9 @@ void fsfix_set_hash_seed(struct fsfix *t, const uint64_t seed[2]);
  * returns its errno; @msg may be NULL. On success the root is referenced in
  * t->root. */
 int fsfix_mount_opts(struct fsfix *t, const struct fs_options *opts, char *msg, size_t msglen);
+/* fsfix_mount_opts(t, NULL, ...) with what fs_mount says on stderr captured
+ * into @out (NUL-terminated); returns its errno. */
+int fsfix_mount_capture(struct fsfix *t, char *out, size_t outlen);
 /* fsfix_mount_opts(t, NULL, ...); BAILs when the mount fails. */
 void fsfix_mount(struct fsfix *t);
 /* Drop the root and unmount; returns fs_unmount()'s result. */

@@ -298,30 +298,6 @@ static int count_lines(const char *s)
 	return n;
 }
 
-/* Run fs_mount with stderr captured into @out. */
-static int mount_capture(struct fsfix *t, char *out, size_t outlen)
-{
-	char path[320];
-	int fd, saved, err;
-	ssize_t n;
-
-	snprintf(path, sizeof(path), "%s/stderr", t->tmpdir);
-	fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0600);
-	saved = dup(2);
-	if (fd < 0 || saved < 0)
-		BAIL("capture stderr");
-	fflush(stderr);
-	dup2(fd, 2);
-	err = fsfix_mount_opts(t, NULL, NULL, 0);
-	fflush(stderr);
-	dup2(saved, 2);
-	close(saved);
-	n = pread(fd, out, outlen - 1, 0);
-	out[n > 0 ? n : 0] = '\0';
-	close(fd);
-	return err;
-}
-
 static void test_orphan_crash(unsigned bs, bool journal)
 {
 	struct folio_super sb0, sb;
@@ -365,7 +341,7 @@ static void test_orphan_crash(unsigned bs, bool journal)
 		       bs);
 	}
 
-	is_int(mount_capture(&t, errs, sizeof(errs)), 0, "bs %u: mount after the crash", bs);
+	is_int(fsfix_mount_capture(&t, errs, sizeof(errs)), 0, "bs %u: mount after the crash", bs);
 	ok(strstr(errs, "not cleanly unmounted") &&
 		   (!journal || strstr(errs, "journal replayed: 1 transactions")),
 	   "bs %u: it says so: %s", bs, errs);

@@ -63,29 +63,6 @@ static void crash_child(struct fsfix *t)
 	_exit(0);
 }
 
-static int mount_capture(struct fsfix *t, char *out, size_t outlen)
-{
-	char path[320];
-	int fd, saved, err;
-	ssize_t n;
-
-	snprintf(path, sizeof(path), "%s/stderr", t->tmpdir);
-	fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0600);
-	saved = dup(2);
-	if (fd < 0 || saved < 0)
-		BAIL("capture stderr");
-	fflush(stderr);
-	dup2(fd, 2);
-	err = fsfix_mount_opts(t, NULL, NULL, 0);
-	fflush(stderr);
-	dup2(saved, 2);
-	close(saved);
-	n = pread(fd, out, outlen - 1, 0);
-	out[n > 0 ? n : 0] = '\0';
-	close(fd);
-	return err;
-}
-
 static void test_crash_replay(unsigned bs)
 {
 	struct folio_super sb;
@@ -109,7 +86,7 @@ static void test_crash_replay(unsigned bs)
 	fsfix_read_sb(&t, &sb);
 	ok(le32_to_cpu(sb.s_feature_incompat) & FOLIO_INCOMPAT_RECOVER,
 	   "bs %u: the image needs recovery", bs);
-	is_int(mount_capture(&t, errs, sizeof(errs)), 0, "bs %u: mount replays", bs);
+	is_int(fsfix_mount_capture(&t, errs, sizeof(errs)), 0, "bs %u: mount replays", bs);
 	ok(strstr(errs, "journal replayed:") != NULL, "bs %u: one line says so: %s", bs, errs);
 	a = fsfix_lookup(&t, "a");
 	f = fsfix_open(a, O_RDONLY);
