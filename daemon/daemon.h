@@ -179,11 +179,15 @@ enum daemon_op {
  * @prev, @next: protected by daemon->handles_lock
  * @file: a regular file's fs handle (fs_open .. fs_release), or NULL
  * @dir:  a directory, referenced (iref) until releasedir, or NULL
+ * @uid, @gid: who opened it (immutable): the caller of the kernel's
+ *	write-back through it (fuse_ops.c, "Credentials")
  */
 struct daemon_handle {
 	struct daemon_handle *prev, *next;
 	struct fs_file *file;
 	struct inode *dir;
+	uid_t uid;
+	gid_t gid;
 };
 
 /*
@@ -229,6 +233,7 @@ void daemon_ready(struct daemon *d);
 /* io.c */
 ssize_t daemon_io_read(int fd, void *buf, size_t len, void *userdata);
 ssize_t daemon_io_writev(int fd, struct iovec *iov, int count, void *userdata);
+bool daemon_io_write_kills_suidgid(void);
 
 /* notify.c */
 int daemon_notify_start(struct daemon *d);

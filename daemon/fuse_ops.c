@@ -39,7 +39,8 @@
  * Capabilities: POSIX ACLs with DONT_MASK (the kernel passes the umask
  * instead of applying it; namei.c applies a default ACL or the umask),
  * readdirplus, export support, async reads, parallel directory operations;
- * not HANDLE_KILLPRIV (the kernel clears suid/sgid through setattr), not
+ * not HANDLE_KILLPRIV (the kernel then sends the mode without S_ISUID/S_ISGID
+ * along with a chown or truncate; the rest is fs/'s, see "Credentials"), not
  * ATOMIC_O_TRUNC (truncation arrives as setattr), no splice (the custom I/O
  * has no splice functions), no writeback cache. max_write is 1 MiB, the
  * kernel's readahead at most the readahead option.
@@ -51,6 +52,29 @@
  * O_APPEND is taken out of the flags given to fs_open(): the kernel already
  * turns an append into a write at the end of the file, and the same handle
  * is used for writing back mapped pages at their own offsets.
+ *
+ * Credentials: every handler starts in req_daemon(), which makes the
+ * request's caller the thread's (fs_set_cred()): uid, gid, umask, and every
+ * FS_CAP_* for uid 0, none for anyone else. fs/ decides by it what Linux
+ * decides by capabilities the daemon cannot see: the privilege bits a write,
+ * truncate, fallocate or chown clears (CAP_FSETID) and who may allocate the
+ * root reserve (CAP_SYS_RESOURCE). Writes refine it (write_set_cred()):
+ *  - a direct I/O write (cache=daemon) keeps the bits only without
+ *    FUSE_WRITE_KILL_SUIDGID, which the kernel sets exactly when the writer
+ *    lacks CAP_FSETID (read by io.c: libfuse 3.14 drops it); the kernel
+ *    itself does nothing about the bits on this path;
+ *  - the kernel's write-back of its own pages (FUSE_WRITE_CACHE: a shared
+ *    mapping in either mode) comes with no caller (uid 0, pid 0): it counts
+ *    as a write by whoever opened the handle the kernel sends it through
+ *    (struct daemon_handle's uid and gid). Linux's own filesystems leave the
+ *    bits alone on a store through a mapping; foliofs clears them when that
+ *    page reaches it, unless the opener is root;
+ *  - a cache=kernel write: the kernel has already cleared the bits through a
+ *    setattr before sending it (file_remove_privs()); the rule by uid agrees.
+ * A chown by a caller other than root of a file with S_ISGID but no group
+ * execute also reads the caller's supplementary groups (setattr_groups()).
+ * Where bits may have been cleared the kernel's copy of the attributes is
+ * dropped (priv_inval()).
  *
  * Sync writes: with cache=daemon a write whose flags carry O_SYNC or O_DSYNC
  * (the descriptor's, or pwritev2's RWF_SYNC/RWF_DSYNC) is made durable with
@@ -120,12 +144,40 @@ const char *daemon_op_name(enum daemon_op op)
 
 /* ---- helpers ---- */
 
+/* The request's caller becomes the thread's (see "Credentials"). */
+static void req_set_cred(fuse_req_t req)
+{
+	const struct fuse_ctx *ctx = fuse_req_ctx(req);
+	struct fs_cred cred = {.uid = ctx->uid,
+			       .gid = ctx->gid,
+			       .umask = ctx->umask,
+			       .caps = ctx->uid == 0 ? FS_CAP_ALL : 0};
+
+	fs_set_cred(&cred);
+}
+
+/* The start of every handler: count the request, take its caller. */
 static struct daemon *req_daemon(fuse_req_t req, enum daemon_op op)
 {
 	struct daemon *d = fuse_req_userdata(req);
 
 	atomic_fetch_add_explicit(&d->nr_ops[op], 1, memory_order_relaxed);
+	req_set_cred(req);
 	return d;
+}
+
+/* Does @inode carry a privilege bit (that an operation may clear)? */
+static bool priv_bits(struct inode *inode)
+{
+	return fs_inode_mode(inode) & (S_ISUID | S_ISGID);
+}
+
+/* After an operation that may have cleared privilege bits (@had: the inode
+ * had some before it): drop the kernel's copy of the attributes. */
+static void priv_inval(struct daemon *d, struct inode *inode, bool had)
+{
+	if (had)
+		daemon_notify_inval(d, inode->ino, -1, 0);
 }
 
 /* The one place an errno becomes a reply; @err is 0 or a negative errno. */
@@ -236,6 +288,8 @@ static struct daemon_handle *handle_new(struct daemon *d, struct fs_file *file, 
 		return NULL;
 	h->file = file;
 	h->dir = dir;
+	h->uid = fs_cur_cred()->uid;
+	h->gid = fs_cur_cred()->gid;
 	pthread_mutex_lock(&d->handles_lock);
 	h->next = d->handles.next;
 	h->prev = &d->handles;
@@ -551,15 +605,41 @@ static int setattr_do(struct daemon *d, struct inode *inode, struct stat *attr, 
 	return err;
 }
 
+/* Supplementary groups read for a chown (at most this many are looked at). */
+#define SETATTR_GROUPS 256
+
+/* A chown by a caller without FS_CAP_FSETID of a file with S_ISGID but no
+ * group execute keeps the bit only when the caller is in the file's group
+ * (fs/attr.c): give the thread's caller its supplementary groups, which
+ * libfuse reads from /proc (unknown: only its gid counts). */
+static void setattr_groups(fuse_req_t req, struct inode *inode, int to_set, gid_t *groups)
+{
+	struct fs_cred cred = *fs_cur_cred();
+	int n;
+
+	if (!(to_set & (FUSE_SET_ATTR_UID | FUSE_SET_ATTR_GID)) || (cred.caps & FS_CAP_FSETID) ||
+	    (fs_inode_mode(inode) & (S_ISGID | S_IXGRP)) != S_ISGID)
+		return;
+	n = fuse_req_getgroups(req, SETATTR_GROUPS, groups);
+	if (n <= 0)
+		return;
+	cred.groups = groups;
+	cred.ngroups = n < SETATTR_GROUPS ? n : SETATTR_GROUPS;
+	fs_set_cred(&cred);
+}
+
 static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set,
 		       struct fuse_file_info *fi)
 {
 	struct daemon *d = req_daemon(req, DOP_SETATTR);
+	gid_t groups[SETATTR_GROUPS];
 	struct inode *inode;
 	int err = ino_get(d, ino, &inode);
 
 	if (!err) {
+		setattr_groups(req, inode, to_set, groups);
 		err = setattr_do(d, inode, attr, to_set);
+		req_set_cred(req); /* no pointer to groups[] left behind */
 		if (err)
 			fs_iput(inode);
 	}
@@ -675,16 +755,39 @@ static int write_sync_kind(struct daemon *d, const struct fuse_file_info *fi)
  * dirty pages: not paced, only held at the dirty threshold (balance_dirty_pages_cleaner).
  * An O_SYNC/O_DSYNC write is durable before the reply (write_sync_kind()); if
  * the sync fails the write reports its error, as Linux's generic_write_sync(). */
+/* The caller a write is done for (see "Credentials"): the handle's opener
+ * for the kernel's write-back, else the request's; a direct I/O write keeps
+ * the privilege bits only without FUSE_WRITE_KILL_SUIDGID. */
+static void write_set_cred(struct daemon *d, fuse_req_t req, struct fuse_file_info *fi)
+{
+	struct fs_cred cred = *fs_cur_cred();
+
+	if (fi->writepage) {
+		cred.uid = fi_handle(fi)->uid;
+		cred.gid = fi_handle(fi)->gid;
+		cred.caps = cred.uid == 0 ? FS_CAP_ALL : 0;
+	} else if (atomic_load(&d->cache_mode) == DAEMON_CACHE_DAEMON) {
+		if (daemon_io_write_kills_suidgid())
+			cred.caps &= ~FS_CAP_FSETID;
+		else
+			cred.caps |= FS_CAP_FSETID;
+	}
+	fs_set_cred(&cred);
+}
+
 static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, off_t off,
 		     struct fuse_file_info *fi)
 {
 	struct daemon *d = req_daemon(req, DOP_WRITE);
 	int sync = write_sync_kind(d, fi);
+	bool had = priv_bits(fi_file(fi)->inode);
 	ssize_t n;
 
+	write_set_cred(d, req, fi);
 	balance_dirty_pages_cleaner(fi->writepage);
 	n = fs_write(fi_file(fi), buf, size, (uint64_t)off);
 	balance_dirty_pages_cleaner(false);
+	priv_inval(d, fi_file(fi)->inode, had);
 	if (n > 0 && sync) {
 		int err = fs_fsync(fi_file(fi), sync == 2);
 
@@ -724,13 +827,16 @@ static void op_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t off, of
 {
 	struct daemon *d = req_daemon(req, DOP_FALLOCATE);
 	struct inode *inode = fi_file(fi)->inode;
+	bool had;
 	int err;
 
 	if (off < 0 || len <= 0) {
 		reply_err(req, -EINVAL);
 		return;
 	}
+	had = priv_bits(inode);
 	err = fs_fallocate(inode, mode, (uint64_t)off, (uint64_t)len);
+	priv_inval(d, inode, had);
 	if (!err && (mode & (FALLOC_FL_PUNCH_HOLE | FALLOC_FL_ZERO_RANGE)))
 		daemon_notify_inval(d, inode->ino, off, len);
 	reply_err(req, err);
@@ -754,14 +860,17 @@ static void op_copy_file_range(fuse_req_t req, fuse_ino_t ino_in, off_t off_in,
 			       struct fuse_file_info *fi_out, size_t len, int flags)
 {
 	struct daemon *d = req_daemon(req, DOP_COPY_FILE_RANGE);
+	bool had;
 	ssize_t n;
 
 	if (flags || off_in < 0 || off_out < 0) {
 		reply_err(req, -EINVAL);
 		return;
 	}
+	had = priv_bits(fi_file(fi_out)->inode);
 	n = fs_copy_range(fi_file(fi_in), (uint64_t)off_in, fi_file(fi_out), (uint64_t)off_out,
 			  len);
+	priv_inval(d, fi_file(fi_out)->inode, had);
 	if (n < 0) {
 		reply_err(req, (int)n);
 		return;

@@ -1,10 +1,11 @@
 /*
  * daemon/io.c - the session's custom I/O on /dev/fuse (libfuse's
- * fuse_session_custom_io): plain read() and writev(), plus the one thing
- * libfuse 3.14 cannot do, negotiating FUSE_DIRECT_IO_ALLOW_MMAP.
+ * fuse_session_custom_io): plain read() and writev(), plus two things
+ * libfuse 3.14 cannot do: negotiating FUSE_DIRECT_IO_ALLOW_MMAP, and seeing
+ * a write's FUSE_WRITE_KILL_SUIDGID.
  *
- * Interface (daemon/daemon.h): daemon_io_read, daemon_io_writev; state in
- * struct daemon_io.
+ * Interface (daemon/daemon.h): daemon_io_read, daemon_io_writev,
+ * daemon_io_write_kills_suidgid; state in struct daemon_io.
  *
  * FUSE_DIRECT_IO_ALLOW_MMAP (init flag bit 36, bit 4 of flags2; Linux 6.6)
  * lets files opened with FOPEN_DIRECT_IO be mapped MAP_SHARED; the kernel
@@ -21,6 +22,13 @@
  *      FUSE_INIT_EXT in flags and the bit in flags2 of struct fuse_init_out.
  * The request is read before the handler runs and the handler runs before
  * its reply is written, so the three steps are ordered by libfuse itself.
+ *
+ * It also keeps, per thread, the write_flags of the FUSE_WRITE request the
+ * thread read last (daemon_io_write_kills_suidgid()): libfuse 3.14 passes only
+ * FUSE_WRITE_CACHE of them on (fi->writepage), and fuse_ops.c needs
+ * FUSE_WRITE_KILL_SUIDGID, which the kernel sets on a direct I/O write by a
+ * caller without CAP_FSETID. A libfuse worker reads a request and runs its
+ * handler on the same thread, so the value seen is that request's.
  *
  * For tests, FOLIOFS_TEST_NO_ALLOW_MMAP=1 in the environment makes the
  * daemon behave as on a kernel that does not offer the flag.
@@ -42,6 +50,9 @@
 
 #define INIT_IN_FLAGS2_END  (offsetof(struct fuse_init_in, flags2) + sizeof(uint32_t))
 #define INIT_OUT_FLAGS2_END (offsetof(struct fuse_init_out, flags2) + sizeof(uint32_t))
+
+/* write_flags of the last request this thread read (0 unless FUSE_WRITE) */
+static _Thread_local uint32_t io_write_flags;
 
 static void io_note_init(struct daemon_io *io, const void *buf, size_t len)
 {
@@ -71,11 +82,30 @@ ssize_t daemon_io_read(int fd, void *buf, size_t len, void *userdata)
 {
 	struct daemon *d = userdata;
 	ssize_t n = read(fd, buf, len);
+	const struct fuse_in_header *in = buf;
 
-	if (n >= (ssize_t)sizeof(struct fuse_in_header) &&
-	    ((const struct fuse_in_header *)buf)->opcode == FUSE_INIT)
+	io_write_flags = 0;
+	if (n < (ssize_t)sizeof(*in))
+		return n;
+	if (in->opcode == FUSE_WRITE && (size_t)n >= sizeof(*in) + sizeof(struct fuse_write_in))
+		io_write_flags = ((const struct fuse_write_in *)(in + 1))->write_flags;
+	else if (in->opcode == FUSE_INIT)
 		io_note_init(&d->io, buf, (size_t)n);
 	return n;
+}
+
+/**
+ * daemon_io_write_kills_suidgid - does the write being handled carry
+ * FUSE_WRITE_KILL_SUIDGID?
+ *
+ * Context: a libfuse worker thread, inside the write handler of the request
+ * it read last.
+ * Return: true when that request is a FUSE_WRITE with the flag (the kernel
+ * sets it on a direct I/O write by a caller without CAP_FSETID).
+ */
+bool daemon_io_write_kills_suidgid(void)
+{
+	return io_write_flags & FUSE_WRITE_KILL_SUIDGID;
 }
 
 /* Is this the successful reply to FUSE_INIT, with room for flags2? */

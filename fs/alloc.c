@@ -16,8 +16,15 @@
  *    fs->alloc_rotor) whose free inodes are at least the average, spreading
  *    directories; anything else goes to its parent's group, else the next
  *    group with a free inode.
- *  - s_reserved_blocks is reported by statfs but not enforced here: the
- *    daemon does not know the caller's identity at this level.
+ *  - The root reserve: a caller without FS_CAP_RESOURCE (the thread's
+ *    caller, fs_cur_cred(); the daemon gives it to root only) gets no block
+ *    that would take the free count below s_reserved_blocks: its request is
+ *    cut to what lies above, or fails with -ENOSPC. The count is claimed
+ *    with a compare-and-swap under the group lock (alloc_claim()), so
+ *    concurrent callers cannot take the line together. Every block counts,
+ *    file data and the metadata an operation allocates (extent nodes,
+ *    directory and xattr blocks) alike; threads working for no caller
+ *    (writeback, eviction) may use the reserve.
  *
  * Invariants (each change is made under fs->group_lock[g], bitmap first,
  * descriptor second, each under its own buffer lock):
@@ -406,8 +413,25 @@ static uint32_t grp_pick_free_run(struct fs *fs, uint32_t g, struct fs_grp *x, u
 	return start;
 }
 
-/* Allocate in one group; returns blocks taken (0: none free) or an error. */
-static int grp_alloc_blocks(struct fs *fs, uint32_t g, uint32_t goal, uint32_t want,
+/* Take up to @len blocks off fs->free_blocks, leaving at least @resv:
+ * returns how many were taken (0: none may be). */
+static uint32_t alloc_claim(struct fs *fs, uint32_t len, uint64_t resv)
+{
+	uint64_t cur = atomic_load(&fs->free_blocks), n;
+
+	do {
+		n = cur > resv ? cur - resv : 0;
+		if (n > len)
+			n = len;
+		if (!n)
+			return 0;
+	} while (!atomic_compare_exchange_weak(&fs->free_blocks, &cur, cur - n));
+	return (uint32_t)n;
+}
+
+/* Allocate in one group, leaving @resv blocks free in the filesystem;
+ * returns blocks taken (0: none free) or an error. */
+static int grp_alloc_blocks(struct fs *fs, uint32_t g, uint32_t goal, uint32_t want, uint64_t resv,
 			    uint64_t *first)
 {
 	uint32_t n = folio_group_nblocks(&fs->geom, g), start, len = 0;
@@ -424,18 +448,35 @@ static int grp_alloc_blocks(struct fs *fs, uint32_t g, uint32_t goal, uint32_t w
 	start = grp_pick_free_run(fs, g, &x, n, goal, want, &len, &busy);
 	if (!len) {
 		if (!busy)
-			err = fs_corrupt(fs, 0, "group %" PRIu32 ": %u free blocks but a full bitmap",
-					 g, le32_to_cpu(x.gd->bg_free_blocks));
+			err = fs_corrupt(fs, 0,
+					 "group %" PRIu32 ": %u free blocks but a full bitmap", g,
+					 le32_to_cpu(x.gd->bg_free_blocks));
 		goto put;
 	}
+	len = alloc_claim(fs, len, resv);
+	if (!len)
+		goto put;
 	grp_change(&x, false, start, len, true, 0);
-	atomic_fetch_sub(&fs->free_blocks, len);
 	*first = folio_group_first_block(&fs->geom, g) + start;
 put:
 	grp_put(&x);
 out:
 	pthread_mutex_unlock(&fs->group_lock[g]);
 	return err ? err : (int)len;
+}
+
+/* The blocks the thread's caller must leave free: s_reserved_blocks
+ * without FS_CAP_RESOURCE, else none. */
+static uint64_t alloc_reserve(struct fs *fs)
+{
+	uint64_t resv;
+
+	if (fs_cur_cred()->caps & FS_CAP_RESOURCE)
+		return 0;
+	pthread_mutex_lock(&fs->sb_lock);
+	resv = le64_to_cpu(fs->sb.s_reserved_blocks);
+	pthread_mutex_unlock(&fs->sb_lock);
+	return resv;
 }
 
 /**
@@ -445,7 +486,10 @@ out:
  * @want: blocks wanted (at least 1 is taken; capped at one group)
  * @first: receives the first block allocated
  *
- * Context: may sleep; takes group locks one at a time, so the caller may hold
+ * A caller without FS_CAP_RESOURCE (fs_cur_cred()) leaves s_reserved_blocks
+ * free: it gets fewer blocks, or -ENOSPC, where root would not.
+ *
+ * Context: may sleep; takes sb_lock briefly, then group locks one at a time, so the caller may hold
  * ext_lock or i_rwsem but no group lock, orphan/sb/i_lock/icache lock or
  * buffer lock.
  * Return: blocks allocated (1..@want), or -ENOSPC, -EROFS, -EUCLEAN.
@@ -453,6 +497,7 @@ out:
 int fs_alloc_blocks(struct fs *fs, uint64_t goal, uint32_t want, uint64_t *first)
 {
 	uint32_t groups = fs->geom.groups_count, g0, off;
+	uint64_t resv = alloc_reserve(fs);
 	int ret;
 
 	if (fs_check_writable(fs))
@@ -465,9 +510,9 @@ int fs_alloc_blocks(struct fs *fs, uint64_t goal, uint32_t want, uint64_t *first
 	g0 = folio_group_of_block(&fs->geom, goal);
 	off = (uint32_t)(goal - folio_group_first_block(&fs->geom, g0));
 	for (uint32_t i = 0; i < groups; i++) {
-		if (!atomic_load(&fs->free_blocks))
+		if (atomic_load(&fs->free_blocks) <= resv)
 			break;
-		ret = grp_alloc_blocks(fs, (g0 + i) % groups, i ? 0 : off, want, first);
+		ret = grp_alloc_blocks(fs, (g0 + i) % groups, i ? 0 : off, want, resv, first);
 		if (ret)
 			return ret;
 	}

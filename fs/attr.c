@@ -6,10 +6,17 @@
  * Interface (fs/fs.h, "attr.c"): fs_setattr.
  *
  * Permission checks are the caller's: the daemon mounts with
- * default_permissions, so the kernel refuses chmod and chown to non-owners,
- * clears S_ISGID on chmod by someone outside the group, and - because the
- * daemon does not ask for FUSE_CAP_HANDLE_KILLPRIV - sends the mode without
- * S_ISUID/S_ISGID along with chown, truncate and write.
+ * default_permissions, so the kernel refuses chmod and chown to non-owners
+ * and clears S_ISGID on chmod by someone outside the group.
+ *
+ * Privilege bits: a chown clears them here, as Linux does
+ * (attr_chown_kill()). The kernel, without FUSE_CAP_HANDLE_KILLPRIV, also
+ * sends a mode without them along with a chown and a truncate, but its FUSE
+ * client clears S_ISGID only with group execute, so the rule for S_ISGID
+ * without it (kept unless the caller is outside the file's group and not
+ * privileged) is this file's. Writes, truncates and fallocate clear them in
+ * file.c (file_remove_privs()): the kernel does not for direct I/O writes
+ * (cache=daemon) nor for pages written back from a shared mapping.
  *
  * chmod keeps an access ACL in step, as the kernel's posix_acl_chmod does
  * (acl.c's fs_acl_chmod): the ACL's owner, mask (or group when there is no
@@ -54,6 +61,43 @@ static int attr_acl_chmod(struct inode *inode, mode_t mode)
 	return err;
 }
 
+/* chown of a non-directory: the privilege bits Linux clears (chown_common()
+ * with setattr_should_drop_sgid()): S_ISUID always, root's chown included;
+ * S_ISGID with group execute; S_ISGID without it (mandatory locking, not a
+ * privilege) only when the caller is neither in the file's group (@gid,
+ * before the change) nor holds FS_CAP_FSETID. */
+static mode_t attr_chown_kill(mode_t mode, gid_t gid, const struct fs_cred *cred)
+{
+	mode_t kill = 0;
+
+	if (S_ISDIR(mode))
+		return 0;
+	if (mode & S_ISUID)
+		kill = S_ISUID;
+	if ((mode & S_ISGID) &&
+	    ((mode & S_IXGRP) || (!(cred->caps & FS_CAP_FSETID) && !fs_cred_in_group(cred, gid))))
+		kill |= S_ISGID;
+	return kill;
+}
+
+/* The mode a chown leaves (i_rwsem held): *@st's mode with the bits
+ * attr_chown_kill() names cleared, and FS_SET_MODE added to @which when
+ * that changes anything. */
+static unsigned attr_chown_mode(struct inode *inode, struct stat *st, unsigned which)
+{
+	mode_t cur = fs_inode_mode(inode), mode = cur, kill;
+
+	if (!(which & (FS_SET_UID | FS_SET_GID)))
+		return which;
+	if (which & FS_SET_MODE)
+		mode = (cur & S_IFMT) | (st->st_mode & 07777);
+	kill = attr_chown_kill(mode, fs_inode_gid(inode), fs_cur_cred());
+	if (!(mode & kill))
+		return which;
+	st->st_mode = mode & ~kill;
+	return which | FS_SET_MODE;
+}
+
 /**
  * fs_setattr - change the permission bits, owner, group and times of an inode
  * @inode: the inode (referenced by the caller)
@@ -63,8 +107,10 @@ static int attr_acl_chmod(struct inode *inode, mode_t mode)
  *	current time (utimensat's UTIME_NOW); a time with neither bit is left
  *	alone (UTIME_OMIT). ctime becomes st_ctim with FS_SET_CTIME, else now.
  *
- * A mode change also rewrites the access ACL, if there is one. The inode is
- * written through.
+ * A mode change also rewrites the access ACL, if there is one. A change of
+ * owner or group of a non-directory clears S_ISUID, and S_ISGID as Linux
+ * does (attr_chown_kill(); the thread's caller, fs_cur_cred(), decides the
+ * one case that depends on who asks). The inode is written through.
  *
  * Context: may sleep; takes @inode's i_rwsem exclusively (the caller holds
  * no lock of it).
@@ -73,17 +119,19 @@ static int attr_acl_chmod(struct inode *inode, mode_t mode)
 int fs_setattr(struct inode *inode, const struct stat *attr, unsigned which)
 {
 	int err = fs_check_writable(inode->fs);
+	struct stat st = *attr;
 
 	inode_assert_state(inode);
 	if (err)
 		return err;
 	pthread_rwlock_wrlock(&inode->i_rwsem);
 	orphan_assert_state(inode);
+	which = attr_chown_mode(inode, &st, which);
 	fs_tx_begin(inode->fs);
 	if (which & FS_SET_MODE)
-		err = attr_acl_chmod(inode, attr->st_mode);
+		err = attr_acl_chmod(inode, st.st_mode);
 	if (!err)
-		err = fs_inode_setattr(inode, attr, which);
+		err = fs_inode_setattr(inode, &st, which);
 	fs_tx_end(inode->fs);
 	pthread_rwlock_unlock(&inode->i_rwsem);
 	return err;

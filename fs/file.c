@@ -107,6 +107,52 @@ static bool file_write_changes_map(struct inode *inode, uint64_t off, uint64_t l
 	return false;
 }
 
+/* ---- privilege bits ---- */
+
+/* The privilege bits a write or truncate by @cred clears: S_ISUID, and
+ * S_ISGID when group execute is set (without it S_ISGID marks mandatory
+ * locking, not a privilege); none for a caller with FS_CAP_FSETID. Linux's
+ * should_remove_suid(). */
+static mode_t file_kill_bits(mode_t mode, const struct fs_cred *cred)
+{
+	mode_t kill = 0;
+
+	if (!S_ISREG(mode) || (cred->caps & FS_CAP_FSETID))
+		return 0;
+	if (mode & S_ISUID)
+		kill = S_ISUID;
+	if ((mode & (S_ISGID | S_IXGRP)) == (S_ISGID | S_IXGRP))
+		kill |= S_ISGID;
+	return kill;
+}
+
+/*
+ * Before a write, truncate or fallocate (i_rwsem held exclusively, so the
+ * mode cannot change: every mode change holds it): clear the bits the
+ * thread's caller may not keep (file_kill_bits()), as Linux's
+ * file_remove_privs(). A file without either bit costs one look at the mode.
+ * The change is made, in its own handle, before the operation's own
+ * metadata, so it lands in the same transaction or an earlier one: a crash
+ * never keeps the operation's new size or blocks with the bits.
+ */
+static int file_remove_privs(struct inode *inode)
+{
+	mode_t mode = fs_inode_mode(inode), kill;
+	struct stat st;
+	int err;
+
+	if (__builtin_expect(!(mode & (S_ISUID | S_ISGID)), 1))
+		return 0;
+	kill = file_kill_bits(mode, fs_cur_cred());
+	if (!kill)
+		return 0;
+	st.st_mode = mode & ~kill;
+	fs_tx_begin(inode->fs);
+	err = fs_inode_setattr(inode, &st, FS_SET_MODE);
+	fs_tx_end(inode->fs);
+	return err;
+}
+
 /* ---- size ---- */
 
 /* Set the size with i_rwsem held exclusively (no timestamps). */
@@ -148,7 +194,9 @@ int fs_setsize(struct inode *inode, uint64_t size)
 	if (size > fs_max_size(inode->fs))
 		return -EFBIG;
 	pthread_rwlock_wrlock(&inode->i_rwsem);
-	err = __fs_setsize(inode, size);
+	err = file_remove_privs(inode);
+	if (!err)
+		err = __fs_setsize(inode, size);
 	fs_inode_touch(inode, FS_MTIME | FS_CTIME);
 	pthread_rwlock_unlock(&inode->i_rwsem);
 	return err;
@@ -258,8 +306,8 @@ static bool file_alloc_ahead(struct inode *inode, uint64_t off, uint64_t size)
 		int n;
 
 		fs_tx_begin(inode->fs);
-		n = fs_map_blocks(&inode->mapping, lblk, left > UINT32_MAX ? UINT32_MAX : (uint32_t)left,
-				  &pblk, &flags);
+		n = fs_map_blocks(&inode->mapping, lblk,
+				  left > UINT32_MAX ? UINT32_MAX : (uint32_t)left, &pblk, &flags);
 		fs_tx_end(inode->fs);
 		if (n <= 0)
 			break;
@@ -405,12 +453,17 @@ static ssize_t __fs_write(struct inode *inode, const void *buf, size_t size, uin
 	bool ahead;
 	ssize_t n;
 
+	int err;
+
 	if (!size)
 		return 0;
 	if (off >= max)
 		return -EFBIG;
 	if (size > max - off)
 		size = max - off;
+	err = file_remove_privs(inode);
+	if (err)
+		return err;
 	if (!atomic_load(&inode->datasync_dirty) && file_write_changes_map(inode, off, size))
 		file_datasync_dirty(inode);
 	ahead = file_alloc_ahead(inode, off, size);
@@ -418,8 +471,8 @@ static ssize_t __fs_write(struct inode *inode, const void *buf, size_t size, uin
 	if ((n == -ENOSPC || (n >= 0 && n < (ssize_t)size)) && fs_journal_retry_enospc(inode->fs)) {
 		/* blocks freed by a transaction not yet committed are free now */
 		size_t done = n > 0 ? (size_t)n : 0;
-		ssize_t m = file_write_pieces(inode, (const char *)buf + done, size - done,
-					      off + done);
+		ssize_t m =
+			file_write_pieces(inode, (const char *)buf + done, size - done, off + done);
 
 		n = m > 0 ? (ssize_t)(done + (size_t)m) : done ? (ssize_t)done : m;
 	}
@@ -577,7 +630,9 @@ int fs_fallocate(struct inode *inode, int mode, uint64_t off, uint64_t len)
 	pthread_rwlock_wrlock(&inode->i_rwsem);
 	old = file_size(inode);
 	file_datasync_dirty(inode);
-	err = __fs_fallocate(inode, mode, off, end);
+	err = file_remove_privs(inode);
+	if (!err)
+		err = __fs_fallocate(inode, mode, off, end);
 	if (err == -ENOSPC && fs_journal_retry_enospc(inode->fs))
 		err = __fs_fallocate(inode, mode, off, end);
 	if (mode & (FALLOC_FL_PUNCH_HOLE | FALLOC_FL_ZERO_RANGE) || file_size(inode) != old)

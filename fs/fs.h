@@ -214,6 +214,46 @@ struct inode {
 enum { FS_I_NEW = 1, FS_I_FREEING = 2 };
 
 /* ------------------------------------------------------------------ */
+/* Credentials: who an operation is done for                           */
+/* ------------------------------------------------------------------ */
+
+/*
+ * struct fs_cred - the caller of an operation, as far as the filesystem
+ * decides anything by it. namei.c's calls take one for the owner of what
+ * they create; every other rule reads the calling thread's (fs_cur_cred()),
+ * which the daemon sets at the start of each request (fs_set_cred(), Linux's
+ * current_cred()). A thread that never set one - the flusher, reclaim, the
+ * journal, eviction, unit tests - acts as the filesystem itself: uid 0 with
+ * every FS_CAP_*.
+ * @groups: supplementary groups (NULL when unknown: only @gid counts);
+ *	valid while the operation runs
+ */
+struct fs_cred {
+	uid_t uid;
+	gid_t gid;
+	mode_t umask;
+	unsigned caps; /* FS_CAP_* */
+	const gid_t *groups;
+	int ngroups;
+};
+
+enum {
+	/* keeps S_ISUID and S_ISGID on write and truncate (CAP_FSETID) */
+	FS_CAP_FSETID = 1 << 0,
+	/* may allocate the blocks s_reserved_blocks keeps back (CAP_SYS_RESOURCE) */
+	FS_CAP_RESOURCE = 1 << 1,
+	FS_CAP_ALL = FS_CAP_FSETID | FS_CAP_RESOURCE,
+};
+
+/* The calling thread's caller: a copy of @cred (its groups pointer must
+ * stay valid until the next call), or NULL for the filesystem itself. */
+void fs_set_cred(const struct fs_cred *cred);
+/* The calling thread's caller (never NULL). */
+const struct fs_cred *fs_cur_cred(void);
+/* Is the thread's caller in group @gid (its gid or a supplementary one)? */
+bool fs_cred_in_group(const struct fs_cred *cred, gid_t gid);
+
+/* ------------------------------------------------------------------ */
 /* block.c: the bottom; every other file may call these                */
 /* ------------------------------------------------------------------ */
 
@@ -310,7 +350,7 @@ void fs_journal_stop_thread(struct fs *fs); /* before the inodes are evicted */
 int fs_journal_stop(struct fs *fs);
 
 struct fs_journal_stats {
-	uint32_t blocks, used;	     /* journal size, log blocks in use */
+	uint32_t blocks, used;	       /* journal size, log blocks in use */
 	uint64_t commits, checkpoints; /* since mount */
 	uint64_t logged_blocks, revokes;
 	uint64_t committed_tid;
@@ -570,12 +610,6 @@ int fs_fsync_inode(struct inode *inode, bool datasync);
 /* namei.c: the operations that change names. Each takes the locks it */
 /* needs and returns the new inode with iref + 1 and nlookup + 1.      */
 /* ------------------------------------------------------------------ */
-
-struct fs_cred {
-	uid_t uid;
-	gid_t gid;
-	mode_t umask;
-};
 
 int fs_lookup(struct inode *dir, const char *name, struct inode **out);
 int fs_create(struct inode *dir, const char *name, mode_t mode, dev_t rdev,
