@@ -2,7 +2,8 @@
  * tools/mkfs.c - mkfs.foliofs: write an empty foliofs onto an image.
  *
  *   mkfs.foliofs IMAGE [-b 1024|2048|4096] [-N inodes] [-I inode-size]
- *                [-L label] [-U uuid] [-s SIZE] [-J size=SIZE|none] [-f] [-q]
+ *                [-L label] [-U uuid] [-s SIZE] [-J size=SIZE|none]
+ *                [-m reserved-percent] [-f] [-q]
  *
  * Order of work, so that a refusal writes nothing: parse and validate every
  * option; probe the image (if it exists) for a filesystem signature; plan the
@@ -19,6 +20,9 @@
  * is too small for one (then silently none) or -J none. It is one run of
  * contiguous free blocks in a single group, the middle group first (as
  * mke2fs places it), so its size is capped by a group's free space.
+ *
+ * -m keeps that percentage of the blocks for root (s_reserved_blocks, as
+ * mke2fs -m; the daemon refuses them to other users). The default is 0.
  *
  * Exit status: 0 on success, 1 for any error (one line on stderr).
  */
@@ -62,6 +66,7 @@ struct mkfs_opts {
 	bool no_journal;       /* -J none */
 	uint64_t jsize_bytes;  /* -J size=N[K|M|G], 0 when not given */
 	uint64_t jsize_blocks; /* -J size=N (blocks), 0 when not given */
+	unsigned reserved_pct; /* -m: percent of the blocks kept for root */
 };
 
 struct mkfs {
@@ -96,7 +101,8 @@ static void die(const char *fmt, ...)
 
 #define MKFS_USAGE                                                                                 \
 	"usage: " PROG " IMAGE [-b 1024|2048|4096] [-N inodes] [-I 256|512|1024] [-L label]\n"     \
-	"       [-U uuid|random] [-s SIZE[K|M|G|T]] [-J size=BLOCKS|SIZE[K|M|G]|none] [-f] [-q]\n"
+	"       [-U uuid|random] [-s SIZE[K|M|G|T]] [-J size=BLOCKS|SIZE[K|M|G]|none]\n"           \
+	"       [-m reserved-percent] [-f] [-q]\n"
 
 static void usage(void)
 {
@@ -280,6 +286,11 @@ static void mkfs_opt_value(struct mkfs_opts *o, int c, const char *arg)
 	case 'J':
 		mkfs_opt_journal(o, arg);
 		break;
+	case 'm':
+		if (!mkfs_parse_uint(arg, &v) || v > 50)
+			die("invalid reserved-blocks percentage '%s' (0 to 50)", arg);
+		o->reserved_pct = (unsigned)v;
+		break;
 	}
 }
 
@@ -291,7 +302,7 @@ static void mkfs_parse_args(int argc, char **argv, struct mkfs_opts *o)
 	o->block_shift = 12;
 	o->inode_size = FOLIO_INODE_SIZE;
 	opterr = 0;
-	while ((c = getopt(argc, argv, ":b:N:I:L:U:s:J:fqh")) != -1) {
+	while ((c = getopt(argc, argv, ":b:N:I:L:U:s:J:m:fqh")) != -1) {
 		switch (c) {
 		case 'f':
 			o->force = true;
@@ -306,6 +317,7 @@ static void mkfs_parse_args(int argc, char **argv, struct mkfs_opts *o)
 		case 'U':
 		case 's':
 		case 'J':
+		case 'm':
 			mkfs_opt_value(o, c, optarg);
 			break;
 		case 'h':
@@ -756,6 +768,7 @@ static void mkfs_fill_super(struct mkfs *m, struct folio_super *sb)
 	sb->s_log_block_size = cpu_to_le32(g->block_shift - FOLIO_MIN_BSHIFT);
 	sb->s_blocks_count = cpu_to_le64(g->blocks_count);
 	sb->s_free_blocks = cpu_to_le64(m->free_blocks);
+	sb->s_reserved_blocks = cpu_to_le64(g->blocks_count * m->o.reserved_pct / 100);
 	sb->s_inodes_count = cpu_to_le32(g->inodes_count);
 	sb->s_free_inodes = cpu_to_le32(m->free_inodes);
 	sb->s_blocks_per_group = cpu_to_le32(g->blocks_per_group);

@@ -22,6 +22,7 @@ MOUNT_TESTS = \
 	tests/mount/xattr.sh \
 	tests/mount/perms.sh \
 	tests/mount/perms-suid.sh \
+	tests/mount/perms-reserve.sh \
 	tests/mount/orphan.sh \
 	tests/mount/badinput.sh \
 	tests/mount/mountfuse.sh \
@@ -29,5 +30,6 @@ MOUNT_TESTS = \
 TESTS += $(MOUNT_TESTS)
 EXTRA_DIST += $(MOUNT_TESTS) tests/mount/lib.sh tests/mount/lib.py \
 	tests/mount/ops.py tests/mount/sparse.py tests/mount/bigdir.py tests/mount/links.py \
-	tests/mount/rename.py tests/mount/xattr.py tests/mount/perms.py tests/mount/perms_suid.py tests/mount/orphan.py \
+	tests/mount/rename.py tests/mount/xattr.py tests/mount/perms.py tests/mount/perms_suid.py tests/mount/perms_reserve.py \
+	tests/mount/orphan.py \
 	tests/mount/enospc.py tests/mount/syncwrite.py tests/mount/zswap.py
