@@ -8,7 +8,8 @@
  *   super.c     mount, unmount, sync, statfs: sets up and tears down every
  *               layer below; frees the inodes a crash left on the orphan list
  *   namei.c     create, mkdir, mknod, symlink, link, unlink, rmdir, rename
- *   attr.c      setattr: permission bits, owner, times (the access ACL follows)
+ *   attr.c      setattr: permission bits, owner, times (the access ACL follows;
+ *               chown clears the privilege bits)
  *   file.c      read, write, setsize, fallocate, lseek, copy_file_range, fsync
  *   dir.c xattr.c extent.c
  *               what an inode owns: the directory B+tree (docs/ON-DISK.md
@@ -23,6 +24,8 @@
  *               block, corruption and the read-only state
  *   acl.c       POSIX ACL blobs: checks and permission bits; pure functions
  *               (no I/O, no locks, no fs call) that any file may use
+ *   cred.c      the calling thread's caller (uid, groups, FS_CAP_*), which
+ *               any file may read
  * (*) inode.c calls up twice, on purpose: evicting an unlinked inode frees
  *     what it owns through the files that own it (fs_extent_truncate,
  *     fs_dir_free, fs_xattr_free), since only inode.c knows when the last

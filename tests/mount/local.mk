@@ -23,6 +23,7 @@ MOUNT_TESTS = \
 	tests/mount/perms.sh \
 	tests/mount/perms-suid.sh \
 	tests/mount/perms-reserve.sh \
+	tests/mount/perms-acl.sh \
 	tests/mount/orphan.sh \
 	tests/mount/badinput.sh \
 	tests/mount/mountfuse.sh \
@@ -30,6 +31,6 @@ MOUNT_TESTS = \
 TESTS += $(MOUNT_TESTS)
 EXTRA_DIST += $(MOUNT_TESTS) tests/mount/lib.sh tests/mount/lib.py \
 	tests/mount/ops.py tests/mount/sparse.py tests/mount/bigdir.py tests/mount/links.py \
-	tests/mount/rename.py tests/mount/xattr.py tests/mount/perms.py tests/mount/perms_suid.py tests/mount/perms_reserve.py \
+	tests/mount/rename.py tests/mount/xattr.py tests/mount/perms.py tests/mount/perms_suid.py tests/mount/perms_reserve.py tests/mount/perms_acl.py \
 	tests/mount/orphan.py \
 	tests/mount/enospc.py tests/mount/syncwrite.py tests/mount/zswap.py
