@@ -24,6 +24,7 @@ MOUNT_TESTS = \
 	tests/mount/perms-suid.sh \
 	tests/mount/perms-reserve.sh \
 	tests/mount/perms-acl.sh \
+	tests/mount/perms-user.sh \
 	tests/mount/orphan.sh \
 	tests/mount/badinput.sh \
 	tests/mount/mountfuse.sh \
