@@ -38,10 +38,11 @@ tests_unit_test_zpool_LDADD = $(CACHE_LIBS)
 tests_unit_test_zswap_LDADD = $(TESTFS_LIBS)
 
 # The filesystem library (super, alloc, inode, extent, file; dir, namei,
-# xattr, journal), through tests/lib/fsfix.
+# xattr, journal; the caller's rules: privilege bits, root reserve), through
+# tests/lib/fsfix.
 UNIT_FS_TESTS = tests/unit/test_fs_core tests/unit/test_fs_extent tests/unit/test_fs_enospc \
 	tests/unit/test_fs_dir tests/unit/test_fs_namei tests/unit/test_fs_xattr \
-	tests/unit/test_fs_journal
+	tests/unit/test_fs_journal tests/unit/test_fs_priv
 tests_unit_test_fs_core_LDADD = $(FSFIX_LIBS)
 tests_unit_test_fs_extent_LDADD = $(FSFIX_LIBS)
 tests_unit_test_fs_enospc_LDADD = $(FSFIX_LIBS)
@@ -49,6 +50,7 @@ tests_unit_test_fs_dir_LDADD = $(FSFIX_LIBS)
 tests_unit_test_fs_namei_LDADD = $(FSFIX_LIBS)
 tests_unit_test_fs_xattr_LDADD = $(FSFIX_LIBS)
 tests_unit_test_fs_journal_LDADD = $(FSFIX_LIBS)
+tests_unit_test_fs_priv_LDADD = $(FSFIX_LIBS)
 # They run mkfs.foliofs and fsck.foliofs from the build tree.
 $(UNIT_FS_TESTS): tools/mkfs.foliofs tools/fsck.foliofs
 
