@@ -199,11 +199,7 @@ static int ino_get(struct daemon *d, fuse_ino_t ino, struct inode **out)
 
 static void req_cred(fuse_req_t req, struct fs_cred *cred)
 {
-	const struct fuse_ctx *ctx = fuse_req_ctx(req);
-
-	cred->uid = ctx->uid;
-	cred->gid = ctx->gid;
-	cred->umask = ctx->umask;
+	*cred = *fs_cur_cred(); /* req_daemon() made it the request's */
 }
 
 static void entry_fill(struct inode *inode, struct fuse_entry_param *e)

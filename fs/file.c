@@ -19,6 +19,9 @@
  * Semantics worth knowing:
  *  - noatime: reads never update the access time.
  *  - fs_open with O_TRUNC on a writable regular file truncates it.
+ *  - A write, truncate or fallocate by a caller (fs_cur_cred()) without
+ *    FS_CAP_FSETID first clears S_ISUID, and S_ISGID with group execute
+ *    (file_remove_privs(); copy_file_range writes through it too).
  *  - SEEK_DATA/SEEK_HOLE look at the extent tree: unwritten (preallocated)
  *    extents count as data; dirty data always has blocks (allocated at
  *    write time), so nothing written is missed.

@@ -6,13 +6,16 @@ Run by perms-reserve.sh, once per cache mode:
                                      the reserve (f_bfree - f_bavail)
   perms_reserve.py fill  MOUNTPOINT  (uid 65534) writes until ENOSPC; then
                                      f_bavail is 0 and f_bfree the reserve;
-                                     new names (directory blocks) and a
-                                     block-sized xattr fail with ENOSPC too
+                                     new names (directory blocks), a
+                                     block-sized xattr and a store into a
+                                     hole of a shared mapping (at msync)
+                                     fail too
   perms_reserve.py root  MOUNTPOINT  (root) writes, makes a directory and an
                                      xattr block inside the reserve
 """
 
 import errno
+import mmap
 import os
 import sys
 
@@ -29,6 +32,29 @@ def setup():
     st = os.statvfs(mp)
     is_(st.f_bfree - st.f_bavail, st.f_blocks * 10 // 100,
         "statfs: f_bfree - f_bavail is 10% of the blocks (mkfs -m 10)")
+
+
+def mapped_store():
+    """A store through a shared mapping into a hole: its page reaches foliofs
+    as the kernel's write-back, which counts as the opener's."""
+    f = os.path.join(d, "map")
+    bfree = os.statvfs(mp).f_bfree
+    fd = os.open(f, os.O_CREAT | os.O_RDWR, 0o644)
+    try:
+        os.ftruncate(fd, 1 << 16)
+        m = mmap.mmap(fd, 1 << 16)
+        m[0:4] = b"MMAP"
+        try:
+            m.flush()
+            err = None
+        except OSError as e:
+            err = e.errno
+        m.close()
+    finally:
+        os.close(fd)
+    ok(err in (errno.ENOSPC, errno.EIO), "a user's store into a hole of a mapping fails at msync",
+       "msync: %s" % errno.errorcode.get(err, err))
+    is_(os.statvfs(mp).f_bfree, bfree, "and took nothing from the reserve")
 
 
 def fill():
@@ -59,6 +85,7 @@ def fill():
     open(os.path.join(d, "x"), "w").close()
     raises(errno.ENOSPC, "a user's xattr needing a block in the reserve", os.setxattr,
            os.path.join(d, "x"), "user.big", b"v" * 3000)
+    mapped_store()
     made, err = 0, None
     try:
         while made < 2000:

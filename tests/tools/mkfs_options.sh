@@ -35,6 +35,8 @@ bad "longer than 32 bytes" -L 0123456789abcdef0123456789abcdefX -s 64M "$img"
 bad "invalid UUID" -U not-a-uuid -s 64M "$img"
 bad "invalid UUID" -U 123e4567-e89b-12d3-a456-42661417400g -s 64M "$img"
 bad "invalid inode size" -I 128 -s 64M "$img"
+bad "invalid reserved-blocks percentage '51'" -m 51 -s 64M "$img"
+bad "invalid reserved-blocks percentage 'x'" -m x -s 64M "$img"
 
 bad "unknown option '-z'" -z -s 64M "$img"
 bad "needs a value" -s
