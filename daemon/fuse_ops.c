@@ -747,14 +747,10 @@ static int write_sync_kind(struct daemon *d, const struct fuse_file_info *fi)
 	return fi->flags & O_DSYNC ? 2 : 0;
 }
 
-/* A write carrying FUSE_WRITE_CACHE (fi->writepage) is the kernel writing back its own
- * dirty pages: not paced, only held at the dirty threshold (balance_dirty_pages_cleaner).
- * An O_SYNC/O_DSYNC write is durable before the reply (write_sync_kind()); if
- * the sync fails the write reports its error, as Linux's generic_write_sync(). */
 /* The caller a write is done for (see "Credentials"): the handle's opener
  * for the kernel's write-back, else the request's; a direct I/O write keeps
  * the privilege bits only without FUSE_WRITE_KILL_SUIDGID. */
-static void write_set_cred(struct daemon *d, fuse_req_t req, struct fuse_file_info *fi)
+static void write_set_cred(struct daemon *d, struct fuse_file_info *fi)
 {
 	struct fs_cred cred = *fs_cur_cred();
 
@@ -771,6 +767,10 @@ static void write_set_cred(struct daemon *d, fuse_req_t req, struct fuse_file_in
 	fs_set_cred(&cred);
 }
 
+/* A write carrying FUSE_WRITE_CACHE (fi->writepage) is the kernel writing back its own
+ * dirty pages: not paced, only held at the dirty threshold (balance_dirty_pages_cleaner).
+ * An O_SYNC/O_DSYNC write is durable before the reply (write_sync_kind()); if
+ * the sync fails the write reports its error, as Linux's generic_write_sync(). */
 static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, off_t off,
 		     struct fuse_file_info *fi)
 {
@@ -779,7 +779,7 @@ static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t siz
 	bool had = priv_bits(fi_file(fi)->inode);
 	ssize_t n;
 
-	write_set_cred(d, req, fi);
+	write_set_cred(d, fi);
 	balance_dirty_pages_cleaner(fi->writepage);
 	n = fs_write(fi_file(fi), buf, size, (uint64_t)off);
 	balance_dirty_pages_cleaner(false);
