@@ -201,6 +201,24 @@ static bool gd_range_ok(struct fs *fs, uint32_t g, uint64_t blk, uint64_t n)
 	return blk >= lo && blk + n <= hi && blk + n > blk;
 }
 
+/* Do a descriptor's block bitmap, inode bitmap, inode table and the
+ * journal (or the backup superblock) share a block? */
+static bool gd_overlap(struct fs *fs, const struct folio_group_desc *gd)
+{
+	struct fs_meta_loc m = {le64_to_cpu(gd->bg_block_bitmap), le64_to_cpu(gd->bg_inode_bitmap),
+				le64_to_cpu(gd->bg_inode_table)};
+	uint64_t it_end = m.inode_table + fs->geom.itable_blocks;
+
+	if (m.block_bitmap == m.inode_bitmap ||
+	    (m.block_bitmap >= m.inode_table && m.block_bitmap < it_end) ||
+	    (m.inode_bitmap >= m.inode_table && m.inode_bitmap < it_end))
+		return true;
+	/* each of them must be clear of the journal and backup superblock */
+	return !fs_blocks_are_data(fs, m.block_bitmap, 1) ||
+	       !fs_blocks_are_data(fs, m.inode_bitmap, 1) ||
+	       !fs_blocks_are_data(fs, m.inode_table, fs->geom.itable_blocks);
+}
+
 static int gd_check(struct fs *fs, uint32_t g, const struct folio_group_desc *gd, char *msg,
 		    size_t msglen)
 {
@@ -213,6 +231,13 @@ static int gd_check(struct fs *fs, uint32_t g, const struct folio_group_desc *gd
 	    !gd_range_ok(fs, g, le64_to_cpu(gd->bg_inode_table), fs->geom.itable_blocks)) {
 		snprintf(msg, msglen,
 			 "group descriptor %" PRIu32 ": bitmaps or inode table outside the group",
+			 g);
+		return -EUCLEAN;
+	}
+	if (gd_overlap(fs, gd)) {
+		snprintf(msg, msglen,
+			 "group descriptor %" PRIu32
+			 ": bitmaps, inode table or journal overlap each other",
 			 g);
 		return -EUCLEAN;
 	}
@@ -231,17 +256,26 @@ static int gd_check(struct fs *fs, uint32_t g, const struct folio_group_desc *gd
  * @msg: receives one line on failure
  * @msglen: size of @msg
  *
+ * Also records each group's metadata locations in fs->meta_loc (for
+ * fs_blocks_are_data()).
+ *
  * Context: mount, single-threaded.
  * Return: 0; -EBADMSG for a checksum mismatch, -EUCLEAN for a descriptor
- * whose locations or counts are impossible, or a read error.
+ * whose locations or counts are impossible (outside its group, overlapping
+ * each other or the journal), -ENOMEM, or a read error.
  */
 int fs_groups_load(struct fs *fs, char *msg, size_t msglen)
 {
 	uint64_t free_blocks = 0, free_inodes = 0;
 	struct folio_group_desc *gd;
 	struct buffer_head *bh;
+	struct fs_meta_loc *loc = calloc(fs->geom.groups_count, sizeof(*loc));
 	int err = 0;
 
+	if (!loc) {
+		snprintf(msg, msglen, "out of memory");
+		return -ENOMEM;
+	}
 	for (uint32_t g = 0; g < fs->geom.groups_count; g++) {
 		uint64_t blk;
 		uint32_t off;
@@ -251,16 +285,23 @@ int fs_groups_load(struct fs *fs, char *msg, size_t msglen)
 		if (!bh) {
 			snprintf(msg, msglen, "cannot read group descriptor %" PRIu32 ": %s", g,
 				 strerror(-err));
+			free(loc);
 			return err;
 		}
 		gd = (struct folio_group_desc *)(bh->b_data + off);
 		err = gd_check(fs, g, gd, msg, msglen);
+		loc[g] = (struct fs_meta_loc){le64_to_cpu(gd->bg_block_bitmap),
+					      le64_to_cpu(gd->bg_inode_bitmap),
+					      le64_to_cpu(gd->bg_inode_table)};
 		free_blocks += le32_to_cpu(gd->bg_free_blocks);
 		free_inodes += le32_to_cpu(gd->bg_free_inodes);
 		brelse(bh);
-		if (err)
+		if (err) {
+			free(loc);
 			return err;
+		}
 	}
+	fs->meta_loc = loc; /* set last: gd_overlap() must not compare with it */
 	atomic_store(&fs->free_blocks, free_blocks);
 	atomic_store(&fs->free_inodes, (uint32_t)free_inodes);
 	return 0;
