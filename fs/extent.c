@@ -233,9 +233,10 @@ static int ext_leaf_check(struct inode *inode, struct folio_extent_header *eh, u
 	if (!why)
 		return 0;
 	return fs_corrupt(inode->fs, inode->ino,
-			  "extent node %" PRIu64 " (0: the inode), extent %u (logical %" PRIu64
-			  ", block %" PRIu64 ", %u blocks): %s",
-			  blk, i - 1, le64_to_cpu(e[i - 1].ee_lblk), le64_to_cpu(e[i - 1].ee_pblk),
+			  "extent %s %" PRIu64 ", extent %u (logical %" PRIu64 ", block %" PRIu64
+			  ", %u blocks): %s",
+			  blk ? "node at block" : "root in the inode, depth", blk, i - 1,
+			  le64_to_cpu(e[i - 1].ee_lblk), le64_to_cpu(e[i - 1].ee_pblk),
 			  le32_to_cpu(e[i - 1].ee_len), why);
 }
 
@@ -262,9 +263,10 @@ static int ext_idx_check(struct inode *inode, struct folio_extent_header *eh, ui
 	if (!why)
 		return 0;
 	return fs_corrupt(inode->fs, inode->ino,
-			  "extent node %" PRIu64 " (0: the inode), index entry %u (child %" PRIu64
-			  "): %s",
-			  blk, i - 1, le64_to_cpu(idx[i - 1].ei_child), why);
+			  "extent %s %" PRIu64 ", index entry %u (child %" PRIu64 "): %s",
+			  blk ? "node at block" : "root in the inode, depth",
+			  blk ? blk : le16_to_cpu(eh->eh_depth), i - 1,
+			  le64_to_cpu(idx[i - 1].ei_child), why);
 }
 
 /* The entries of a node read from the device (@blk 0: the root). */

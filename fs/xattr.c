@@ -71,7 +71,10 @@ static int xat_count(struct xat_ctx *x, const struct xat_area *a)
 	while ((ret = folio_xattr_next(a->data, a->used, &off, &r)) == 1)
 		n++;
 	if (ret < 0)
-		return fs_corrupt(x->inode->fs, x->inode->ino, "malformed xattr entry");
+		return fs_corrupt(x->inode->fs, x->inode->ino,
+				  "malformed xattr entry at offset %u of %s %" PRIu64, off,
+				  a == &x->blk ? "the xattr block" : "the inode",
+				  a == &x->blk ? x->blkno : x->inode->ino);
 	return n;
 }
 

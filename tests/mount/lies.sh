@@ -74,6 +74,7 @@ one() {
 	fi
 	like "$(grep -c 'foliofs: corruption (.*inode [0-9]*)' "$MT_LOG")" "^[1-9]" \
 		"$what: the log has a corruption line"
+	diag "$(grep -m1 'foliofs: corruption' "$MT_LOG")"
 	if [ "$mode" = continue ]; then
 		like "$(grep 'foliofs: corruption' "$MT_LOG" | head -1)" "continuing" \
 			"$what: it says it continues"
