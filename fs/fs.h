@@ -38,8 +38,11 @@
  *
  * Errors are negative errno everywhere. Corruption found on read (bad
  * checksum, impossible field) is reported with fs_corrupt(), which logs file,
- * line and inode, switches the filesystem to read-only and returns -EUCLEAN;
- * the caller passes that up.
+ * line and inode, marks the filesystem with errors (fs->errors: the
+ * superblock gets ERRORS), switches it to read-only unless mounted with
+ * errors=continue, and returns -EUCLEAN; the caller passes that up (the
+ * daemon replies EIO). What is checked where: docs/DESIGN.md, "What the
+ * daemon trusts in an image".
  *
  * LOCK ORDER (outer to inner; continues into the cache's tree in
  * cache/cache.h, which starts below "inode->i_lock"):
