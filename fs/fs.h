@@ -153,6 +153,9 @@ struct fs {
 	_Atomic bool errors;
 	_Atomic bool errors_committed;
 	_Atomic uint64_t nr_corrupt; /* fs_corrupt() calls since mount */
+	/* mount only (single-threaded): the orphan list is being freed, the one
+	 * time an inode with no link may be loaded from the image */
+	bool loading_orphans;
 	/* Immutable after mount (alloc.c, fs_groups_load): where each group's
 	 * bitmaps and inode table are, for fs_blocks_are_data(). */
 	struct fs_meta_loc *meta_loc;

@@ -333,6 +333,10 @@ static int inode_fill(struct inode *inode)
 	unlock_buffer(bh);
 	brelse(bh);
 	err = inode_check(inode);
+	/* an unlinked inode is in core until it is freed; on the image only the
+	 * orphan list may name one, and mount frees those */
+	if (!err && !inode->di->i_nlink && !fs->loading_orphans)
+		err = fs_corrupt(fs, inode->ino, "inode %" PRIu32 " has no link", inode->ino);
 	if (!err && di_wants_mapping(inode->di))
 		err = inode_setup_mapping(inode);
 	inode->on_orphan_list = !inode->di->i_nlink;

@@ -427,7 +427,10 @@ static int fs_mount_finish(struct fs *fs, const char *image, char *msg, size_t m
 		fs_icache_destroy(fs);
 		return err;
 	}
-	if (fs_free_orphans(fs))
+	fs->loading_orphans = true;
+	err = fs_free_orphans(fs);
+	fs->loading_orphans = false;
+	if (err)
 		fprintf(stderr, "foliofs: %s: the orphan list could not be freed\n", image);
 	fs_errors_commit(fs);
 	return 0;

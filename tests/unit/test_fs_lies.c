@@ -186,6 +186,7 @@ enum lie {
 	LIE_IDX_PAST,	  /* ... child past the end */
 	LIE_NSEC,	  /* small's mtime nanoseconds */
 	LIE_SIZE,	  /* small's size beyond the largest file */
+	LIE_NLINK0,	  /* small has no link but a name */
 	LIE_XATTR_BLK,	  /* small's xattr block on the bitmap */
 	LIE_DIRENT_INO,	  /* the root's record of small names inode 3 */
 	LIE_DIRENT_FREE,  /* ... names a free inode */
@@ -212,6 +213,7 @@ static const char *const lie_names[NR_LIES] = {
 	"index child past the end",
 	"nanoseconds",
 	"huge size",
+	"no link but a name",
 	"xattr block on metadata",
 	"record naming inode 3",
 	"record naming a free inode",
@@ -266,6 +268,9 @@ static void apply(struct img *im, const struct layout *l, enum lie lie, uint32_t
 		break;
 	case LIE_EXT_LONG:
 		se->ee_len = cpu_to_le32((uint32_t)end);
+		break;
+	case LIE_NLINK0:
+		s->i_nlink = 0;
 		break;
 	case LIE_NSEC:
 		s->i_mtime_nsec = cpu_to_le32(1000000000u);
