@@ -17,7 +17,8 @@
  * superblock, overlapping or empty extents, an index child on the inode
  * table, a bad mode, a huge size, a directory record naming an inode out of
  * range or with no name, a directory node using more than its block, an
- * xattr entry running out of its block, an inode-table block marked free. It prints "name=inode" lines for the tests.
+ * xattr entry running out of its block, an inode-table block marked free.
+ * It prints "name=inode" lines for the tests.
  *
  * Trees are bulk-built bottom-up: sorted records packed into leaves, then
  * index levels. By default nodes are kept small (4 entries per index node,
@@ -710,7 +711,7 @@ static void corrupt_dirs(struct mi *m)
 /* Lies the daemon must catch as it reads (tests/mount/lies.sh): values with
  * valid checksums that point file data at metadata, break the order of a
  * tree, or lie outside their limits. */
-static void corrupt_lies(struct mi *m)
+static void corrupt_lie(struct mi *m)
 {
 	struct folio_inode *s = inode(m, i_small), *fr = inode(m, i_frag);
 	struct folio_extent *small = &s->i_extents.ext[0];
@@ -750,6 +751,13 @@ static void corrupt_lies(struct mi *m)
 	folio_block_csum_set(m->seed, leaf, m->g.block_size);
 	folio_block_csum_set(m->seed, dleaf, m->g.block_size);
 	folio_block_csum_set(m->seed, xb, m->g.block_size);
+}
+
+/* Only the lie-* damages (the others may leave the trees unwalkable). */
+static void corrupt_lies(struct mi *m)
+{
+	if (m->corrupt && !strncmp(m->corrupt, "lie-", 4))
+		corrupt_lie(m);
 }
 
 static void corrupt_bitmap(struct mi *m)
