@@ -112,6 +112,58 @@ static bool mountinfo_owner(char *line, const struct ctl_target *t, uid_t *owner
 	return false;
 }
 
+/* Undo the octal escapes of /proc/self/mountinfo (\040 and friends). */
+static void unescape(char *s)
+{
+	char *w = s;
+
+	for (; *s; s++) {
+		if (s[0] == '\\' && s[1] >= '0' && s[1] <= '3' && s[2] >= '0' && s[2] <= '7' &&
+		    s[3] >= '0' && s[3] <= '7') {
+			*w++ = (char)((s[1] - '0') << 6 | (s[2] - '0') << 3 | (s[3] - '0'));
+			s += 3;
+		} else {
+			*w++ = *s;
+		}
+	}
+	*w = '\0';
+}
+
+/* stat() of another user's FUSE mount fails with EACCES, even for root (without
+ * allow_other): take the device number of the newest mount on @t->mnt from
+ * /proc/self/mountinfo instead. @t->mnt must name the mount point itself. */
+static int find_dev_by_path(struct ctl_target *t)
+{
+	char want[PATH_MAX], mp[PATH_MAX], *line = NULL;
+	FILE *f = fopen("/proc/self/mountinfo", "re");
+	unsigned maj, min;
+	size_t cap = 0, n;
+	int ret = -1;
+
+	if (!f)
+		return -1;
+	if (t->mnt[0] == '/')
+		snprintf(want, sizeof(want), "%s", t->mnt);
+	else if (!getcwd(mp, sizeof(mp)) || snprintf(want, sizeof(want), "%s/%s", mp, t->mnt) < 0)
+		want[0] = '\0';
+	for (n = strlen(want); n > 1 && want[n - 1] == '/';)
+		want[--n] = '\0';
+	while (want[0] && getline(&line, &cap, f) > 0) {
+		if (sscanf(line, "%*s %*s %u:%u %*s %4095s", &maj, &min, mp) != 3)
+			continue;
+		unescape(mp);
+		if (strcmp(mp, want))
+			continue;
+		t->major = maj;
+		t->minor = min;
+		ret = 0;
+	}
+	free(line);
+	fclose(f);
+	errno = EACCES; /* for the caller's message when not found */
+	return ret;
+}
+
 /* The owner of the FUSE mount with @t's device number (/proc/self/mountinfo). */
 static int find_owner(struct ctl_target *t)
 {
@@ -257,12 +309,13 @@ static int ctl_connect(const char *path)
 	struct stat st;
 	int fd, ret;
 
-	if (stat(path, &st)) {
+	if (!stat(path, &st)) {
+		t.major = major(st.st_dev);
+		t.minor = minor(st.st_dev);
+	} else if (errno != EACCES || find_dev_by_path(&t)) {
 		fprintf(stderr, "foliofs-ctl: %s: %s\n", path, strerror(errno));
 		return -2;
 	}
-	t.major = major(st.st_dev);
-	t.minor = minor(st.st_dev);
 	if (find_owner(&t)) {
 		fprintf(stderr, "foliofs-ctl: %s is not a foliofs mount (not a FUSE mount)\n",
 			path);
