@@ -7,8 +7,10 @@
  *
  * Finds the daemon's control socket (daemon/ctl_proto.h) and checks who answers it
  * before sending anything:
- *   1. stat(MOUNTPOINT).st_dev, and the FUSE mount with that device number in
- *      /proc/self/mountinfo: its owner is its user_id= option.
+ *   1. stat(MOUNTPOINT).st_dev (for another user's mount, which stat cannot see
+ *      without allow_other, not even as root: the newest mount on MOUNTPOINT in
+ *      /proc/self/mountinfo), and the FUSE mount with that device number there: its
+ *      owner is its user_id= option.
  *   2. The socket MAJOR:MINOR.sock in the owner's directory: /run/foliofs for root,
  *      else /run/user/UID/foliofs (first $XDG_RUNTIME_DIR/foliofs when the caller is
  *      the owner; $FOLIOFS_CTL_DIR instead when set). The directory must pass
