@@ -229,23 +229,29 @@ mount_on_dev() {
 		mkdir "$f"
 		mount -t tmpfs -o size=4k foliofs-test-fill "$f" || break
 		d=$(dev_of "$f")
+		if [ "$d" != "$3" ]; then
+			fillers="$fillers $f"
+			[ "${d#*:}" -gt "${3#*:}" ] && break
+			continue
+		fi
+		umount "$f"
+		mt_mount "$1" "$2" || break
+		d=$(dev_of "$2")
 		if [ "$d" = "$3" ]; then
-			umount "$f"
-			break
+			unfill
+			return 0
 		fi
-		fillers="$fillers $f"
-		if [ "${d#*:}" -gt "${3#*:}" ]; then
-			diag "a tmpfs mount got $d: $3 is taken"
-			break
-		fi
+		# another mount gave up a lower number meanwhile: fill it too
+		[ "${d#*:}" -gt "${3#*:}" ] && break
+		mt_umount "$2"
 	done
-	mt_mount "$1" "$2"
-	d=$(dev_of "$2")
+	diag "wanted $3, got $d after $try tries; $3 is now held by:" \
+		"$(awk -v d="$3" '$3 == d { print $5 }' /proc/self/mountinfo)"
 	unfill
-	[ "$d" = "$3" ] && return 0
-	diag "wanted $3, got $d after $try tmpfs mounts"
+	is_mounted "$2" || mt_mount "$1" "$2"
 	return 1
 }
+
 if mount_on_dev "$img" "$mp" "$dev"; then
 	for ((i = 0; i < 100; i++)); do
 		[ "$(stat -c %i "$sock" 2>/dev/null)" != "$ino" ] && break
@@ -271,7 +277,7 @@ stopped_old() {
 	old=$(mt_pid "$mp")
 	ino=$(stat -c %i "/run/foliofs/$dev.sock")
 	kill -STOP "$old"
-	fusermount3 -u "$mp"
+	fusermount3 -u "$mp" || diag "fusermount3 -u $mp failed"
 	if ! mount_on_dev "$cimg" "$cmp" "$dev"; then
 		kill -CONT "$old"
 		skip "$desc: another mount took $dev"
