@@ -50,9 +50,10 @@
  * request that completed before it (backing/logwrites.h); the stats line
  * debug_logwrites_entries counts the log's entries.
  *
- * Permissions (SO_PEERCRED): anyone who can reach the socket may read (stats, get);
- * get image (a path the mount's owner may keep private), set, drop-caches, reclaim,
- * sync and mark need root or the user that runs the daemon.
+ * Permissions (SO_PEERCRED): anyone who can reach the socket may read (stats, get of
+ * every key: what get shows is public already, the image and mountpoint in
+ * /proc/mounts, the pid in /proc); set, drop-caches, reclaim, sync and mark need root
+ * or the user that runs the daemon.
  */
 #include "config.h"
 
@@ -444,7 +445,7 @@ static int ctl_reclaim(struct daemon *d, const char *arg, FILE *out, char *err, 
 	return 0;
 }
 
-/* May @uid change things (set, sync, ...) and see the image's path? */
+/* May @uid change things (set, sync, ...)? */
 static bool ctl_may_change(struct daemon *d, uid_t uid)
 {
 	return uid == 0 || uid == getuid();
@@ -490,8 +491,6 @@ static int ctl_exec(struct daemon *d, char *line, uid_t uid, FILE *out, char *er
 		return 0;
 	}
 	if (!strcmp(line, "get") && arg) {
-		if (!strcmp(arg, "image") && !ctl_may_change(d, uid))
-			return ctl_denied("get image", err, errlen);
 		ret = ctl_get(d, arg, out);
 		if (ret)
 			snprintf(err, errlen, "unknown key '%.100s'", arg);
