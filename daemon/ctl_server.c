@@ -3,18 +3,25 @@
  *
  * Interface (daemon/daemon.h): ctl_start, ctl_stop.
  *
- * Channel: a unix stream socket in the abstract namespace named
- * "foliofs-ctl/MAJOR:MINOR" after the mount's device number, which the
- * daemon reads from /proc/self/mountinfo once mounted and a client gets
- * from stat(MOUNTPOINT).st_dev. One thread accepts and serves connections
- * one at a time. The kernel hands a device number to the next mount as soon
- * as a mount goes away, possibly before the old daemon has closed its
- * socket, so a new daemon waits for the name to be free before it reports
- * the mount ready: a client that finds a mount always reaches its daemon.
+ * Channel: a unix stream socket file named MAJOR:MINOR.sock after the mount's device
+ * number (which the daemon reads from /proc/self/mountinfo once mounted and a client
+ * gets from stat(MOUNTPOINT).st_dev), in a directory only the daemon's user can write;
+ * daemon/ctl_sock.c makes it, claims the name from a killed daemon's stale file, and
+ * removes it at exit.
  *
- * Protocol: the client sends one line, the daemon answers with zero or more
- * lines of output and a last line "OK" or "ERR <exit code> <message>", then
- * closes. Requests:
+ * Connections: one thread accepts; each connection gets its own thread, so a slow or
+ * silent client delays nobody else. A connection has CTL_TIMEOUT_S for its request
+ * line to arrive (counted from accept, however slowly the bytes come) and as long
+ * again for its answer to be taken; it is then closed. At most CTL_CONN_PER_UID
+ * connections per uid and CTL_CONN_MAX in all, root's and the daemon's user's not
+ * counted in the second limit (daemon/daemon.h); one over a limit gets an ERR line at
+ * once. Changes (set, drop-caches, reclaim, sync, mark) run one at a time under
+ * exec_lock; stats and get never wait for them.
+ *
+ * Protocol: the daemon sends the hello line (CTL_HELLO_FMT: its pid and the device
+ * number, which the client checks against SO_PEERCRED and st_dev), the client sends one
+ * line, the daemon answers with zero or more lines of output and a last line "OK" or
+ * "ERR <exit code> <message>", then closes. Requests:
  *   stats              vmstat-style "name value" lines (every cache counter,
  *                      the device's, the filesystem's and the daemon's), a
  *                      blank line, then a meminfo-style summary
@@ -43,14 +50,17 @@
  * request that completed before it (backing/logwrites.h); the stats line
  * debug_logwrites_entries counts the log's entries.
  *
- * Permissions (SO_PEERCRED): anyone may read (stats, get); set, drop-caches,
- * reclaim, sync and mark need root or the user that runs the daemon.
+ * Permissions (SO_PEERCRED): anyone who can reach the socket may read (stats, get of
+ * every key: what get shows is public already, the image and mountpoint in
+ * /proc/mounts, the pid in /proc); set, drop-caches, reclaim, sync and mark need root
+ * or the user that runs the daemon.
  */
 #include "config.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <poll.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -59,15 +69,14 @@
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "backing/logwrites.h"
 #include "daemon/daemon.h"
 
-#define CTL_LINE_MAX	 8192 /* a mark's label (LW_LABEL_MAX) and its request word */
-#define CTL_TIMEOUT_S	 10
-#define CTL_BIND_TRIES	 100
-#define CTL_BIND_WAIT_MS 100
+#define CTL_LINE_MAX  8192 /* a mark's label (LW_LABEL_MAX) and its request word */
+#define CTL_TIMEOUT_S 10   /* for the request line to arrive, and for the answer to go */
 
 /* ---- finding the mount's device number ---- */
 
@@ -439,9 +448,34 @@ static int ctl_reclaim(struct daemon *d, const char *arg, FILE *out, char *err, 
 	return 0;
 }
 
+/* May @uid change things (set, sync, ...)? */
 static bool ctl_may_change(struct daemon *d, uid_t uid)
 {
 	return uid == 0 || uid == getuid();
+}
+
+static int ctl_denied(const char *what, char *err, size_t errlen)
+{
+	snprintf(err, errlen, "%.20s: permission denied (root or uid %ld only)", what,
+		 (long)getuid());
+	return -EPERM;
+}
+
+/* A change, run under exec_lock: one at a time, never delaying stats or get. */
+static int ctl_exec_change(struct daemon *d, const char *line, char *arg, FILE *out, char *err,
+			   size_t errlen)
+{
+	if (!strcmp(line, "set"))
+		return arg ? ctl_set(d, arg, err, errlen) : -EINVAL;
+	if (!strcmp(line, "mark"))
+		return ctl_mark(d, arg, err, errlen);
+	if (!strcmp(line, "drop-caches")) {
+		fprintf(out, "dropped_pages %lu\n", cache_drop_clean(d->fs->cache));
+		return 0;
+	}
+	if (!strcmp(line, "reclaim"))
+		return ctl_reclaim(d, arg, out, err, errlen);
+	return fs_sync(d->fs);
 }
 
 /* Run one request; output to @out, one line in @err on failure. */
@@ -470,72 +504,235 @@ static int ctl_exec(struct daemon *d, char *line, uid_t uid, FILE *out, char *er
 		snprintf(err, errlen, "unknown request '%.100s'", line);
 		return -EINVAL;
 	}
-	if (!ctl_may_change(d, uid)) {
-		snprintf(err, errlen, "%.20s: permission denied (root or uid %ld only)", line,
-			 (long)getuid());
-		return -EPERM;
-	}
-	if (!strcmp(line, "set"))
-		return arg ? ctl_set(d, arg, err, errlen) : -EINVAL;
-	if (!strcmp(line, "mark"))
-		return ctl_mark(d, arg, err, errlen);
-	if (!strcmp(line, "drop-caches")) {
-		fprintf(out, "dropped_pages %lu\n", cache_drop_clean(d->fs->cache));
-		return 0;
-	}
-	if (!strcmp(line, "reclaim"))
-		return ctl_reclaim(d, arg, out, err, errlen);
-	return fs_sync(d->fs);
+	if (!ctl_may_change(d, uid))
+		return ctl_denied(line, err, errlen);
+	pthread_mutex_lock(&d->ctl.exec_lock);
+	ret = ctl_exec_change(d, line, arg, out, err, errlen);
+	pthread_mutex_unlock(&d->ctl.exec_lock);
+	return ret;
 }
 
-/* Read one line (without its newline) within the socket's timeout. */
-static int ctl_read_line(int fd, char *buf, size_t size)
+/* ---- connections ---- */
+
+static int64_t ctl_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Wait until @fd is ready for @events. -ETIMEDOUT past @deadline (ms),
+ * -ECANCELED when the daemon stops. */
+static int ctl_conn_wait(struct daemon *d, int fd, short events, int64_t deadline)
+{
+	struct pollfd p[2] = {
+		{.fd = fd, .events = events},
+		{.fd = d->ctl.stop_pipe[0], .events = POLLIN},
+	};
+
+	for (;;) {
+		int64_t left = deadline - ctl_now_ms();
+		int n;
+
+		if (left <= 0)
+			return -ETIMEDOUT;
+		n = poll(p, 2, (int)left);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		if (p[1].revents)
+			return -ECANCELED;
+		if (p[0].revents)
+			return 0;
+	}
+}
+
+/* Send all of @buf on the non-blocking @fd before @deadline. */
+static int ctl_conn_send(struct daemon *d, int fd, const char *buf, size_t len, int64_t deadline)
+{
+	while (len) {
+		ssize_t w = send(fd, buf, len, MSG_NOSIGNAL | MSG_DONTWAIT);
+		int err;
+
+		if (w > 0) {
+			buf += w;
+			len -= (size_t)w;
+			continue;
+		}
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w == 0 || (errno != EAGAIN && errno != EWOULDBLOCK))
+			return -EPIPE;
+		err = ctl_conn_wait(d, fd, POLLOUT, deadline);
+		if (err)
+			return err;
+	}
+	return 0;
+}
+
+/* Read the request line (without its newline) from the non-blocking @fd before
+ * @deadline. -EMSGSIZE for a line that does not fit. */
+static int ctl_conn_read_line(struct daemon *d, int fd, char *buf, size_t size, int64_t deadline)
 {
 	size_t n = 0;
 
-	while (n + 1 < size) {
-		ssize_t r = read(fd, buf + n, size - 1 - n);
+	while (!memchr(buf, '\n', n)) {
+		ssize_t r;
+		int err;
 
-		if (r < 0 && errno == EINTR)
+		if (n + 1 == size)
+			return -EMSGSIZE;
+		r = read(fd, buf + n, size - 1 - n);
+		if (r > 0) {
+			n += (size_t)r;
 			continue;
-		if (r <= 0)
+		}
+		if (r == 0)
 			break;
-		n += (size_t)r;
-		if (memchr(buf, '\n', n))
-			break;
+		if (errno == EINTR)
+			continue;
+		if (errno != EAGAIN && errno != EWOULDBLOCK)
+			return -errno;
+		err = ctl_conn_wait(d, fd, POLLIN, deadline);
+		if (err)
+			return err;
 	}
 	buf[n] = '\0';
 	buf[strcspn(buf, "\r\n")] = '\0';
 	return n ? 0 : -EIO;
 }
 
-static void ctl_serve(struct daemon *d, int fd)
+/* One connection: the hello line, the request, the answer. */
+static void ctl_serve(struct daemon *d, int fd, uid_t uid)
 {
-	struct timeval tv = {.tv_sec = CTL_TIMEOUT_S};
-	struct ucred cred = {.uid = (uid_t)-1};
-	socklen_t clen = sizeof(cred);
-	char line[CTL_LINE_MAX], err[512] = "";
+	int64_t deadline = ctl_now_ms() + CTL_TIMEOUT_S * 1000;
+	char line[CTL_LINE_MAX], err[512] = "", hello[CTL_HELLO_MAX];
 	char *text = NULL;
 	size_t len = 0;
 	FILE *out;
-	int ret;
+	int ret, n;
 
-	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &clen) ||
-	    ctl_read_line(fd, line, sizeof(line)))
+	n = snprintf(hello, sizeof(hello), CTL_HELLO_FMT, (long)getpid(), d->ctl.dev_major,
+		     d->ctl.dev_minor);
+	if (ctl_conn_send(d, fd, hello, (size_t)n, deadline))
 		return;
+	ret = ctl_conn_read_line(d, fd, line, sizeof(line), deadline);
+	if (ret && ret != -EMSGSIZE)
+		return; /* gone, silent past the timeout, or the daemon stops */
 	out = open_memstream(&text, &len);
 	if (!out)
 		return;
-	ret = ctl_exec(d, line, cred.uid, out, err, sizeof(err));
+	if (ret)
+		snprintf(err, sizeof(err), "request longer than %d bytes", CTL_LINE_MAX - 1);
+	else
+		ret = ctl_exec(d, line, uid, out, err, sizeof(err));
 	if (ret)
 		fprintf(out, "ERR 1 %s\n", err[0] ? err : strerror(-ret));
 	else
 		fputs("OK\n", out);
-	if (!fclose(out))
-		ctl_send_all(fd, text, len); /* a client that left has no answer */
+	if (!fclose(out)) /* a client that left has no answer */
+		ctl_conn_send(d, fd, text, len, ctl_now_ms() + CTL_TIMEOUT_S * 1000);
 	free(text);
+}
+
+/* Admit a connection from @uid: CTL_CONN_PER_UID per uid, CTL_CONN_MAX in all but for
+ * root and the daemon's uid. */
+static bool ctl_conn_get(struct daemon *d, uid_t uid)
+{
+	struct daemon_ctl *ctl = &d->ctl;
+	bool ok, own = ctl_may_change(d, uid);
+	unsigned mine = 0;
+
+	pthread_mutex_lock(&ctl->conn_lock);
+	for (unsigned i = 0; i < ctl->nr_conns; i++)
+		mine += ctl->conn_uid[i] == uid;
+	ok = mine < CTL_CONN_PER_UID && (ctl->nr_conns < CTL_CONN_MAX || own) &&
+	     ctl->nr_conns < CTL_CONN_SLOTS;
+	if (ok)
+		ctl->conn_uid[ctl->nr_conns++] = uid;
+	pthread_mutex_unlock(&ctl->conn_lock);
+	return ok;
+}
+
+static void ctl_conn_put(struct daemon *d, uid_t uid)
+{
+	struct daemon_ctl *ctl = &d->ctl;
+
+	pthread_mutex_lock(&ctl->conn_lock);
+	for (unsigned i = 0; i < ctl->nr_conns; i++) {
+		if (ctl->conn_uid[i] == uid) {
+			ctl->conn_uid[i] = ctl->conn_uid[--ctl->nr_conns];
+			break;
+		}
+	}
+	pthread_cond_broadcast(&ctl->conn_gone);
+	pthread_mutex_unlock(&ctl->conn_lock);
+}
+
+struct ctl_conn {
+	struct daemon *d;
+	int fd;
+	uid_t uid;
+};
+
+static void *ctl_conn_thread(void *arg)
+{
+	struct ctl_conn *c = arg;
+	struct daemon *d = c->d;
+	uid_t uid = c->uid;
+
+	ctl_serve(d, c->fd, uid);
+	close(c->fd);
+	free(c);
+	ctl_conn_put(d, uid); /* last: ctl_stop may return once it is done */
+	return NULL;
+}
+
+/* Over the limit: the hello line and one ERR line, without waiting for anything. */
+static void ctl_refuse(struct daemon *d, int fd, uid_t uid)
+{
+	char msg[CTL_HELLO_MAX + 128];
+	int n;
+
+	n = snprintf(msg, sizeof(msg),
+		     CTL_HELLO_FMT "ERR 1 too many control connections open (uid %ld may hold "
+				   "%d at once)\n",
+		     (long)getpid(), d->ctl.dev_major, d->ctl.dev_minor, (long)uid,
+		     CTL_CONN_PER_UID);
+	if (send(fd, msg, (size_t)n, MSG_NOSIGNAL | MSG_DONTWAIT) < 0)
+		return; /* the client has gone */
+}
+
+/* Hand a new connection to its own thread. */
+static void ctl_accept_one(struct daemon *d, int fd)
+{
+	struct ucred cred = {.uid = (uid_t)-1};
+	socklen_t clen = sizeof(cred);
+	struct ctl_conn *c = NULL;
+	pthread_attr_t attr;
+	int err = -1;
+
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &clen))
+		goto out_close;
+	if (!ctl_conn_get(d, cred.uid)) {
+		ctl_refuse(d, fd, cred.uid);
+		goto out_close;
+	}
+	c = malloc(sizeof(*c));
+	if (c && !pthread_attr_init(&attr)) {
+		*c = (struct ctl_conn){.d = d, .fd = fd, .uid = cred.uid};
+		pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+		err = pthread_create(&(pthread_t){0}, &attr, ctl_conn_thread, c);
+		pthread_attr_destroy(&attr);
+	}
+	if (!err)
+		return;
+	free(c);
+	ctl_conn_put(d, cred.uid);
+out_close:
+	close(fd);
 }
 
 static void *ctl_thread(void *arg)
@@ -558,105 +755,102 @@ static void *ctl_thread(void *arg)
 			break;
 		if (!(p[0].revents & POLLIN))
 			continue;
-		fd = accept4(d->ctl.listen_fd, NULL, NULL, SOCK_CLOEXEC);
-		if (fd < 0)
-			continue;
-		ctl_serve(d, fd);
-		close(fd);
+		fd = accept4(d->ctl.listen_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+		if (fd >= 0)
+			ctl_accept_one(d, fd);
+		else if (errno == EMFILE || errno == ENFILE || errno == ENOMEM)
+			usleep(10 * 1000); /* out of descriptors: let connections finish */
 	}
 	return NULL;
 }
 
 /* ---- start and stop ---- */
 
-/* Bind the socket's name. A daemon whose mount just went away may still
- * hold it (the kernel reuses device numbers at once): wait for it to let
- * go, CTL_BIND_TRIES times CTL_BIND_WAIT_MS at most. */
-static int ctl_bind(int fd, const struct sockaddr_un *sa, socklen_t len)
+static void ctl_locks_init(struct daemon_ctl *ctl)
 {
-	for (int i = 0;; i++) {
-		if (!bind(fd, (const struct sockaddr *)sa, len))
-			return 0;
-		if (errno != EADDRINUSE || i == CTL_BIND_TRIES)
-			return -errno;
-		usleep(CTL_BIND_WAIT_MS * 1000);
-	}
+	pthread_mutex_init(&ctl->exec_lock, NULL);
+	pthread_mutex_init(&ctl->conn_lock, NULL);
+	pthread_cond_init(&ctl->conn_gone, NULL);
+	ctl->nr_conns = 0;
 }
 
-static int ctl_listen(struct daemon *d)
+static void ctl_locks_destroy(struct daemon_ctl *ctl)
 {
-	struct sockaddr_un sa = {.sun_family = AF_UNIX};
-	int n, err, fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-
-	if (fd < 0)
-		return -errno;
-	n = snprintf(sa.sun_path + 1, sizeof(sa.sun_path) - 1, CTL_SOCKET_FMT, d->ctl.dev_major,
-		     d->ctl.dev_minor);
-	err = ctl_bind(fd, &sa, (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + n));
-	if (!err && listen(fd, 16))
-		err = -errno;
-	if (err) {
-		close(fd);
-		return err;
-	}
-	d->ctl.listen_fd = fd;
-	return 0;
+	pthread_cond_destroy(&ctl->conn_gone);
+	pthread_mutex_destroy(&ctl->conn_lock);
+	pthread_mutex_destroy(&ctl->exec_lock);
 }
 
 /**
- * ctl_start - open the control socket and start its thread
+ * ctl_start - open the control socket and start its accepting thread
  * @d: the daemon, mounted (its mount is in /proc/self/mountinfo)
+ *
+ * Says on stderr why when there is no socket.
  *
  * Context: main thread, before the session loop; signals blocked.
  * Return: 0 or a negative errno (the daemon goes on without the socket).
  */
 int ctl_start(struct daemon *d)
 {
+	char why[PATH_MAX + 128] = "";
 	int err;
 
 	d->ctl.listen_fd = -1;
 	d->ctl.stop_pipe[0] = d->ctl.stop_pipe[1] = -1;
 	err = ctl_find_dev(d);
-	if (!err)
-		err = ctl_listen(d);
 	if (err)
+		snprintf(why, sizeof(why), "the mount is not in /proc/self/mountinfo");
+	else
+		err = ctl_sock_open(d, why, sizeof(why));
+	if (err) {
+		fprintf(stderr, "foliofs: control socket: %s\n", why);
 		return err;
+	}
 	if (pipe2(d->ctl.stop_pipe, O_CLOEXEC)) {
 		err = -errno;
 		goto out_close;
 	}
+	ctl_locks_init(&d->ctl);
 	err = -pthread_create(&d->ctl.thread, NULL, ctl_thread, d);
 	if (err)
 		goto out_pipe;
 	d->ctl.running = true;
 	return 0;
 out_pipe:
+	ctl_locks_destroy(&d->ctl);
 	close(d->ctl.stop_pipe[0]);
 	close(d->ctl.stop_pipe[1]);
 out_close:
-	close(d->ctl.listen_fd);
-	d->ctl.listen_fd = -1;
+	ctl_sock_close(d);
 	return err;
 }
 
 /**
- * ctl_stop - stop serving the control socket
+ * ctl_stop - stop serving the control socket and remove its file
  * @d: the daemon
  *
- * Waits for a request being served to finish.
+ * The file goes first (so the next daemon of this device number may take the name),
+ * then every connection thread is waited for: idle ones leave at once, one running a
+ * request finishes it first.
  *
  * Context: main thread, at shutdown.
  */
 void ctl_stop(struct daemon *d)
 {
-	if (!d->ctl.running)
+	struct daemon_ctl *ctl = &d->ctl;
+
+	if (!ctl->running)
 		return;
-	if (write(d->ctl.stop_pipe[1], "x", 1) < 0)
-		perror("foliofs: stopping the control thread");
-	pthread_join(d->ctl.thread, NULL);
-	d->ctl.running = false;
-	close(d->ctl.stop_pipe[0]);
-	close(d->ctl.stop_pipe[1]);
-	close(d->ctl.listen_fd);
-	d->ctl.listen_fd = -1;
+	if (write(ctl->stop_pipe[1], "x", 1) < 0)
+		perror("foliofs: stopping the control threads");
+	pthread_join(ctl->thread, NULL);
+	ctl_sock_close(d);
+	pthread_mutex_lock(&ctl->conn_lock);
+	while (ctl->nr_conns)
+		pthread_cond_wait(&ctl->conn_gone, &ctl->conn_lock);
+	pthread_mutex_unlock(&ctl->conn_lock);
+	ctl_locks_destroy(ctl);
+	ctl->running = false;
+	close(ctl->stop_pipe[0]);
+	close(ctl->stop_pipe[1]);
 }

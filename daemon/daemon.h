@@ -13,13 +13,17 @@
  *                 ask for)
  *   notify.c      the notifier thread: kernel page-cache invalidations
  *                 queued by handlers, sent after their replies
- *   ctl_server.c  the control socket served to tools/foliofs-ctl
+ *   ctl_server.c  the control socket served to tools/foliofs-ctl: requests,
+ *                 one thread per connection
+ *   ctl_sock.c    the control socket's file: its directory, claiming its name
+ *   ctl_dir.c     the rule for the socket's directory (shared with foliofs-ctl)
  *
  * This header does not include the libfuse headers, so io.c can use
  * the kernel's <linux/fuse.h> wire structures without clashing with them.
  *
  * Threads: the main thread (start-up, loop, shutdown), libfuse's workers
- * (handlers), the notifier, the control thread, and the cache's own threads.
+ * (handlers), the notifier, the control threads (one accepting, one per
+ * connection), and the cache's own threads.
  * SIGINT, SIGTERM and SIGHUP are blocked in every thread but the main one.
  */
 #ifndef FOLIO_DAEMON_DAEMON_H
@@ -126,13 +130,30 @@ struct daemon_notifier {
 	_Atomic uint64_t sent, failed; /* notifications sent / refused by the kernel */
 };
 
-/* The control socket (ctl.c). Immutable while the thread runs. */
+/* The control socket (ctl_server.c, ctl_sock.c). Connections one uid may hold open,
+ * and all uids together but root and the daemon's own (which get their own share on
+ * top, so nobody else can lock them out). */
+#define CTL_CONN_PER_UID 8
+#define CTL_CONN_MAX	 32
+#define CTL_CONN_SLOTS	 (CTL_CONN_MAX + 2 * CTL_CONN_PER_UID)
+
 struct daemon_ctl {
+	/* Set at start-up, immutable while the threads run. */
 	int listen_fd;	  /* -1 when there is no control socket */
-	int stop_pipe[2]; /* written to stop the thread */
+	int stop_pipe[2]; /* written to stop every control thread */
 	bool running;
-	pthread_t thread;
+	pthread_t thread;	       /* the accepting thread */
 	unsigned dev_major, dev_minor; /* the mount's device number */
+	char *path;		       /* the socket's file, NULL when none */
+	dev_t sock_dev;		       /* which file is ours (ctl_sock_close) */
+	ino_t sock_ino;
+
+	pthread_mutex_t exec_lock; /* held while a change (set, sync, ...) runs */
+
+	pthread_mutex_t conn_lock; /* protects everything below */
+	pthread_cond_t conn_gone;  /* a connection ended */
+	unsigned nr_conns;
+	uid_t conn_uid[CTL_CONN_SLOTS]; /* the peer uid of each open connection */
 };
 
 /* FUSE requests counted by kind (fuse_ops.c), shown by foliofs-ctl stats. */
@@ -240,8 +261,10 @@ int daemon_notify_start(struct daemon *d);
 void daemon_notify_inval(struct daemon *d, uint64_t ino, int64_t off, int64_t len);
 void daemon_notify_stop(struct daemon *d);
 
-/* ctl.c (the protocol: daemon/ctl_proto.h) */
+/* ctl_server.c, ctl_sock.c (the protocol: daemon/ctl_proto.h) */
 int ctl_start(struct daemon *d);
 void ctl_stop(struct daemon *d);
+int ctl_sock_open(struct daemon *d, char *why, size_t whylen);
+void ctl_sock_close(struct daemon *d);
 
 #endif /* FOLIO_DAEMON_DAEMON_H */

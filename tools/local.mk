@@ -13,7 +13,7 @@ tools_fsck_foliofs_SOURCES = tools/fsck.h tools/fsck.c tools/fsck_super.c \
 	tools/fsck_bitmap.c tools/fsck_journal.c tools/fsck_repair.c
 tools_fsck_foliofs_LDADD = $(FORMAT_LIBS) $(BACKING_LIBS)
 
-tools_foliofs_ctl_SOURCES = daemon/ctl_proto.h tools/ctl.c
+tools_foliofs_ctl_SOURCES = daemon/ctl_proto.h daemon/ctl_dir.c tools/ctl.c
 
 tools_foliofs_crash_SOURCES = tools/crash.c
 tools_foliofs_crash_LDADD = $(BACKING_LIBS)

@@ -12,6 +12,7 @@ MOUNT_TESTS = \
 	tests/mount/syncwrite.sh \
 	tests/mount/writeback.sh \
 	tests/mount/memory.sh \
+	tests/mount/ctlsock.sh \
 	tests/mount/zswap.sh \
 	tests/mount/mmap.sh \
 	tests/mount/ops.sh \
@@ -33,6 +34,7 @@ MOUNT_TESTS = \
 TESTS += $(MOUNT_TESTS)
 EXTRA_DIST += $(MOUNT_TESTS) tests/mount/lib.sh tests/mount/lib.py \
 	tests/mount/ops.py tests/mount/sparse.py tests/mount/bigdir.py tests/mount/links.py \
-	tests/mount/rename.py tests/mount/xattr.py tests/mount/perms.py tests/mount/perms_suid.py tests/mount/perms_reserve.py tests/mount/perms_acl.py \
-	tests/mount/orphan.py \
-	tests/mount/enospc.py tests/mount/syncwrite.py tests/mount/zswap.py
+	tests/mount/rename.py tests/mount/xattr.py tests/mount/perms.py tests/mount/perms_suid.py \
+	tests/mount/perms_reserve.py tests/mount/perms_acl.py tests/mount/orphan.py \
+	tests/mount/enospc.py tests/mount/syncwrite.py tests/mount/zswap.py \
+	tests/mount/ctlsock.py
