@@ -35,6 +35,12 @@
 #   mt_try_mount IMAGE MOUNTPOINT [ARGS...]  for input the daemon must
 #                         refuse: $rc (exit status, or "mounted") and $out
 #   mt_helpers            pids of other processes started here (killed at exit)
+#   mt_user_fuse UID      let UID mount with fusermount3 until the shell
+#                         exits: takes /run/lock/foliofs-user-fuse.lock (one
+#                         such test at a time), gives UID an ACL entry on
+#                         /dev/fuse when it cannot open it, makes
+#                         /run/user/UID when missing; the exit path puts
+#                         /dev/fuse's ACL back exactly and removes what it made
 #   is_mounted, not_mounted, file_sum, ctl_stat and the rest of util.sh
 # Settings (set before use; the defaults are the tests'):
 #   MT_MOUNT_WAIT (20 s), MT_UMOUNT_TIMEOUT (120 s), MT_EXIT_WAIT (30 s: at
@@ -375,4 +381,26 @@ mt_try_mount() {
 		sleep 0.1
 	done
 	out=$(cat "$T/try.out")
+}
+
+# Let uid $1 open /dev/fuse and have a runtime directory, until exit. The
+# lock (fd 8, held until the shell exits, after the exit actions) keeps two
+# tests from granting and taking back the same entry under each other.
+mt_user_fuse() {
+	local uid=$1
+	exec 8>/run/lock/foliofs-user-fuse.lock
+	flock -w 600 8 || bail "cannot lock /run/lock/foliofs-user-fuse.lock"
+	if ! setpriv --reuid="$uid" --regid="$uid" --clear-groups sh -c 'exec 3<>/dev/fuse' \
+		2>/dev/null; then
+		getfacl -cp /dev/fuse >"$T/dev-fuse.acl" 2>/dev/null ||
+			bail "cannot read /dev/fuse's ACL"
+		setfacl -m "u:$uid:rw" /dev/fuse || bail "cannot let uid $uid open /dev/fuse"
+		at_exit "setfacl --set-file='$T/dev-fuse.acl' /dev/fuse"
+	fi
+	if [ ! -d "/run/user/$uid" ]; then
+		mkdir -p /run/user
+		mkdir -m 0700 "/run/user/$uid"
+		chown "$uid:$uid" "/run/user/$uid"
+		at_exit "rm -rf '/run/user/$uid'"
+	fi
 }

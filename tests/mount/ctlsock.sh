@@ -24,7 +24,8 @@
 #     65533; $XDG_RUNTIME_DIR without the directory: no socket.
 # Each clean unmount removes the daemon's socket file; fsck clean at the end.
 # /dev/fuse gets an ACL entry for uid 65534 when it needs one, and
-# /run/user/65534 is made when missing; both are undone on every exit path.
+# /run/user/65534 is made when missing (mt_user_fuse); both are undone on
+# every exit path.
 . "$(dirname "$0")/lib.sh"
 
 command -v setpriv >/dev/null || skip_all "setpriv (util-linux) is not installed"
@@ -311,16 +312,7 @@ ok "$([ "$(stat -c %i "$sock" 2>/dev/null)" != "$ino" ]; echo $?)" "  the socket
 mt_fsck_ok "$img" "fsck clean"
 
 # ---- a mount by uid 65534 ----
-if ! as_uid $NOBODY sh -c 'exec 3<>/dev/fuse' 2>/dev/null; then
-	setfacl -m u:$NOBODY:rw /dev/fuse || bail "cannot let uid 65534 open /dev/fuse"
-	at_exit "setfacl -x u:$NOBODY /dev/fuse"
-fi
-if [ ! -d /run/user/$NOBODY ]; then
-	mkdir -p /run/user
-	mkdir -m 0700 /run/user/$NOBODY
-	chown $NOBODY:$NOBODY /run/user/$NOBODY
-	at_exit "rm -rf /run/user/$NOBODY"
-fi
+mt_user_fuse $NOBODY
 uimg=$T/uimg
 ump=$T/umnt
 mt_mkfs "$uimg" 4096 16M
