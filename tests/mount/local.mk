@@ -3,9 +3,10 @@
 # through the kernel's FUSE client and end with tools/fsck.foliofs. They need
 # root and /dev/fuse and skip without them. The slowest come first so a
 # parallel `make check` starts them early.
-check_PROGRAMS += tests/mount/mmap_helper tests/mount/daemon_mmap
+check_PROGRAMS += tests/mount/mmap_helper tests/mount/daemon_mmap tests/mount/flood
 
 MOUNT_TESTS = \
+	tests/mount/flood.sh \
 	tests/mount/bigdir.sh \
 	tests/mount/fio.sh \
 	tests/mount/durability.sh \
