@@ -30,4 +30,14 @@ TESTS += $(MOUNT_TESTS)
 EXTRA_DIST += $(MOUNT_TESTS) tests/mount/lib.sh tests/mount/lib.py tests/mount/loadlib.sh \
 	tests/mount/ops.py tests/mount/sparse.py tests/mount/bigdir.py tests/mount/links.py \
 	tests/mount/rename.py tests/mount/xattr.py tests/mount/perms.py tests/mount/orphan.py \
-	tests/mount/enospc.py tests/mount/syncwrite.py tests/mount/zswap.py
+	tests/mount/enospc.py tests/mount/syncwrite.py tests/mount/zswap.py \
+	tests/mount/soak.sh tests/mount/check-load.sh
+
+# make check-load: the load and exhaustion tests at full size
+# (tests/mount/check-load.sh): the flood for a minute, the limits with a
+# million directory entries and 100,000 extents, and the ten-minute fio soak
+# while the cache is retuned. Not part of make check. FLOOD_SECONDS,
+# SOAK_SECONDS shorten them; LOAD_TESTS picks some.
+check-load: all $(check_PROGRAMS)
+	top_srcdir='$(abs_top_srcdir)' top_builddir='$(abs_top_builddir)' \
+		bash $(top_srcdir)/tests/mount/check-load.sh
