@@ -7,6 +7,7 @@ check_PROGRAMS += tests/mount/mmap_helper tests/mount/daemon_mmap tests/mount/fl
 
 MOUNT_TESTS = \
 	tests/mount/flood.sh \
+	tests/mount/limits.sh \
 	tests/mount/bigdir.sh \
 	tests/mount/fio.sh \
 	tests/mount/durability.sh \
@@ -31,13 +32,13 @@ EXTRA_DIST += $(MOUNT_TESTS) tests/mount/lib.sh tests/mount/lib.py tests/mount/l
 	tests/mount/ops.py tests/mount/sparse.py tests/mount/bigdir.py tests/mount/links.py \
 	tests/mount/rename.py tests/mount/xattr.py tests/mount/perms.py tests/mount/orphan.py \
 	tests/mount/enospc.py tests/mount/syncwrite.py tests/mount/zswap.py \
-	tests/mount/soak.sh tests/mount/check-load.sh
+	tests/mount/soak.sh tests/mount/check-load.sh tests/mount/limits.py
 
 # make check-load: the load and exhaustion tests at full size
-# (tests/mount/check-load.sh): the flood for a minute, the limits with a
-# million directory entries and 100,000 extents, and the ten-minute fio soak
+# (tests/mount/check-load.sh): the flood for a minute, files of 100,000
+# extents, a directory of a million entries, and the ten-minute fio soak
 # while the cache is retuned. Not part of make check. FLOOD_SECONDS,
-# SOAK_SECONDS shorten them; LOAD_TESTS picks some.
+# SOAK_SECONDS, BIGDIR_ENTRIES shorten them; LOAD_TESTS picks some.
 check-load: all $(check_PROGRAMS)
 	top_srcdir='$(abs_top_srcdir)' top_builddir='$(abs_top_builddir)' \
 		bash $(top_srcdir)/tests/mount/check-load.sh
