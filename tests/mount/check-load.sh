@@ -3,9 +3,10 @@
 # tests at full size, one after another (not part of make check):
 #   flood.sh   64 threads for FLOOD_SECONDS (60) while foliofs-ctl retunes
 #              the cache
-#   limits.sh  LIMITS_FULL=1: a file of 100,000 extents, a directory of
-#              1,000,000 entries (created, looked up, listed, removed), the
-#              longest names and paths
+#   limits.sh  LIMITS_FULL=1: two files of 100,000 extents, the longest
+#              paths
+#   bigdir.sh  a directory of BIGDIR_ENTRIES (1,000,000) entries: created,
+#              listed, every name looked up, removed
 #   soak.sh    fio with verify=crc32c and fsync, 4 jobs, SOAK_SECONDS (600)
 #              while cache_size, the dirty limits and readahead change
 # Each test's TAP output goes to load-NAME.log in the build directory; the
@@ -16,9 +17,9 @@ builddir=${top_builddir:-$(pwd)}
 srcdir=${top_srcdir:-$(cd "$(dirname "$0")/../.." && pwd)}
 export top_builddir=$builddir top_srcdir=$srcdir
 export FLOOD_SECONDS=${FLOOD_SECONDS:-60} LIMITS_FULL=${LIMITS_FULL:-1}
-export SOAK_SECONDS=${SOAK_SECONDS:-600}
+export SOAK_SECONDS=${SOAK_SECONDS:-600} BIGDIR_ENTRIES=${BIGDIR_ENTRIES:-1000000}
 failed=0
-for t in ${LOAD_TESTS:-flood limits soak}; do
+for t in ${LOAD_TESTS:-flood limits bigdir soak}; do
 	log=$builddir/load-$t.log
 	start=$(date +%s)
 	bash "$srcdir/tests/mount/$t.sh" >"$log" 2>&1
@@ -31,6 +32,6 @@ for t in ${LOAD_TESTS:-flood limits soak}; do
 		grep -E '^(not ok|Bail out)' "$log" | head -n 20 | sed 's/^/  /'
 		failed=1
 	fi
-	grep -E '^# (total|time|before|after|ops|flood|rand|odd|seq)' "$log" | sed 's/^/  /'
+	grep -E '^# (total|time|before|after|ops|flood|rand|odd|seq|two)' "$log" | sed 's/^/  /'
 done
 exit $failed
