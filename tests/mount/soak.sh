@@ -17,6 +17,7 @@
 # command succeeded, the daemon answered every probe of the watchdog
 # (tests/mount/loadlib.sh), and after unmount fsck is clean; then a remount
 # reads every file whole (no I/O error) and fsck is clean again.
+# SOAK_MOUNT_OPTS adds mount options (debug_corrupt_writes=50 must fail it).
 . "$(dirname "$0")/lib.sh"
 # shellcheck source=tests/mount/loadlib.sh
 . "$MT_SRC/loadlib.sh"
@@ -29,7 +30,7 @@ PERIOD=${SOAK_PERIOD:-2}
 img=$T/img
 mp=$T/mnt
 mt_mkfs "$img" 4096 1G
-mt_mount "$img" "$mp" -o cache=daemon,cache_size=32M,cache_max=128M || bail "mount"
+mt_mount "$img" "$mp" -o "cache=daemon,cache_size=32M,cache_max=128M${SOAK_MOUNT_OPTS:+,$SOAK_MOUNT_OPTS}" || bail "mount"
 ok 0 "mounted with cache=daemon, cache_size=32M, cache_max=128M"
 ld_init "$mp"
 ld_save_settings
