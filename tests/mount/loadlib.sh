@@ -77,6 +77,7 @@ ld_restore_settings() {
 		[ "$v" = 0 ] && continue
 		ld_ctl set "$k=$v" >/dev/null || ok 1 "restore $k=$v"
 	done
+	# shellcheck disable=SC2154 # (set by ld_save_settings)
 	is "$(ld_ctl get cache_size)" "$ld_orig_cache_size" "settings restored (cache_size $ld_orig_cache_size)"
 }
 
@@ -85,7 +86,7 @@ ld_changer() {
 	shift
 	rm -f "$T/stop" "$T/changer.fail"
 	while [ ! -e "$T/stop" ]; do
-		cmd=${@:$((n % $# + 1)):1}
+		cmd=${*:$((n % $# + 1)):1}
 		# shellcheck disable=SC2086 # the words of the command
 		if ! ld_ctl $cmd >/dev/null 2>"$T/changer.err"; then
 			echo "foliofs-ctl $cmd failed: $(head -c 200 "$T/changer.err")" >>"$T/changer.fail"
