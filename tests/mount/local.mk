@@ -3,7 +3,7 @@
 # through the kernel's FUSE client and end with tools/fsck.foliofs. They need
 # root and /dev/fuse and skip without them. The slowest come first so a
 # parallel `make check` starts them early.
-check_PROGRAMS += tests/mount/mmap_helper tests/mount/daemon_mmap tests/mount/flood
+check_PROGRAMS += tests/mount/mmap_helper tests/mount/daemon_mmap
 
 MOUNT_TESTS = \
 	tests/mount/flood.sh \
@@ -28,11 +28,16 @@ MOUNT_TESTS = \
 	tests/mount/mountfuse.sh \
 	tests/mount/daemon-basic.sh
 TESTS += $(MOUNT_TESTS)
-EXTRA_DIST += $(MOUNT_TESTS) tests/mount/lib.sh tests/mount/lib.py tests/mount/loadlib.sh \
+EXTRA_DIST += $(MOUNT_TESTS) tests/mount/lib.sh tests/mount/lib.py \
 	tests/mount/ops.py tests/mount/sparse.py tests/mount/bigdir.py tests/mount/links.py \
 	tests/mount/rename.py tests/mount/xattr.py tests/mount/perms.py tests/mount/orphan.py \
-	tests/mount/enospc.py tests/mount/syncwrite.py tests/mount/zswap.py \
-	tests/mount/soak.sh tests/mount/check-load.sh tests/mount/limits.py
+	tests/mount/enospc.py tests/mount/syncwrite.py tests/mount/zswap.py
+
+# The load and exhaustion tests (flood.sh and limits.sh above; soak.sh and
+# the full sizes in make check-load below).
+check_PROGRAMS += tests/mount/flood
+EXTRA_DIST += tests/mount/loadlib.sh tests/mount/limits.py tests/mount/soak.sh \
+	tests/mount/check-load.sh
 
 # make check-load: the load and exhaustion tests at full size
 # (tests/mount/check-load.sh): the flood for a minute, files of 100,000
