@@ -5,6 +5,21 @@
 # parallel `make check` starts them early.
 check_PROGRAMS += tests/mount/mmap_helper tests/mount/daemon_mmap
 
+# The load and exhaustion tests: flood.sh and limits.sh are in MOUNT_TESTS
+# below; soak.sh and the full sizes run in make check-load.
+check_PROGRAMS += tests/mount/flood
+EXTRA_DIST += tests/mount/loadlib.sh tests/mount/limits.py tests/mount/soak.sh \
+	tests/mount/check-load.sh
+
+# make check-load: the load and exhaustion tests at full size
+# (tests/mount/check-load.sh): the flood for a minute, files of 100,000
+# extents, a directory of a million entries, and the ten-minute fio soak
+# while the cache is retuned. Not part of make check. FLOOD_SECONDS,
+# SOAK_SECONDS, BIGDIR_ENTRIES shorten them; LOAD_TESTS picks some.
+check-load: all $(check_PROGRAMS)
+	top_srcdir='$(abs_top_srcdir)' top_builddir='$(abs_top_builddir)' \
+		bash $(top_srcdir)/tests/mount/check-load.sh
+
 MOUNT_TESTS = \
 	tests/mount/flood.sh \
 	tests/mount/limits.sh \
@@ -33,17 +48,3 @@ EXTRA_DIST += $(MOUNT_TESTS) tests/mount/lib.sh tests/mount/lib.py \
 	tests/mount/rename.py tests/mount/xattr.py tests/mount/perms.py tests/mount/orphan.py \
 	tests/mount/enospc.py tests/mount/syncwrite.py tests/mount/zswap.py
 
-# The load and exhaustion tests (flood.sh and limits.sh above; soak.sh and
-# the full sizes in make check-load below).
-check_PROGRAMS += tests/mount/flood
-EXTRA_DIST += tests/mount/loadlib.sh tests/mount/limits.py tests/mount/soak.sh \
-	tests/mount/check-load.sh
-
-# make check-load: the load and exhaustion tests at full size
-# (tests/mount/check-load.sh): the flood for a minute, files of 100,000
-# extents, a directory of a million entries, and the ten-minute fio soak
-# while the cache is retuned. Not part of make check. FLOOD_SECONDS,
-# SOAK_SECONDS, BIGDIR_ENTRIES shorten them; LOAD_TESTS picks some.
-check-load: all $(check_PROGRAMS)
-	top_srcdir='$(abs_top_srcdir)' top_builddir='$(abs_top_builddir)' \
-		bash $(top_srcdir)/tests/mount/check-load.sh
