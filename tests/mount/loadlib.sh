@@ -8,6 +8,7 @@
 #   ld_init MOUNTPOINT       set LD_MP, its pid ($LD_PID) and FUSE connection
 #   ld_ctl ARGS...           foliofs-ctl on LD_MP under timeout(1)
 #   ld_rss_kb                the daemon's VmRSS in KiB
+#   ld_threads               the daemon's thread count
 #   ld_counters              "NAME=VALUE ..." of the cache's counters named
 #                            in LD_COUNTERS (from foliofs-ctl stats)
 #   ld_stat NAME             one figure of foliofs-ctl stats
@@ -43,6 +44,10 @@ ld_ctl() {
 
 ld_rss_kb() {
 	awk '$1 == "VmRSS:" { print $2 }' "/proc/$LD_PID/status"
+}
+
+ld_threads() {
+	awk '$1 == "Threads:" { print $2 }' "/proc/$LD_PID/status"
 }
 
 ld_stat() {
