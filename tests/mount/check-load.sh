@@ -2,7 +2,7 @@
 # tests/mount/check-load.sh - `make check-load`: the load and exhaustion
 # tests at full size, one after another (not part of make check):
 #   flood.sh   64 threads for FLOOD_SECONDS (60) while foliofs-ctl retunes
-#              the cache
+#              the cache; flood-kernel: the same with cache=kernel
 #   limits.sh  LIMITS_FULL=1: two files of 100,000 extents, the longest
 #              paths
 #   bigdir.sh  a directory of BIGDIR_ENTRIES (1,000,000) entries: created,
@@ -19,10 +19,13 @@ export top_builddir=$builddir top_srcdir=$srcdir
 export FLOOD_SECONDS=${FLOOD_SECONDS:-60} LIMITS_FULL=${LIMITS_FULL:-1}
 export SOAK_SECONDS=${SOAK_SECONDS:-600} BIGDIR_ENTRIES=${BIGDIR_ENTRIES:-1000000}
 failed=0
-for t in ${LOAD_TESTS:-flood limits bigdir soak}; do
+for t in ${LOAD_TESTS:-flood flood-kernel limits bigdir soak}; do
 	log=$builddir/load-$t.log
 	start=$(date +%s)
-	bash "$srcdir/tests/mount/$t.sh" >"$log" 2>&1
+	case $t in
+	flood-kernel) FLOOD_CACHE=kernel bash "$srcdir/tests/mount/flood.sh" >"$log" 2>&1 ;;
+	*) bash "$srcdir/tests/mount/$t.sh" >"$log" 2>&1 ;;
+	esac
 	rc=$?
 	secs=$(($(date +%s) - start))
 	if [ "$rc" = 0 ] && ! grep -q '^not ok' "$log"; then

@@ -8,6 +8,8 @@
 #     one directory for FLOOD_SECONDS (15; 60 in make check-load), each
 #     checking every byte and size it reads against its own model; no
 #     operation may fail. A warm-up of FLOOD_WARMUP seconds (3) comes first.
+#     The mount is cache=FLOOD_CACHE (daemon; make check-load runs kernel
+#     too).
 #  2. Meanwhile another process cycles through foliofs-ctl set cache_size
 #     (256K to 64M), drop-caches, dirty_bytes / dirty_background_bytes /
 #     dirty_ratio and readahead (0 to 2M); every command must succeed.
@@ -46,14 +48,15 @@ SECS=${FLOOD_SECONDS:-15}
 WARMUP=${FLOOD_WARMUP:-3}
 RSS_SLACK=${FLOOD_RSS_SLACK:-16384}
 SHADOWS=${FLOOD_SHADOWS:-256}
+CACHE=${FLOOD_CACHE:-daemon}
 [ -x "$FLOOD" ] || bail "$FLOOD is not built"
 [ -x "$CTL" ] || bail "$CTL is not built"
 
 img=$T/img
 mp=$T/mnt
 mt_mkfs "$img" 4096 1G
-mt_mount "$img" "$mp" -o cache_size=16M,cache_max=64M || bail "mount"
-ok 0 "mounted with cache_size=16M, cache_max=64M"
+mt_mount "$img" "$mp" -o "cache=$CACHE,cache_size=16M,cache_max=64M" || bail "mount"
+ok 0 "mounted with cache=$CACHE, cache_size=16M, cache_max=64M"
 ld_init "$mp"
 
 mkdir "$mp/d" || bail "mkdir"
