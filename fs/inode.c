@@ -995,13 +995,20 @@ int fs_icache_writeback(struct fs *fs)
 	return err;
 }
 
-/* The next inode to evict at unmount, marked FS_I_FREEING (lock held). */
-static struct inode *icache_pick(struct fs *fs)
+/*
+ * The next inode to evict at unmount, marked FS_I_FREEING (lock held). The
+ * scan resumes at *@cursor, the bucket of the last pick (everything before
+ * it was evicted or busy), so evicting n inodes costs one pass over the
+ * buckets, not one pass per inode; a bucket left behind is looked at again
+ * by a final pass from bucket 0 before the scan waits or ends.
+ */
+static struct inode *icache_pick(struct fs *fs, uint32_t *cursor)
 {
 	for (;;) {
 		bool busy = false;
+		uint32_t start = *cursor;
 
-		for (uint32_t b = 0; b <= fs->ihash_mask; b++) {
+		for (uint32_t b = start; b <= fs->ihash_mask; b++) {
 			for (struct inode *inode = fs->ihash[b]; inode; inode = inode->hash_next) {
 				if (inode->i_state) {
 					busy = true;
@@ -1016,9 +1023,13 @@ static struct inode *icache_pick(struct fs *fs)
 				inode->nlookup = 0;
 				inode->nopen = 0;
 				inode->i_state = FS_I_FREEING;
+				*cursor = b;
 				return inode;
 			}
 		}
+		*cursor = 0;
+		if (start)
+			continue;
 		if (!busy)
 			return NULL;
 		pthread_cond_wait(&fs->icache_wait, &fs->icache_lock);
@@ -1039,10 +1050,11 @@ static struct inode *icache_pick(struct fs *fs)
 int fs_icache_destroy(struct fs *fs)
 {
 	struct inode *inode;
+	uint32_t cursor = 0;
 	int err = 0;
 
 	pthread_mutex_lock(&fs->icache_lock);
-	while ((inode = icache_pick(fs))) {
+	while ((inode = icache_pick(fs, &cursor))) {
 		pthread_mutex_unlock(&fs->icache_lock);
 		err = first_err(err, inode_evict(inode));
 		pthread_mutex_lock(&fs->icache_lock);

@@ -4,6 +4,9 @@
   bigdir.py lookup MOUNTPOINT N   (after a remount, so the kernel's dentry
                                   cache is cold) stat every name, look up
                                   absent names, unlink every other one, list
+  bigdir.py remove MOUNTPOINT N   (after another remount) unlink the rest,
+                                  rmdir: the free inodes and blocks of the
+                                  start
 The times are printed as TAP comments ("# time: ..."); nothing passes or
 fails on speed.
 """
@@ -13,6 +16,7 @@ import os
 import sys
 import time
 
+from lib import wait_for
 from tap import diag, done, guard, is_, ok, raises
 
 phase, mp, n = sys.argv[1], sys.argv[2], int(sys.argv[3])
@@ -32,6 +36,9 @@ def timed(label, count, fn):
 
 
 def create():
+    st = os.statvfs(".")
+    with open(".bigdir-start", "w") as f:
+        f.write("%d %d\n" % (st.f_bfree, st.f_ffree))
     os.mkdir("big")
 
     def make():
@@ -73,7 +80,7 @@ def lookup():
         for i in range(0, n, 2):
             os.unlink("big/" + name(i))
 
-    timed("unlink", n // 2, unlink_half)
+    timed("unlink", (n + 1) // 2, unlink_half)
     got = os.listdir("big")
     ok(set(got) == {name(i) for i in range(1, n, 2)}, "readdir after unlinking every other name",
        "%d entries" % len(got))
@@ -82,5 +89,26 @@ def lookup():
     raises(errno.ENOTEMPTY, "rmdir the big directory", os.rmdir, "big")
 
 
-guard(create if phase == "create" else lookup)
+def remove():
+    with open(".bigdir-start") as f:
+        start = tuple(int(x) for x in f.read().split())
+
+    def unlink_rest():
+        for i in range(1, n, 2):
+            os.unlink("big/" + name(i))
+
+    timed("unlink the rest", n // 2, unlink_rest)
+    is_(os.listdir("big"), [], "every entry removed: readdir lists none")
+    os.rmdir("big")
+    os.unlink(".bigdir-start")
+
+    def counts():
+        st = os.statvfs(".")
+        return (st.f_bfree, st.f_ffree)
+
+    wait_for(lambda: counts() == start, 30)
+    is_(counts(), start, "the free blocks and inodes of the start are back")
+
+
+guard({"create": create, "lookup": lookup, "remove": remove}[phase])
 done()

@@ -4,7 +4,8 @@ Run by enospc.sh:
   enospc.py fill  MOUNTPOINT BLOCKSIZE STATEFILE   use up the inodes with
       empty files, then the data blocks with one file; every operation that
       needs an inode or a block fails with ENOSPC and leaves nothing
-      behind; overwriting allocated blocks still works
+      behind; overwriting allocated blocks still works; freeing 1 MiB makes
+      a new write work again
   enospc.py check MOUNTPOINT BLOCKSIZE STATEFILE   (after a remount) the data
       is intact; everything removed gives back the free counts of the start
   enospc.py same  MOUNTPOINT BLOCKSIZE STATEFILE   the free counts are still
@@ -93,6 +94,22 @@ def fill_blocks(st):
     is_(os.listxattr("onefile"), [], "the failed xattr left nothing")
     os.truncate("onefile", 1 << 30)
     is_(os.stat("onefile").st_size, 1 << 30, "a sparse truncate up still works when full")
+    # Freeing space makes writes work again; what was written stays.
+    keep = total - CHUNK
+    os.truncate("big", keep)
+    fd = os.open("onefile", os.O_WRONLY)
+    try:
+        succeeds("after truncating 1 MiB off, a 512 KiB write to another file works",
+                 os.pwrite, fd, pattern(33, 0, CHUNK // 2), 0)
+        succeeds("and its fsync", os.fsync, fd)
+    finally:
+        os.close(fd)
+    with open("onefile", "rb") as f:
+        ok(f.read(CHUNK // 2) == pattern(33, 0, CHUNK // 2), "the new bytes read back")
+    with open("big", "rb") as f:
+        ok(f.read() == want[:keep], "the first file still holds every byte it kept")
+    st["big"] = hashlib.sha256(want[:keep]).hexdigest()
+    st["total"] = keep
     os.unlink("onefile")
 
 

@@ -5,7 +5,24 @@
 # parallel `make check` starts them early.
 check_PROGRAMS += tests/mount/mmap_helper tests/mount/daemon_mmap
 
+# The load and exhaustion tests: flood.sh and limits.sh are in MOUNT_TESTS
+# below; soak.sh and the full sizes run in make check-load.
+check_PROGRAMS += tests/mount/flood
+EXTRA_DIST += tests/mount/loadlib.sh tests/mount/limits.py tests/mount/soak.sh \
+	tests/mount/check-load.sh
+
+# make check-load: the load and exhaustion tests at full size
+# (tests/mount/check-load.sh): the flood for a minute, files of 100,000
+# extents, a directory of a million entries, and the ten-minute fio soak
+# while the cache is retuned. Not part of make check. FLOOD_SECONDS,
+# SOAK_SECONDS, BIGDIR_ENTRIES shorten them; LOAD_TESTS picks some.
+check-load: all $(check_PROGRAMS)
+	top_srcdir='$(abs_top_srcdir)' top_builddir='$(abs_top_builddir)' \
+		bash $(top_srcdir)/tests/mount/check-load.sh
+
 MOUNT_TESTS = \
+	tests/mount/flood.sh \
+	tests/mount/limits.sh \
 	tests/mount/bigdir.sh \
 	tests/mount/fio.sh \
 	tests/mount/durability.sh \
