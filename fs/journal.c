@@ -1197,6 +1197,15 @@ int fs_journal_replay(struct fs *fs, const char *image, char *msg, size_t msglen
 
 static void journal_free(struct journal *j)
 {
+	/* Blocks freed in a transaction that never committed (the filesystem
+	 * went read-only): unhashed by fs_journal_forget, owned by the list; the
+	 * hashed ones go below. */
+	for (size_t i = 0; j->running && i < j->running->nbufs; i++) {
+		struct jbuf *b = j->running->bufs[i];
+
+		if (b->forgotten && b->tid == j->running->tid)
+			free(b);
+	}
 	for (uint32_t i = 0; j->hash && i <= j->hash_mask; i++) {
 		struct jbuf *b = j->hash[i];
 
