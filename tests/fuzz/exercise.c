@@ -31,9 +31,9 @@
 #include "tests/fuzz/fuzz.h"
 
 #define X_MAX_DIRS    48	 /* directories walked */
-#define X_MAX_NAMES   160	 /* names taken from one directory */
-#define X_MAX_ENTRIES 900	 /* names looked at in all */
-#define X_FILE_READ   (192 << 10) /* bytes read from the start of one file */
+#define X_MAX_NAMES   40	 /* names taken from one directory */
+#define X_MAX_ENTRIES 300	 /* names looked at in all */
+#define X_FILE_READ   (128 << 10) /* bytes read from the start of one file */
 #define X_MAX_DEPTH   10
 
 static const struct fs_cred x_cred = {.uid = 0, .gid = 0, .umask = 022};
@@ -46,9 +46,15 @@ struct xwalk {
 	char *buf; /* X_FILE_READ bytes */
 };
 
+static bool x_trace; /* FUZZ_TRACE set: each operation on stderr */
+
 /* Count one result. */
-static int xr(struct xwalk *w, long long ret)
+#define xr(w, call) xr_(w, x_trace ? fprintf(stderr, "%s\n", #call) : 0, call)
+static int xr_(struct xwalk *w, int traced, long long ret)
 {
+	(void)traced;
+	if (x_trace)
+		fprintf(stderr, " -> %lld\n", ret);
 	if (ret >= 0)
 		w->st->ok++;
 	else if (ret == -EIO || ret == -EUCLEAN)
@@ -181,6 +187,9 @@ static void x_entry(struct xwalk *w, struct inode *dir, const char *name, unsign
 	if (xr(w, fs_lookup(dir, name, &inode)))
 		return;
 	mode = fs_inode_mode(inode);
+	if (x_trace)
+		fprintf(stderr, "entry %s in %u: inode %u mode %o\n", name, dir->ino, inode->ino,
+			mode);
 	x_xattrs(w, inode);
 	if (S_ISREG(mode))
 		x_file(w, inode);
@@ -240,6 +249,7 @@ int fz_exercise(const char *image, struct fz_xstats *st, char *msg, size_t msgle
 	(void)sv;
 	memset(st, 0, sizeof(*st));
 	msg[0] = 0;
+	x_trace = getenv("FUZZ_TRACE") != NULL;
 	if (fs_mount(image, &o, &w.fs, msg, msglen)) {
 		st->refused = 1;
 		return 0;

@@ -35,6 +35,7 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "tests/fuzz/fuzz.h"
@@ -70,6 +71,14 @@ struct fz_counts {
 
 enum { OUT_OK, OUT_CRASH, OUT_HANG, OUT_SANITIZER };
 static const char *const out_name[] = {"ok", "crash", "hang", "sanitizer report"};
+
+static double mono(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
 
 static void die(const char *fmt, ...)
 {
@@ -215,11 +224,12 @@ static void keep_failure(struct fz_worker *w, const char *name, const uint8_t *o
 	snprintf(cmd, sizeof(cmd), "tail -n 40 %s %s 1>&2", w->log, w->flog);
 	if (system(cmd) < 0)
 		perror("system");
-	if (!opt.keep || !orig)
+	if (!opt.keep)
 		return;
 	mkdir(opt.keep, 0755);
 	snprintf(path, sizeof(path), "%s/%s.img", opt.keep, name);
-	spill(path, orig, len);
+	if (orig)
+		spill(path, orig, len);
 	snprintf(cmd, sizeof(cmd), "cp %s %s/%s.exercise.log; cp %s %s/%s.fsck.log", w->log,
 		 opt.keep, name, w->flog, opt.keep, name);
 	if (system(cmd) < 0)
@@ -233,9 +243,11 @@ static int check_image(struct fz_worker *w, const char *name, const uint8_t *ori
 	struct fz_counts *cnt = w->cnt;
 	char fsck[700], what[200];
 	int out, code;
+	double t0 = mono(), t1 = 0, t2 = 0;
 
 	snprintf(fsck, sizeof(fsck), "%s/fsck.foliofs", opt.tools);
 	out = run_exercise(w->img, w->log, w->xst, w->msg);
+	t1 = mono();
 	snprintf(what, sizeof(what), "library: %s", out_name[out]);
 	if (out == OUT_OK) {
 		count_add(cnt, &cnt->refused, w->xst->refused);
@@ -252,6 +264,7 @@ static int check_image(struct fz_worker *w, const char *name, const uint8_t *ori
 		snprintf(what, sizeof(what), "fsck -n: %s (exit %d)", out_name[out], code);
 		if (out == OUT_OK)
 			count_add(cnt, &cnt->fsck_n[code > 8 ? 8 : code], 1);
+		t2 = mono();
 	}
 	if (out == OUT_OK && opt.fsck_yes) {
 		out = run_tool(fsck, "-y", w->img, w->flog, &code);
@@ -268,6 +281,9 @@ static int check_image(struct fz_worker *w, const char *name, const uint8_t *ori
 	count_add(cnt, &cnt->crashes, out == OUT_CRASH);
 	count_add(cnt, &cnt->hangs, out == OUT_HANG);
 	count_add(cnt, &cnt->sanitizer, out == OUT_SANITIZER);
+	if (opt.verbose)
+		fprintf(stderr, "%s: library %.3f s, fsck -n %.3f s, fsck -y and -n %.3f s\n",
+			name, t1 - t0, t2 ? t2 - t1 : 0, t2 ? mono() - t2 : 0);
 	if (out != OUT_OK)
 		keep_failure(w, name, orig, len, what, recipe);
 	return out;
@@ -358,9 +374,13 @@ static void print_counts(const struct fz_counts *c)
 
 static char *make_scratch(void)
 {
-	const char *tmp = getenv("TMPDIR");
+	const char *tmp = getenv("FUZZ_TMPDIR");
 	static char dir[512];
 
+	/* tmpfs: no O_DIRECT there, so the device's I/O and flushes cost
+	 * nothing and images are cheap to rewrite */
+	if (!tmp || !*tmp)
+		tmp = access("/dev/shm", W_OK) == 0 ? "/dev/shm" : getenv("TMPDIR");
 	snprintf(dir, sizeof(dir), "%s/fuzzimg.XXXXXX", tmp && *tmp ? tmp : "/tmp");
 	if (!mkdtemp(dir))
 		die("mkdtemp: %s", strerror(errno));
