@@ -471,6 +471,7 @@ void fs_journal_dirty(struct fs *fs, struct buffer_head *bh)
 			goto out;
 		}
 		b->blocknr = bh->b_blocknr;
+		b->tid = j->running->tid + 1; /* in no transaction yet (tid 0 may run) */
 		b->bh = bh;
 		get_bh(bh);
 		b->hnext = j->hash[jhash(j, b->blocknr)];
