@@ -354,21 +354,25 @@ static void worker_run(struct fz_worker *w, const struct fz_seeds *s, uint64_t f
 	free(buf);
 }
 
+static const char *count_prefix = ""; /* "# " for replay's TAP */
+
 static void print_counts(const struct fz_counts *c)
 {
-	printf("images %lu: refused at mount %lu, mounted %lu (went read-only %lu, unmount "
+	const char *p = count_prefix;
+
+	printf("%simages %lu: refused at mount %lu, mounted %lu (went read-only %lu, unmount "
 	       "errors %lu, with EIO/EUCLEAN %lu)\n",
-	       c->images, c->refused, c->mounted, c->went_ro, c->umount_err, c->images_eio);
-	printf("operations: ok %lu, EIO/EUCLEAN %lu, other errors %lu\n", c->ops_ok, c->ops_eio,
+	       p, c->images, c->refused, c->mounted, c->went_ro, c->umount_err, c->images_eio);
+	printf("%soperations: ok %lu, EIO/EUCLEAN %lu, other errors %lu\n", p, c->ops_ok, c->ops_eio,
 	       c->ops_other);
-	printf("fsck -n exit 0/1/2/4/8+: %lu/%lu/%lu/%lu/%lu; fsck -y exit 0/1/4/8+: "
+	printf("%sfsck -n exit 0/1/2/4/8+: %lu/%lu/%lu/%lu/%lu; fsck -y exit 0/1/4/8+: "
 	       "%lu/%lu/%lu/%lu; not clean after -y %lu\n",
-	       c->fsck_n[0], c->fsck_n[1], c->fsck_n[2], c->fsck_n[4], c->fsck_n[8],
+	       p, c->fsck_n[0], c->fsck_n[1], c->fsck_n[2], c->fsck_n[4], c->fsck_n[8],
 	       c->fsck_y[0], c->fsck_y[1], c->fsck_y[4], c->fsck_y[8], c->fsck_after_y_unclean);
 	if (c->mkfs_ok + c->mkfs_refused)
-		printf("mkfs: made %lu, refused %lu, made but not fsck-clean %lu\n", c->mkfs_ok,
+		printf("%smkfs: made %lu, refused %lu, made but not fsck-clean %lu\n", p, c->mkfs_ok,
 		       c->mkfs_refused, c->mkfs_unclean);
-	printf("crashes %lu, hangs %lu, sanitizer reports %lu\n", c->crashes, c->hangs,
+	printf("%scrashes %lu, hangs %lu, sanitizer reports %lu\n", p, c->crashes, c->hangs,
 	       c->sanitizer);
 }
 
@@ -499,6 +503,8 @@ static void replay_work(struct fz_worker *w, unsigned id, void *arg)
 static int cmd_replay(int argc, char **argv)
 {
 	struct replay_arg a = {argv, argc};
+
+	count_prefix = "# ";
 
 	return run_workers(replay_work, &a);
 }
