@@ -176,6 +176,9 @@ static void ctl_stats_counters(struct daemon *d, FILE *out)
 		(uint64_t)fs->geom.inodes_count, atomic_load(&fs->free_inodes));
 	fprintf(out, "fs_block_size %u\nfs_read_only %d\n", (unsigned)fs->geom.block_size,
 		atomic_load(&fs->rdonly) ? 1 : 0);
+	fprintf(out, "fs_errors %d\nfs_corruptions %" PRIu64 "\nfs_errors_continue %d\n",
+		atomic_load(&fs->errors) ? 1 : 0, atomic_load(&fs->nr_corrupt),
+		fs->opts.errors == FS_ERRORS_CONTINUE ? 1 : 0);
 	ctl_stats_journal(fs, out);
 	if (fs->data_faulty)
 		fprintf(out, "debug_corrupted_writes %" PRIu64 "\n",

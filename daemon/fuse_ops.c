@@ -128,13 +128,19 @@ static struct daemon *req_daemon(fuse_req_t req, enum daemon_op op)
 	return d;
 }
 
-/* The one place an errno becomes a reply; @err is 0 or a negative errno. */
+/* The one place an errno becomes a reply; @err is 0 or a negative errno.
+ * Corruption (-EUCLEAN from fs_corrupt()) reaches the caller as EIO, as on
+ * Linux filesystems, once the superblock's ERRORS state is on the device. */
 static void reply_err(fuse_req_t req, int err)
 {
 	struct daemon *d = fuse_req_userdata(req);
 
 	if (err)
 		atomic_fetch_add_explicit(&d->nr_errors, 1, memory_order_relaxed);
+	if (err == -EUCLEAN) {
+		fs_errors_commit(d->fs);
+		err = -EIO;
+	}
 	fuse_reply_err(req, -err);
 }
 

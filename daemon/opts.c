@@ -253,6 +253,20 @@ static int opt_commit(struct opt_ctx *c, const char *val)
 	return 0;
 }
 
+/* What corruption found in the image does besides failing the operation
+ * (as ext4's errors=; "panic" is not offered: the daemon never exits on it). */
+static int opt_errors(struct opt_ctx *c, const char *val)
+{
+	if (val && !strcmp(val, "remount-ro"))
+		c->o->fs.errors = FS_ERRORS_REMOUNT_RO;
+	else if (val && !strcmp(val, "continue"))
+		c->o->fs.errors = FS_ERRORS_CONTINUE;
+	else
+		return opt_err(c, "bad value '%s' for errors (continue or remount-ro)",
+			       val ? val : "");
+	return 0;
+}
+
 /* Test-only: corrupt every Nth file-data write to the image (0: wrapped, off). */
 static int opt_debug_corrupt_writes(struct opt_ctx *c, const char *val)
 {
@@ -306,6 +320,7 @@ static const struct {
 	{"subtype", true, opt_subtype},
 	{"max_threads", true, opt_max_threads},
 	{"commit", true, opt_commit},
+	{"errors", true, opt_errors},
 	{"debug_corrupt_writes", true, opt_debug_corrupt_writes},
 	{"debug_logwrites", true, opt_debug_logwrites},
 };
@@ -548,6 +563,10 @@ void daemon_usage(FILE *f)
 	      "  -o readahead=SIZE  readahead maximum (default 1M, 0 disables, at most 16M)\n"
 	      "  -o commit=N        seconds between journal commits (default 5, 1 to 3600)\n"
 	      "  -o ro              read-only\n"
+	      "  -o errors=continue|remount-ro  on corruption found in the image, stay\n"
+	      "                     writable or turn read-only (default remount-ro); either\n"
+	      "                     way the operation fails with EIO and the image is\n"
+	      "                     marked with errors\n"
 	      "  -o allow_other     let other users use the mount\n"
 	      "  -o fsname=NAME     source shown in /proc/mounts (default: the image)\n"
 	      "  -o subtype=NAME    type shown as fuse.NAME (default foliofs)\n"

@@ -93,6 +93,31 @@ static uint32_t bm_zero_run(const uint8_t *map, uint32_t start, uint32_t end, ui
 	return i - start;
 }
 
+/* Set bits among the first @n. */
+static uint32_t bm_weight(const uint8_t *map, uint32_t n)
+{
+	uint32_t k = 0, i;
+
+	for (i = 0; i + 8 <= n; i += 8)
+		k += (uint32_t)__builtin_popcount(map[i >> 3]);
+	for (; i < n; i++)
+		k += bm_test(map, i);
+	return k;
+}
+
+/* Are the bits of blocks [first, first + n) that fall in the group starting
+ * at @base (of @nb blocks) all set? */
+static bool bm_covers(const uint8_t *map, uint64_t base, uint32_t nb, uint64_t first, uint64_t n)
+{
+	uint64_t lo = first > base ? first : base;
+	uint64_t hi = first + n < base + nb ? first + n : base + nb;
+
+	for (uint64_t b = lo; b < hi; b++)
+		if (!bm_test(map, (uint32_t)(b - base)))
+			return false;
+	return true;
+}
+
 static void bm_set_range(uint8_t *map, uint32_t start, uint32_t n, bool on)
 {
 	for (uint32_t i = start; i < start + n; i++) {
@@ -201,6 +226,24 @@ static bool gd_range_ok(struct fs *fs, uint32_t g, uint64_t blk, uint64_t n)
 	return blk >= lo && blk + n <= hi && blk + n > blk;
 }
 
+/* Do a descriptor's block bitmap, inode bitmap, inode table and the
+ * journal (or the backup superblock) share a block? */
+static bool gd_overlap(struct fs *fs, const struct folio_group_desc *gd)
+{
+	struct fs_meta_loc m = {le64_to_cpu(gd->bg_block_bitmap), le64_to_cpu(gd->bg_inode_bitmap),
+				le64_to_cpu(gd->bg_inode_table)};
+	uint64_t it_end = m.inode_table + fs->geom.itable_blocks;
+
+	if (m.block_bitmap == m.inode_bitmap ||
+	    (m.block_bitmap >= m.inode_table && m.block_bitmap < it_end) ||
+	    (m.inode_bitmap >= m.inode_table && m.inode_bitmap < it_end))
+		return true;
+	/* each of them must be clear of the journal and backup superblock */
+	return !fs_blocks_are_data(fs, m.block_bitmap, 1) ||
+	       !fs_blocks_are_data(fs, m.inode_bitmap, 1) ||
+	       !fs_blocks_are_data(fs, m.inode_table, fs->geom.itable_blocks);
+}
+
 static int gd_check(struct fs *fs, uint32_t g, const struct folio_group_desc *gd, char *msg,
 		    size_t msglen)
 {
@@ -213,6 +256,13 @@ static int gd_check(struct fs *fs, uint32_t g, const struct folio_group_desc *gd
 	    !gd_range_ok(fs, g, le64_to_cpu(gd->bg_inode_table), fs->geom.itable_blocks)) {
 		snprintf(msg, msglen,
 			 "group descriptor %" PRIu32 ": bitmaps or inode table outside the group",
+			 g);
+		return -EUCLEAN;
+	}
+	if (gd_overlap(fs, gd)) {
+		snprintf(msg, msglen,
+			 "group descriptor %" PRIu32
+			 ": bitmaps, inode table or journal overlap each other",
 			 g);
 		return -EUCLEAN;
 	}
@@ -231,17 +281,26 @@ static int gd_check(struct fs *fs, uint32_t g, const struct folio_group_desc *gd
  * @msg: receives one line on failure
  * @msglen: size of @msg
  *
+ * Also records each group's metadata locations in fs->meta_loc (for
+ * fs_blocks_are_data()).
+ *
  * Context: mount, single-threaded.
  * Return: 0; -EBADMSG for a checksum mismatch, -EUCLEAN for a descriptor
- * whose locations or counts are impossible, or a read error.
+ * whose locations or counts are impossible (outside its group, overlapping
+ * each other or the journal), -ENOMEM, or a read error.
  */
 int fs_groups_load(struct fs *fs, char *msg, size_t msglen)
 {
 	uint64_t free_blocks = 0, free_inodes = 0;
 	struct folio_group_desc *gd;
 	struct buffer_head *bh;
+	struct fs_meta_loc *loc = calloc(fs->geom.groups_count, sizeof(*loc));
 	int err = 0;
 
+	if (!loc) {
+		snprintf(msg, msglen, "out of memory");
+		return -ENOMEM;
+	}
 	for (uint32_t g = 0; g < fs->geom.groups_count; g++) {
 		uint64_t blk;
 		uint32_t off;
@@ -251,16 +310,23 @@ int fs_groups_load(struct fs *fs, char *msg, size_t msglen)
 		if (!bh) {
 			snprintf(msg, msglen, "cannot read group descriptor %" PRIu32 ": %s", g,
 				 strerror(-err));
+			free(loc);
 			return err;
 		}
 		gd = (struct folio_group_desc *)(bh->b_data + off);
 		err = gd_check(fs, g, gd, msg, msglen);
+		loc[g] = (struct fs_meta_loc){le64_to_cpu(gd->bg_block_bitmap),
+					      le64_to_cpu(gd->bg_inode_bitmap),
+					      le64_to_cpu(gd->bg_inode_table)};
 		free_blocks += le32_to_cpu(gd->bg_free_blocks);
 		free_inodes += le32_to_cpu(gd->bg_free_inodes);
 		brelse(bh);
-		if (err)
+		if (err) {
+			free(loc);
 			return err;
+		}
 	}
+	fs->meta_loc = loc; /* set last: gd_overlap() must not compare with it */
 	atomic_store(&fs->free_blocks, free_blocks);
 	atomic_store(&fs->free_inodes, (uint32_t)free_inodes);
 	return 0;
@@ -268,10 +334,45 @@ int fs_groups_load(struct fs *fs, char *msg, size_t msglen)
 
 /* ---- one group, locked ---- */
 
-/* Get group @g's descriptor and one bitmap (its checksum verified when it
- * was just read from the device); group lock held. */
+/* What is wrong with a bitmap just read from the device, or NULL: its zero
+ * bits must match the descriptor's free count, and the group's own metadata
+ * (bitmaps, inode table; in group 0 the superblock and descriptor table;
+ * the journal and backup superblock where they fall) and the reserved
+ * inodes must be marked in use, so the allocators never hand them out. */
+static const char *grp_bitmap_bad(struct fs *fs, const struct fs_grp *x, bool inodes)
+{
+	const struct folio_geom *g = &fs->geom;
+	const struct folio_group_desc *gd = x->gd;
+	uint32_t n = inodes ? g->inodes_per_group : folio_group_nblocks(g, x->g);
+	uint64_t base = folio_group_first_block(g, x->g);
+
+	if (n - bm_weight(x->map, n) !=
+	    le32_to_cpu(inodes ? gd->bg_free_inodes : gd->bg_free_blocks))
+		return "free count differs from the bitmap";
+	if (inodes)
+		return x->g || bm_weight(x->map, FOLIO_FIRST_INO - 1) == FOLIO_FIRST_INO - 1
+			       ? NULL
+			       : "a reserved inode marked free";
+	if (!bm_covers(x->map, base, n, le64_to_cpu(gd->bg_block_bitmap), 1) ||
+	    !bm_covers(x->map, base, n, le64_to_cpu(gd->bg_inode_bitmap), 1) ||
+	    !bm_covers(x->map, base, n, le64_to_cpu(gd->bg_inode_table), g->itable_blocks) ||
+	    !bm_covers(x->map, base, n, 0, g->gdt_block + g->gdt_blocks))
+		return "its own metadata marked free";
+	if ((le32_to_cpu(fs->sb.s_feature_compat) & FOLIO_COMPAT_JOURNAL) &&
+	    !bm_covers(x->map, base, n, le64_to_cpu(fs->sb.s_journal_block),
+		       le64_to_cpu(fs->sb.s_journal_blocks)))
+		return "journal blocks marked free";
+	if ((le32_to_cpu(fs->sb.s_feature_compat) & FOLIO_COMPAT_BACKUP_SB) &&
+	    !bm_covers(x->map, base, n, le64_to_cpu(fs->sb.s_backup_sb_block), 1))
+		return "the backup superblock marked free";
+	return NULL;
+}
+
+/* Get group @g's descriptor and one bitmap (its checksum and contents
+ * verified when it was just read from the device); group lock held. */
 static int grp_get(struct fs *fs, uint32_t g, bool inodes, struct fs_grp *x)
 {
+	const char *why;
 	uint64_t blk;
 	uint32_t want;
 	bool fresh;
@@ -298,6 +399,14 @@ static int grp_get(struct fs *fs, uint32_t g, bool inodes, struct fs_grp *x)
 		goto out;
 	}
 	x->map = (uint8_t *)x->mbh->b_data;
+	if (fresh && (why = grp_bitmap_bad(fs, x, inodes))) {
+		brelse(x->mbh);
+		x->mbh = NULL;
+		fs_bforget(fs, blk, 1);
+		err = fs_corrupt(fs, 0, "group %" PRIu32 ": %s bitmap (block %" PRIu64 "): %s", g,
+				 inodes ? "inode" : "block", blk, why);
+		goto out;
+	}
 	return 0;
 out:
 	brelse(x->mbh);
@@ -428,9 +537,14 @@ static int grp_alloc_blocks(struct fs *fs, uint32_t g, uint32_t goal, uint32_t w
 					 g, le32_to_cpu(x.gd->bg_free_blocks));
 		goto put;
 	}
+	*first = folio_group_first_block(&fs->geom, g) + start;
+	if (!fs_blocks_are_data(fs, *first, len)) { /* a bitmap that lies */
+		err = fs_corrupt(fs, 0, "group %" PRIu32 ": blocks %" PRIu64 "+%u free but metadata",
+				 g, *first, len);
+		goto put;
+	}
 	grp_change(&x, false, start, len, true, 0);
 	atomic_fetch_sub(&fs->free_blocks, len);
-	*first = folio_group_first_block(&fs->geom, g) + start;
 put:
 	grp_put(&x);
 out:
@@ -551,6 +665,8 @@ static int grp_alloc_ino(struct fs *fs, uint32_t g, bool is_dir, uint32_t *ino)
 		if (i == ipg) {
 			err = fs_corrupt(fs, 0, "group %" PRIu32 ": free inodes but a full bitmap",
 					 g);
+		} else if (g * ipg + i + 1 < FOLIO_FIRST_INO) {
+			err = fs_corrupt(fs, g * ipg + i + 1, "reserved inode marked free");
 		} else {
 			grp_change(&x, true, i, 1, true, is_dir ? 1 : 0);
 			atomic_fetch_sub(&fs->free_inodes, 1);

@@ -4,7 +4,8 @@
  * state. Every other fs file calls these; they call only the cache.
  *
  * Interface (fs/fs.h, "block.c"): __fs_corrupt (fs_corrupt),
- * fs_check_writable, fs_bread, fs_bread_fresh, fs_bread_checked,
+ * fs_blocks_are_data, fs_check_writable, fs_bread, fs_bread_fresh,
+ * fs_bread_checked, fs_bread_checked_fresh,
  * fs_new_block, fs_block_dirty, fs_bforget, fs_write_super,
  * fs_write_super_counts.
  *
@@ -17,8 +18,11 @@
  *  - fs->sb is the in-core superblock (sb_lock). Its free counts are folded
  *    in from fs->free_blocks / fs->free_inodes by fs_write_super(), which is
  *    the only writer of block 0.
- *  - fs->rdonly is set at mount (-o ro) or by fs_corrupt(); it never clears.
- *    A filesystem switched read-only by corruption still writes back what is
+ *  - fs->rdonly is set at mount (-o ro) or by fs_corrupt() (unless
+ *    errors=continue); it never clears. fs->errors is set by fs_corrupt()
+ *    and never clears: from then on every superblock write carries ERRORS
+ *    (fs_errors_commit() in super.c writes it durably at once). A
+ *    filesystem switched read-only by corruption still writes back what is
  *    already dirty at sync and unmount, and records ERRORS instead of CLEAN.
  */
 #include "config.h"
@@ -39,7 +43,11 @@
  * @ino: inode involved, 0 if none
  * @fmt: printf format of what is wrong
  *
- * Prints one line on stderr. The superblock gets ERRORS at the next write.
+ * Prints one line on stderr (the daemon's log) naming the inode and what is
+ * wrong (callers name the block). Sets fs->errors, so the superblock gets
+ * ERRORS (fs_errors_commit() writes it; the daemon calls it when it turns
+ * -EUCLEAN into EIO), and switches the filesystem read-only unless it was
+ * mounted with errors=continue.
  *
  * Context: any thread, any fs lock held (takes none).
  * Return: -EUCLEAN, for the caller to pass up.
@@ -48,14 +56,72 @@ int __fs_corrupt(struct fs *fs, const char *file, int line, uint32_t ino, const 
 {
 	char what[256];
 	va_list ap;
+	bool ro = fs->opts.errors != FS_ERRORS_CONTINUE;
 
 	va_start(ap, fmt);
 	vsnprintf(what, sizeof(what), fmt, ap);
 	va_end(ap);
-	fprintf(stderr, "foliofs: corruption (%s:%d, inode %" PRIu32 "): %s; now read-only\n", file,
-		line, ino, what);
-	atomic_store(&fs->rdonly, true);
+	fprintf(stderr, "foliofs: corruption (%s:%d, inode %" PRIu32 "): %s; %s\n", file, line, ino,
+		what, ro ? "now read-only" : "continuing (errors=continue)");
+	atomic_fetch_add(&fs->nr_corrupt, 1);
+	atomic_store(&fs->errors, true);
+	if (ro)
+		atomic_store(&fs->rdonly, true);
 	return -EUCLEAN;
+}
+
+/* Do [a, a + n) and [b, b + m) share a block? */
+static bool fs_ranges_meet(uint64_t a, uint64_t n, uint64_t b, uint64_t m)
+{
+	return a < b + m && b < a + n;
+}
+
+/**
+ * fs_blocks_are_data - may a file's extent or a tree node sit at these blocks?
+ * @fs: the filesystem (mounted: fs->meta_loc set)
+ * @first: first block
+ * @count: blocks (0 is never valid)
+ *
+ * True when [@first, @first + @count) lies inside the filesystem and meets
+ * none of its fixed metadata: the superblock and descriptor table (the start
+ * of group 0), each group's bitmaps and inode table (fs->meta_loc, copied
+ * from the descriptors at mount), the journal and the backup superblock.
+ * Whether the blocks belong to this file is not known here (that needs the
+ * bitmaps and every other file: fsck's job).
+ *
+ * Context: any thread; pure range tests on data immutable after mount.
+ * Return: true when the range may hold file data or tree nodes.
+ */
+bool fs_blocks_are_data(const struct fs *fs, uint64_t first, uint64_t count)
+{
+	const struct folio_geom *g = &fs->geom;
+	uint64_t jblk = le64_to_cpu(fs->sb.s_journal_block);
+	uint64_t jlen = le64_to_cpu(fs->sb.s_journal_blocks);
+	uint32_t g0, g1;
+
+	if (!count || first >= g->blocks_count || count > g->blocks_count - first)
+		return false;
+	if (first < g->gdt_block + g->gdt_blocks)
+		return false;
+	if ((le32_to_cpu(fs->sb.s_feature_compat) & FOLIO_COMPAT_JOURNAL) &&
+	    fs_ranges_meet(first, count, jblk, jlen))
+		return false;
+	if ((le32_to_cpu(fs->sb.s_feature_compat) & FOLIO_COMPAT_BACKUP_SB) &&
+	    fs_ranges_meet(first, count, le64_to_cpu(fs->sb.s_backup_sb_block), 1))
+		return false;
+	if (!fs->meta_loc)
+		return true; /* before the descriptors are loaded: nothing to compare */
+	g0 = folio_group_of_block(g, first);
+	g1 = folio_group_of_block(g, first + count - 1);
+	for (uint32_t i = g0; i <= g1 && i < g->groups_count; i++) {
+		const struct fs_meta_loc *m = &fs->meta_loc[i];
+
+		if (fs_ranges_meet(first, count, m->block_bitmap, 1) ||
+		    fs_ranges_meet(first, count, m->inode_bitmap, 1) ||
+		    fs_ranges_meet(first, count, m->inode_table, g->itable_blocks))
+			return false;
+	}
+	return true;
 }
 
 /**
@@ -157,6 +223,53 @@ static int fs_block_hdr_ok(const void *block, uint32_t magic, uint64_t blk, uint
 }
 
 /**
+ * fs_bread_checked_fresh - fs_bread_checked() that also says whether the
+ * block was just read from the device
+ * @fs: the filesystem
+ * @blk: physical block number (0 is "no block": corruption)
+ * @magic: expected h_magic
+ * @owner: expected h_owner (inode number)
+ * @fresh: set when the contents came from the device just now, so the
+ *	caller checks what it will trust in them (once per read from disk);
+ *	if that check fails it drops the block with fs_bforget()
+ * @err: receives the negative errno on failure
+ *
+ * Context: as fs_bread_checked().
+ * Return: as fs_bread_checked().
+ */
+struct buffer_head *fs_bread_checked_fresh(struct fs *fs, uint64_t blk, uint32_t magic,
+					   uint32_t owner, bool *fresh, int *err)
+{
+	struct buffer_head *bh;
+	int ret;
+
+	*fresh = false;
+	if (!blk || blk >= fs->geom.blocks_count) {
+		*err = fs_corrupt(fs, owner, "block pointer %" PRIu64 " outside the filesystem",
+				  blk);
+		return NULL;
+	}
+	bh = fs_bread_fresh(fs, blk, fresh, err);
+	if (!bh)
+		return NULL;
+	if (*fresh)
+		ret = folio_block_check(fs->csum_seed, bh->b_data, fs->geom.block_size, magic, blk,
+					owner);
+	else
+		ret = fs_block_hdr_ok(bh->b_data, magic, blk, owner);
+	if (ret) {
+		brelse(bh);
+		if (*fresh)
+			fs_bforget(fs, blk, 1); /* the next read checks it again */
+		*err = fs_corrupt(fs, owner, "block %" PRIu64 ": %s", blk,
+				  ret == -EBADMSG ? "checksum mismatch"
+						  : "bad magic, block number or owner");
+		return NULL;
+	}
+	return bh;
+}
+
+/**
  * fs_bread_checked - read a headed metadata block and verify it
  * @fs: the filesystem
  * @blk: physical block number (0 is "no block": corruption)
@@ -175,33 +288,9 @@ static int fs_block_hdr_ok(const void *block, uint32_t magic, uint64_t blk, uint
 struct buffer_head *fs_bread_checked(struct fs *fs, uint64_t blk, uint32_t magic, uint32_t owner,
 				     int *err)
 {
-	struct buffer_head *bh;
 	bool fresh;
-	int ret;
 
-	if (!blk || blk >= fs->geom.blocks_count) {
-		*err = fs_corrupt(fs, owner, "block pointer %" PRIu64 " outside the filesystem",
-				  blk);
-		return NULL;
-	}
-	bh = fs_bread_fresh(fs, blk, &fresh, err);
-	if (!bh)
-		return NULL;
-	if (fresh)
-		ret = folio_block_check(fs->csum_seed, bh->b_data, fs->geom.block_size, magic, blk,
-					owner);
-	else
-		ret = fs_block_hdr_ok(bh->b_data, magic, blk, owner);
-	if (ret) {
-		brelse(bh);
-		if (fresh)
-			fs_bforget(fs, blk, 1); /* the next read checks it again */
-		*err = fs_corrupt(fs, owner, "block %" PRIu64 ": %s", blk,
-				  ret == -EBADMSG ? "checksum mismatch"
-						  : "bad magic, block number or owner");
-		return NULL;
-	}
-	return bh;
+	return fs_bread_checked_fresh(fs, blk, magic, owner, &fresh, err);
 }
 
 /**
@@ -272,8 +361,8 @@ void fs_meta_dirty(struct fs *fs, struct buffer_head *bh)
  * @fs: the filesystem
  *
  * Folds the free counts in, sets s_write_time, sets ERRORS when corruption
- * switched the filesystem read-only, recomputes the checksum and marks block
- * 0 dirty. Writing it to the device is left to writeback (or the caller).
+ * was found (fs->errors) or switched the filesystem read-only, recomputes the checksum and marks
+ * block 0 dirty. Writing it to the device is left to writeback (or the caller).
  *
  * Context: may sleep; takes sb_lock and the buffer lock of block 0, so the
  * caller holds neither (nor i_lock or icache_lock).
@@ -292,7 +381,7 @@ int fs_write_super(struct fs *fs)
 	fs->sb.s_free_blocks = cpu_to_le64(atomic_load(&fs->free_blocks));
 	fs->sb.s_free_inodes = cpu_to_le32(atomic_load(&fs->free_inodes));
 	fs->sb.s_write_time = cpu_to_le64(fs_now_sec());
-	if (atomic_load(&fs->rdonly) && !fs->opts.rdonly)
+	if ((atomic_load(&fs->rdonly) || atomic_load(&fs->errors)) && !fs->opts.rdonly)
 		fs->sb.s_state |= cpu_to_le16(FOLIO_STATE_ERRORS);
 	folio_sb_csum_set(&fs->sb);
 	lock_buffer(bh);

@@ -115,7 +115,24 @@ static inline uint64_t de_key(const struct folio_dirent *de)
 	return le64_to_cpu(de->de_key);
 }
 
-/* Check a leaf's records: well formed, keys strictly increasing, count. */
+/* A file type a record may carry. */
+static bool dir_type_valid(uint8_t type)
+{
+	switch (type) {
+	case FOLIO_FT_FIFO:
+	case FOLIO_FT_CHR:
+	case FOLIO_FT_DIR:
+	case FOLIO_FT_BLK:
+	case FOLIO_FT_REG:
+	case FOLIO_FT_LNK:
+	case FOLIO_FT_SOCK:
+		return true;
+	}
+	return false;
+}
+
+/* Check a leaf's records: well formed, keys strictly increasing, count;
+ * each naming an ordinary inode number with a known file type. */
 static int dir_leaf_check(struct inode *dir, struct buffer_head *bh, uint64_t blk)
 {
 	const uint8_t *payload = payload_of(bh);
@@ -125,9 +142,16 @@ static int dir_leaf_check(struct inode *dir, struct buffer_head *bh, uint64_t bl
 	int ret;
 
 	while ((ret = folio_dirent_next(payload, dn_used(bh), &off, &de)) == 1) {
+		uint32_t ino = le32_to_cpu(de->de_ino);
+
 		if (de_key(de) < FOLIO_DIR_KEY_MIN || de_key(de) <= last)
 			return fs_corrupt(dir->fs, dir->ino, "directory block %llu: key order",
 					  (unsigned long long)blk);
+		if (!folio_ino_valid(&dir->fs->geom, ino) || ino < FOLIO_FIRST_INO ||
+		    !dir_type_valid(de->de_type))
+			return fs_corrupt(dir->fs, dir->ino,
+					  "directory block %llu: entry names inode %u of type %u",
+					  (unsigned long long)blk, ino, de->de_type);
 		last = de_key(de);
 		n++;
 	}
@@ -137,19 +161,44 @@ static int dir_leaf_check(struct inode *dir, struct buffer_head *bh, uint64_t bl
 	return 0;
 }
 
-/* Read and check the node at @blk, which must be at tree level @level. */
+/* Check an index node's entries: keys strictly increasing, children in the
+ * data area and not the node itself. */
+static int dir_idx_check(struct inode *dir, struct buffer_head *bh, uint64_t blk)
+{
+	const struct folio_dir_idx *idx = idx_of(bh);
+	unsigned n = dn_count(bh);
+
+	for (unsigned i = 0; i < n; i++) {
+		uint64_t child = le64_to_cpu(idx[i].di_child);
+
+		if ((i && le64_to_cpu(idx[i].di_key) <= le64_to_cpu(idx[i - 1].di_key)) ||
+		    child == blk || !fs_blocks_are_data(dir->fs, child, 1))
+			return fs_corrupt(
+				dir->fs, dir->ino,
+				"directory block %llu: index entry %u (child %llu) out of "
+				"order, on metadata or outside the filesystem",
+				(unsigned long long)blk, i, (unsigned long long)child);
+	}
+	return 0;
+}
+
+/* Read and check the node at @blk, which must be at tree level @level: the
+ * header on every read, the entries when the block was just read from the
+ * device (a block that fails is dropped, so the next read checks it again). */
 static struct buffer_head *dir_read(struct inode *dir, uint64_t blk, unsigned level, int *err)
 {
 	struct fs *fs = dir->fs;
 	struct buffer_head *bh;
+	bool fresh;
 	unsigned n;
 
-	if (!blk || blk >= fs->geom.blocks_count) {
-		*err = fs_corrupt(fs, dir->ino, "directory node pointer %llu out of range",
+	if (!fs_blocks_are_data(fs, blk, 1)) {
+		*err = fs_corrupt(fs, dir->ino,
+				  "directory node pointer %llu on metadata or out of range",
 				  (unsigned long long)blk);
 		return NULL;
 	}
-	bh = fs_bread_checked(fs, blk, FOLIO_DIR_MAGIC, dir->ino, err);
+	bh = fs_bread_checked_fresh(fs, blk, FOLIO_DIR_MAGIC, dir->ino, &fresh, err);
 	if (!bh)
 		return NULL;
 	n = dn_count(bh);
@@ -157,14 +206,17 @@ static struct buffer_head *dir_read(struct inode *dir, uint64_t blk, unsigned le
 	    (level && (n > fs->geom.dir_idx_max || dn_used(bh) != n * 16 || !n))) {
 		*err = fs_corrupt(fs, dir->ino, "directory block %llu: bad node header",
 				  (unsigned long long)blk);
-		brelse(bh);
-		return NULL;
+	} else if (fresh) {
+		*err = level ? dir_idx_check(dir, bh, blk) : dir_leaf_check(dir, bh, blk);
+	} else {
+		return bh;
 	}
-	if (!level && (*err = dir_leaf_check(dir, bh, blk))) {
-		brelse(bh);
-		return NULL;
-	}
-	return bh;
+	if (!*err)
+		return bh;
+	brelse(bh);
+	if (fresh)
+		fs_bforget(fs, blk, 1);
+	return NULL;
 }
 
 /* Index of the last entry with key <= @key (0 if none). */
@@ -585,7 +637,7 @@ static int dir_insert_tree(struct inode *dir, struct dir_state *st, const void *
 	int ret = dir_walk(dir, key, &p);
 
 	if (ret)
-		return ret == 1 ? -EUCLEAN : ret;
+		return ret == 1 ? fs_corrupt(fs, dir->ino, "directory entries but no tree") : ret;
 	leaf = p.bh[0];
 	if (dn_used(leaf) + rsize <= dir_room(fs)) {
 		dir_leaf_insert(fs, leaf, rec, rsize, key);
@@ -930,7 +982,7 @@ static int dir_walk_name(struct inode *dir, const char *name, size_t len, struct
 	if (!m->found)
 		return -ENOENT;
 	ret = dir_walk(dir, m->key, p);
-	return ret == 1 ? -EUCLEAN : ret;
+	return ret == 1 ? fs_corrupt(dir->fs, dir->ino, "directory entry but no tree") : ret;
 }
 
 /**

@@ -188,30 +188,174 @@ static bool ext_node_cached(struct fs *fs, uint64_t blk)
 	return page != NULL;
 }
 
+/* ---- checking what the device gave ---- */
+
+/* Do extents @a and @b share a physical block? */
+static bool ext_phys_meet(const struct ext *a, const struct ext *b)
+{
+	return a->pblk < b->pblk + b->len && b->pblk < a->pblk + a->len;
+}
+
+/* One leaf entry on its own: non-empty, known flags, below FOLIO_MAX_LBLK,
+ * in the data area, not over the node @blk (0: the root) holding it. */
+static const char *ext_entry_bad(struct fs *fs, const struct ext *x, uint64_t blk)
+{
+	if (!x->len || x->len > EXT_MAX_LEN || (x->flags & ~FOLIO_EXT_UNWRITTEN))
+		return "zero or too long length, or unknown flags";
+	if (x->lblk >= FOLIO_MAX_LBLK || x->len > FOLIO_MAX_LBLK - x->lblk)
+		return "past the largest file";
+	if (!fs_blocks_are_data(fs, x->pblk, x->len))
+		return "blocks on metadata or outside the filesystem";
+	if (blk && blk >= x->pblk && blk - x->pblk < x->len)
+		return "blocks over its own tree node";
+	return NULL;
+}
+
+/* A leaf's extents: each sound, in logical order without overlap, and no
+ * two sharing a physical block. */
+static int ext_leaf_check(struct inode *inode, struct folio_extent_header *eh, uint64_t blk)
+{
+	struct folio_extent *e = ext_ents(eh);
+	unsigned n = eh_count(eh);
+	const char *why = NULL;
+	unsigned i, j = 0;
+
+	for (i = 0; i < n && !why; i++) {
+		struct ext x = ext_get(&e[i]), y;
+
+		why = ext_entry_bad(inode->fs, &x, blk);
+		if (!why && i && x.lblk < (y = ext_get(&e[i - 1]), ext_end(&y)))
+			why = "out of logical order or overlapping the one before";
+		for (j = 0; j < i && !why; j++)
+			if ((y = ext_get(&e[j]), ext_phys_meet(&x, &y)))
+				why = "sharing physical blocks with another extent";
+	}
+	if (!why)
+		return 0;
+	return fs_corrupt(inode->fs, inode->ino,
+			  "extent %s %" PRIu64 ", extent %u (logical %" PRIu64 ", block %" PRIu64
+			  ", %u blocks): %s",
+			  blk ? "node at block" : "root in the inode, depth", blk, i - 1,
+			  le64_to_cpu(e[i - 1].ee_lblk), le64_to_cpu(e[i - 1].ee_pblk),
+			  le32_to_cpu(e[i - 1].ee_len), why);
+}
+
+/* An index node's entries: keys strictly increasing and below
+ * FOLIO_MAX_LBLK, children distinct data-area blocks other than the node. */
+static int ext_idx_check(struct inode *inode, struct folio_extent_header *eh, uint64_t blk)
+{
+	struct folio_extent_idx *idx = idx_ents(eh);
+	unsigned n = eh_count(eh);
+	const char *why = NULL;
+	unsigned i;
+
+	for (i = 0; i < n && !why; i++) {
+		uint64_t key = le64_to_cpu(idx[i].ei_lblk), child = le64_to_cpu(idx[i].ei_child);
+
+		if (key >= FOLIO_MAX_LBLK || (i && key <= le64_to_cpu(idx[i - 1].ei_lblk)))
+			why = "key out of order";
+		else if (!fs_blocks_are_data(inode->fs, child, 1) || child == blk)
+			why = "child on metadata, outside the filesystem or the node itself";
+		for (unsigned j = 0; j < i && !why; j++)
+			if (le64_to_cpu(idx[j].ei_child) == child)
+				why = "child named twice";
+	}
+	if (!why)
+		return 0;
+	return fs_corrupt(inode->fs, inode->ino,
+			  "extent %s %" PRIu64 ", index entry %u (child %" PRIu64 "): %s",
+			  blk ? "node at block" : "root in the inode, depth",
+			  blk ? blk : le16_to_cpu(eh->eh_depth), i - 1,
+			  le64_to_cpu(idx[i - 1].ei_child), why);
+}
+
+/* The entries of a node read from the device (@blk 0: the root). */
+static int ext_entries_check(struct inode *inode, struct folio_extent_header *eh, uint64_t blk)
+{
+	if (le16_to_cpu(eh->eh_depth))
+		return ext_idx_check(inode, eh, blk);
+	return ext_leaf_check(inode, eh, blk);
+}
+
+/* The root's entries, once per load of the inode (the root is in memory
+ * from then on and changed only here). Caller holds ext_lock or ext_mutex. */
+static int ext_root_check(struct inode *inode)
+{
+	int err;
+
+	if (atomic_load_explicit(&inode->ext_root_checked, memory_order_acquire))
+		return 0;
+	err = ext_entries_check(inode, &inode->di->i_extents.eh, 0);
+	if (!err)
+		atomic_store_explicit(&inode->ext_root_checked, true, memory_order_release);
+	return err;
+}
+
+/* Read the node at @blk, which must be at tree depth @depth: header, and
+ * the entries when it was just read from the device (a node that fails is
+ * dropped from the cache, so the next read checks it again). */
+static struct buffer_head *ext_bread_node(struct inode *inode, uint64_t blk, unsigned depth,
+					  int *err)
+{
+	struct fs *fs = inode->fs;
+	struct folio_extent_header *eh;
+	struct buffer_head *bh;
+	bool fresh;
+
+	bh = fs_bread_checked_fresh(fs, blk, FOLIO_EXT_MAGIC, inode->ino, &fresh, err);
+	if (!bh)
+		return NULL;
+	eh = node_eh(bh);
+	if (folio_eh_check(eh, fs->geom.ext_node_max) || le16_to_cpu(eh->eh_depth) != depth ||
+	    !eh_count(eh)) {
+		*err = fs_corrupt(fs, inode->ino, "extent node %" PRIu64 ": bad header", blk);
+	} else if (fresh) {
+		*err = ext_entries_check(inode, eh, blk);
+	} else {
+		return bh;
+	}
+	if (!*err)
+		return bh;
+	brelse(bh);
+	if (fresh)
+		fs_bforget(fs, blk, 1);
+	return NULL;
+}
+
 /* Read the node at level @k of @p from block @blk and check it. */
 static int ext_read_node(struct ext_path *p, unsigned k, uint64_t blk, bool nowait)
 {
 	struct inode *inode = p->inode;
 	struct fs *fs = inode->fs;
-	struct folio_extent_header *eh;
 	struct buffer_head *bh;
 	int err = 0;
 
 	if (nowait && !ext_node_cached(fs, blk))
 		return -EAGAIN;
-	bh = fs_bread_checked(fs, blk, FOLIO_EXT_MAGIC, inode->ino, &err);
+	bh = ext_bread_node(inode, blk, p->depth - k, &err);
 	if (!bh)
 		return err;
-	eh = node_eh(bh);
-	if (folio_eh_check(eh, fs->geom.ext_node_max) ||
-	    le16_to_cpu(eh->eh_depth) != p->depth - k || !eh_count(eh)) {
-		brelse(bh);
-		return fs_corrupt(fs, inode->ino, "extent node %" PRIu64 ": bad header", blk);
-	}
 	p->lv[k].bh = bh;
-	p->lv[k].eh = eh;
+	p->lv[k].eh = node_eh(bh);
 	p->lv[k].blk = blk;
 	return 0;
+}
+
+/* The leaf @l's extents lie inside the logical range its parent gives it. */
+static int ext_leaf_in_range(struct ext_path *p, struct ext_level *l)
+{
+	struct folio_extent *e = ext_ents(l->eh);
+	unsigned n = eh_count(l->eh);
+	struct ext last;
+
+	if (!n)
+		return 0;
+	last = ext_get(&e[n - 1]);
+	if (le64_to_cpu(e[0].ee_lblk) >= l->lo && ext_end(&last) <= l->hi)
+		return 0;
+	return fs_corrupt(p->inode->fs, p->inode->ino,
+			  "extent node %" PRIu64 ": extents outside the range its parent gives",
+			  l->blk);
 }
 
 /* Choose the child of index level @k for @key and set the child's range. */
@@ -245,14 +389,17 @@ static int ext_find(struct inode *inode, uint64_t key, struct ext_path *p, bool 
 	p->depth = le16_to_cpu(root->eh_depth);
 	p->lv[0].eh = root;
 	p->lv[0].hi = FOLIO_MAX_LBLK;
-	for (unsigned k = 0; k < p->depth; k++) {
+	err = ext_root_check(inode);
+	for (unsigned k = 0; k < p->depth && !err; k++) {
 		err = ext_step(p, k, key, &child);
 		if (!err)
 			err = ext_read_node(p, k + 1, child, nowait);
-		if (err) {
-			path_release(p);
-			return err;
-		}
+	}
+	if (!err && p->depth)
+		err = ext_leaf_in_range(p, &p->lv[p->depth]);
+	if (err) {
+		path_release(p);
+		return err;
 	}
 	p->lv[p->depth].slot = node_search(p->lv[p->depth].eh, key);
 	return 0;
@@ -693,12 +840,12 @@ static int ext_shrink(struct inode *inode)
 		unsigned n;
 		int err = 0;
 
-		bh = fs_bread_checked(fs, child, FOLIO_EXT_MAGIC, inode->ino, &err);
+		bh = ext_bread_node(inode, child, le16_to_cpu(root->eh_depth) - 1, &err);
 		if (!bh)
 			return err;
 		ceh = node_eh(bh);
 		n = eh_count(ceh);
-		if (n > FOLIO_EXT_INLINE || folio_eh_check(ceh, fs->geom.ext_node_max)) {
+		if (n > FOLIO_EXT_INLINE) {
 			brelse(bh);
 			return 0;
 		}
@@ -1175,7 +1322,6 @@ int fs_extent_seek(struct inode *inode, uint64_t lblk, uint64_t end, bool data, 
 /* Blocks under the node @eh at @depth: data blocks plus nodes below it. */
 static uint64_t ext_count(struct inode *inode, struct folio_extent_header *eh, unsigned depth)
 {
-	struct fs *fs = inode->fs;
 	uint64_t total = 0;
 	unsigned n = eh_count(eh);
 
@@ -1189,7 +1335,7 @@ static uint64_t ext_count(struct inode *inode, struct folio_extent_header *eh, u
 		struct buffer_head *bh;
 		int err = 0;
 
-		bh = fs_bread_checked(fs, child, FOLIO_EXT_MAGIC, inode->ino, &err);
+		bh = ext_bread_node(inode, child, depth - 1, &err);
 		if (!bh)
 			continue;
 		total += 1 + ext_count(inode, node_eh(bh), depth - 1);

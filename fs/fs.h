@@ -38,8 +38,11 @@
  *
  * Errors are negative errno everywhere. Corruption found on read (bad
  * checksum, impossible field) is reported with fs_corrupt(), which logs file,
- * line and inode, switches the filesystem to read-only and returns -EUCLEAN;
- * the caller passes that up.
+ * line and inode, marks the filesystem with errors (fs->errors: the
+ * superblock gets ERRORS), switches it to read-only unless mounted with
+ * errors=continue, and returns -EUCLEAN; the caller passes that up (the
+ * daemon replies EIO). What is checked where: docs/DESIGN.md, "What the
+ * daemon trusts in an image".
  *
  * LOCK ORDER (outer to inner; continues into the cache's tree in
  * cache/cache.h, which starts below "inode->i_lock"):
@@ -111,6 +114,14 @@ struct fs_options {
 	 * NULL: no wrapper. Why it ships: fs_open_logwrites() in super.c. */
 	const char *debug_logwrites;
 	unsigned commit_interval; /* -o commit=N: seconds between commits (0: 5) */
+	unsigned errors;	  /* -o errors=: enum fs_errors (0: remount-ro) */
+};
+
+/* What finding corruption does besides failing the operation and marking
+ * the superblock with ERRORS (-o errors=, as ext4's). */
+enum fs_errors {
+	FS_ERRORS_REMOUNT_RO = 0, /* the filesystem turns read-only (default) */
+	FS_ERRORS_CONTINUE = 1,	  /* it stays writable */
 };
 
 /* ------------------------------------------------------------------ */
@@ -137,6 +148,17 @@ struct fs {
 	struct fs_options opts;
 
 	_Atomic bool rdonly; /* mounted ro, or switched ro by fs_corrupt */
+	/* fs_corrupt() has been called: the superblock gets ERRORS; set once,
+	 * never cleared. errors_committed: fs_errors_commit() has written it. */
+	_Atomic bool errors;
+	_Atomic bool errors_committed;
+	_Atomic uint64_t nr_corrupt; /* fs_corrupt() calls since mount */
+	/* mount only (single-threaded): the orphan list is being freed, the one
+	 * time an inode with no link may be loaded from the image */
+	bool loading_orphans;
+	/* Immutable after mount (alloc.c, fs_groups_load): where each group's
+	 * bitmaps and inode table are, for fs_blocks_are_data(). */
+	struct fs_meta_loc *meta_loc;
 
 	/* protected by sb_lock */
 	pthread_mutex_t sb_lock;
@@ -204,6 +226,10 @@ struct inode {
 	 * inode in either state waits on fs->icache_wait. */
 	unsigned i_state;
 
+	/* extent.c: the entries of the extent root read from the inode table
+	 * have been checked (once per load; atomic) */
+	_Atomic bool ext_root_checked;
+
 	/* fdatasync (file.c): set before a change that reading the
 	 * data needs on the device (size, block mapping) and on a new inode
 	 * (fs_inode_new: its name); cleared by the fsync that writes the
@@ -217,16 +243,29 @@ enum { FS_I_NEW = 1, FS_I_FREEING = 2 };
 /* block.c: the bottom; every other file may call these                */
 /* ------------------------------------------------------------------ */
 
-/* Log corruption with location and inode, go read-only; returns -EUCLEAN. */
+/* Log corruption with location and inode, mark the filesystem with errors,
+ * go read-only (errors=remount-ro); returns -EUCLEAN. */
 int __fs_corrupt(struct fs *fs, const char *file, int line, uint32_t ino, const char *fmt, ...)
 	__attribute__((format(printf, 5, 6)));
 #define fs_corrupt(fs, ino, ...) __fs_corrupt(fs, __FILE__, __LINE__, ino, __VA_ARGS__)
+/* Where a group's own metadata is (a copy of its descriptor's locations). */
+struct fs_meta_loc {
+	uint64_t block_bitmap, inode_bitmap, inode_table;
+};
+/* Are blocks [first, first + count) all inside the filesystem and clear of
+ * its metadata (superblock, descriptors, bitmaps, inode tables, journal,
+ * backup superblock)? count 0 is not. Pure range tests, no I/O. */
+bool fs_blocks_are_data(const struct fs *fs, uint64_t first, uint64_t count);
 /* -EROFS when the filesystem is read-only, else 0. */
 int fs_check_writable(struct fs *fs);
 /* Metadata block helpers: bread + folio_block_check (magic, number, owner). */
 struct buffer_head *fs_bread(struct fs *fs, uint64_t blk, int *err);
 struct buffer_head *fs_bread_checked(struct fs *fs, uint64_t blk, uint32_t magic, uint32_t owner,
 				     int *err);
+/* fs_bread_checked() that also says whether the block came from the device
+ * just now (*fresh): the caller then checks the contents it will trust. */
+struct buffer_head *fs_bread_checked_fresh(struct fs *fs, uint64_t blk, uint32_t magic,
+					   uint32_t owner, bool *fresh, int *err);
 /* New zeroed metadata block with its header filled (getblk, no read);
  * returned unlocked, uptodate, checksummed and dirty. */
 struct buffer_head *fs_new_block(struct fs *fs, uint64_t blk, uint32_t magic, uint32_t owner,
@@ -604,6 +643,9 @@ int fs_mount(const char *image, const struct fs_options *opts, struct fs **out, 
 int fs_unmount(struct fs *fs);
 /* Write everything dirty and flush the device (sync(2), foliofs-ctl sync). */
 int fs_sync(struct fs *fs);
+/* After fs_corrupt(): write ERRORS to the superblock durably (once per
+ * mount; no fs lock or handle held). 0 when there is nothing to write. */
+int fs_errors_commit(struct fs *fs);
 struct statvfs;
 void fs_statfs(struct fs *fs, struct statvfs *st);
 

@@ -249,6 +249,55 @@ static int inode_setup_mapping(struct inode *inode)
 
 /* ---- loading ---- */
 
+#define INODE_NSEC_MAX 999999999u
+
+/* Sizes by type (as fsck checks them): a regular file within the largest
+ * file, a symlink 1..FOLIO_SYMLINK_MAX bytes and inline exactly when short,
+ * a directory's tree root in the data area at a possible depth. */
+static const char *inode_size_bad(struct fs *fs, const struct folio_inode *di)
+{
+	uint32_t mode = fs_di_mode(di);
+	uint64_t size = le64_to_cpu(di->i_size);
+	bool inl = le32_to_cpu(di->i_flags) & FOLIO_IFL_INLINE;
+
+	if (S_ISREG(mode) && size > (FOLIO_MAX_LBLK << fs->geom.block_shift))
+		return "size beyond the largest file";
+	if (S_ISLNK(mode) &&
+	    (!size || size > FOLIO_SYMLINK_MAX || inl != (size <= FOLIO_INLINE_MAX)))
+		return "symlink size or inline flag";
+	if (S_ISDIR(mode) && di->i_dir.dr_root &&
+	    (!fs_blocks_are_data(fs, le64_to_cpu(di->i_dir.dr_root), 1) ||
+	     le16_to_cpu(di->i_dir.dr_depth) > FOLIO_DIR_MAX_DEPTH))
+		return "directory root block or depth";
+	if (S_ISDIR(mode) && !folio_ino_valid(&fs->geom, le32_to_cpu(di->i_dir.dr_parent)))
+		return "directory parent out of range";
+	return NULL;
+}
+
+/* The fields every inode has: times, xattr area and block. */
+static int inode_check_fields(struct inode *inode)
+{
+	struct fs *fs = inode->fs;
+	const struct folio_inode *di = inode->di;
+	uint64_t xblk = le64_to_cpu(di->i_xattr_block);
+	const char *why = inode_size_bad(fs, di);
+
+	if (le32_to_cpu(di->i_atime_nsec) > INODE_NSEC_MAX ||
+	    le32_to_cpu(di->i_mtime_nsec) > INODE_NSEC_MAX ||
+	    le32_to_cpu(di->i_ctime_nsec) > INODE_NSEC_MAX ||
+	    le32_to_cpu(di->i_crtime_nsec) > INODE_NSEC_MAX)
+		why = "nanoseconds of a time beyond a second";
+	else if (le16_to_cpu(di->i_xattr_len) > fs->geom.xattr_inode_room)
+		why = "in-inode xattrs longer than their room";
+	else if (xblk && !fs_blocks_are_data(fs, xblk, 1))
+		why = "xattr block on metadata or outside the filesystem";
+	if (!why)
+		return 0;
+	return fs_corrupt(fs, inode->ino,
+			  "inode %" PRIu32 " (size %" PRIu64 ", xattr block %" PRIu64 "): %s",
+			  inode->ino, le64_to_cpu(di->i_size), xblk, why);
+}
+
 static int inode_check(struct inode *inode)
 {
 	struct fs *fs = inode->fs;
@@ -263,7 +312,7 @@ static int inode_check(struct inode *inode)
 		return fs_corrupt(fs, inode->ino, "bad flags 0x%x", flags);
 	if (di_wants_mapping(di) && folio_eh_check(&di->i_extents.eh, FOLIO_EXT_INLINE))
 		return fs_corrupt(fs, inode->ino, "bad extent root");
-	return 0;
+	return inode_check_fields(inode);
 }
 
 /* Read, check and set up a new in-core inode (FS_I_NEW, private to us). */
@@ -284,6 +333,10 @@ static int inode_fill(struct inode *inode)
 	unlock_buffer(bh);
 	brelse(bh);
 	err = inode_check(inode);
+	/* an unlinked inode is in core until it is freed; on the image only the
+	 * orphan list may name one, and mount frees those */
+	if (!err && !inode->di->i_nlink && !fs->loading_orphans)
+		err = fs_corrupt(fs, inode->ino, "inode %" PRIu32 " has no link", inode->ino);
 	if (!err && di_wants_mapping(inode->di))
 		err = inode_setup_mapping(inode);
 	inode->on_orphan_list = !inode->di->i_nlink;

@@ -333,6 +333,7 @@ static void busy_release(struct journal *j, uint64_t tid)
 static void journal_abort(struct journal *j, const char *why, int err)
 {
 	fs_corrupt(j->fs, 0, "journal: %s (%s)", why, strerror(-err));
+	atomic_store(&j->fs->rdonly, true); /* even with errors=continue */
 }
 
 /* Commit or checkpoint first if the running transaction or the log is

@@ -33,6 +33,7 @@
 
 #include <assert.h>
 #include <errno.h>
+#include <inttypes.h>
 #include <linux/fs.h>
 #include <stdlib.h>
 #include <string.h>
@@ -209,7 +210,7 @@ static int acl_apply(struct inode *inode, const struct acl_inherit *ai)
  */
 int fs_lookup(struct inode *dir, const char *name, struct inode **out)
 {
-	uint32_t ino;
+	uint32_t ino = 0;
 	size_t len;
 	int ret = name_len(name, &len);
 
@@ -227,6 +228,11 @@ int fs_lookup(struct inode *dir, const char *name, struct inode **out)
 		ret = fs_dir_lookup(dir, name, len, &ino, NULL);
 	if (!ret)
 		ret = fs_iget(dir->fs, ino, out);
+	/* an entry (held still by i_rwsem) naming a free inode is a lie; ".."
+	 * of a removed directory may name a parent freed since */
+	if (ret == -ENOENT && !dotname(name, len) && ino)
+		ret = fs_corrupt(dir->fs, dir->ino,
+				 "entry '%s' names inode %" PRIu32 ", not in use", name, ino);
 	iunlock(dir);
 	if (!ret)
 		fs_inode_lookup(*out);

@@ -4,7 +4,8 @@
  * group descriptors, the inode cache) and frees what a crash left on the
  * orphan list.
  *
- * Interface (fs/fs.h, "super.c"): fs_mount, fs_unmount, fs_sync, fs_statfs.
+ * Interface (fs/fs.h, "super.c"): fs_mount, fs_unmount, fs_sync,
+ * fs_errors_commit, fs_statfs.
  *
  * Mount, in order (docs/ON-DISK.md section 4): open the image exclusively;
  * create the cache; read the superblock through the cache (a device mapping
@@ -360,6 +361,7 @@ static void fs_teardown(struct fs *fs, bool meta)
 	if (fs->bdev)
 		bdev_close(fs->bdev);
 	fs_destroy_locks(fs);
+	free(fs->meta_loc);
 	free(fs);
 }
 
@@ -425,8 +427,12 @@ static int fs_mount_finish(struct fs *fs, const char *image, char *msg, size_t m
 		fs_icache_destroy(fs);
 		return err;
 	}
-	if (fs_free_orphans(fs))
+	fs->loading_orphans = true;
+	err = fs_free_orphans(fs);
+	fs->loading_orphans = false;
+	if (err)
 		fprintf(stderr, "foliofs: %s: the orphan list could not be freed\n", image);
+	fs_errors_commit(fs);
 	return 0;
 }
 
@@ -537,7 +543,7 @@ int fs_sync(struct fs *fs)
  * transactions), written around the cache. */
 static int fs_mark_clean(struct fs *fs)
 {
-	bool ok = !atomic_load(&fs->rdonly) && !fs->journal_aborted;
+	bool ok = !atomic_load(&fs->rdonly) && !fs->journal_aborted && !atomic_load(&fs->errors);
 
 	pthread_mutex_lock(&fs->sb_lock);
 	if (ok) {
@@ -548,6 +554,46 @@ static int fs_mark_clean(struct fs *fs)
 	}
 	pthread_mutex_unlock(&fs->sb_lock);
 	return ok ? fs_commit_super(fs) : fs_commit_super_direct(fs);
+}
+
+/**
+ * fs_errors_commit - write the ERRORS state to the device now
+ * @fs: the filesystem
+ *
+ * Called after corruption was found (fs_corrupt() set fs->errors); does
+ * the write once per mount. The in-core superblock gets ERRORS (so every
+ * later superblock write keeps it); then, on a filesystem still writable
+ * (errors=continue) with a journal, it is committed through the journal;
+ * without a journal it is written through the cache and flushed; on one
+ * switched read-only (the journal no longer commits) it is written around
+ * the cache and flushed, as after an aborted journal. Unmount writes
+ * ERRORS again last (fs_mark_clean()).
+ *
+ * Context: may sleep; no fs lock, buffer lock or journal handle held.
+ * Return: 0 (also when there is nothing to do) or a negative errno.
+ */
+int fs_errors_commit(struct fs *fs)
+{
+	int err;
+
+	if (fs->opts.rdonly || !atomic_load(&fs->errors) ||
+	    atomic_exchange(&fs->errors_committed, true))
+		return 0;
+	pthread_mutex_lock(&fs->sb_lock);
+	fs->sb.s_state |= cpu_to_le16(FOLIO_STATE_ERRORS);
+	pthread_mutex_unlock(&fs->sb_lock);
+	if (!fs->journal)
+		return fs_commit_super(fs);
+	if (!atomic_load(&fs->rdonly) && !fs->journal_aborted) {
+		fs_tx_begin(fs);
+		err = fs_write_super(fs);
+		fs_tx_end(fs);
+		if (!err)
+			err = fs_journal_commit(fs);
+		if (!err)
+			return 0;
+	}
+	return fs_commit_super_direct(fs);
 }
 
 /**

@@ -34,6 +34,7 @@
 #include "fs/fs.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/xattr.h>
@@ -70,7 +71,10 @@ static int xat_count(struct xat_ctx *x, const struct xat_area *a)
 	while ((ret = folio_xattr_next(a->data, a->used, &off, &r)) == 1)
 		n++;
 	if (ret < 0)
-		return fs_corrupt(x->inode->fs, x->inode->ino, "malformed xattr entry");
+		return fs_corrupt(x->inode->fs, x->inode->ino,
+				  "malformed xattr entry at offset %u of %s %" PRIu64, off,
+				  a == &x->blk ? "the xattr block" : "the inode",
+				  a == &x->blk ? x->blkno : x->inode->ino);
 	return n;
 }
 
@@ -115,13 +119,20 @@ static int xat_load(struct inode *inode, struct xat_ctx *x)
 		xb = (const struct folio_xattr_block *)x->bh->b_data;
 		x->blk.used = le16_to_cpu(xb->xb_used);
 		if (x->blk.used > x->blk.room) {
-			err = fs_corrupt(fs, inode->ino, "xattr block of %u bytes", x->blk.used);
+			err = fs_corrupt(fs, inode->ino, "xattr block %" PRIu64 " of %u bytes",
+					 x->blkno, x->blk.used);
 			goto fail;
 		}
 		memcpy(x->blk.data, x->bh->b_data + FOLIO_BLK_PAYLOAD, x->blk.used);
 	}
 	if ((err = xat_count(x, &x->in)) < 0 || (err = xat_count(x, &x->blk)) < 0)
 		goto fail;
+	if (x->bh &&
+	    (unsigned)err !=
+		    le16_to_cpu(((const struct folio_xattr_block *)x->bh->b_data)->xb_count)) {
+		err = fs_corrupt(fs, inode->ino, "xattr block %" PRIu64 ": entry count", x->blkno);
+		goto fail;
+	}
 	return 0;
 fail:
 	xat_put(x);

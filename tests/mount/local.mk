@@ -23,6 +23,7 @@ MOUNT_TESTS = \
 	tests/mount/perms.sh \
 	tests/mount/orphan.sh \
 	tests/mount/badinput.sh \
+	tests/mount/lies.sh \
 	tests/mount/mountfuse.sh \
 	tests/mount/daemon-basic.sh
 TESTS += $(MOUNT_TESTS)

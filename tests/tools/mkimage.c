@@ -12,7 +12,13 @@
  * nested directories, a directory of ENTRIES names with a multi-level tree,
  * an orphan on a not-cleanly-unmounted image), optionally breaks exactly one
  * invariant (recomputing checksums so that only the invariant is wrong), and
- * writes the image back. It prints "name=inode" lines for the tests.
+ * writes the image back. The corruptions named lie-* are the lies the daemon
+ * must catch as it reads (tests/mount/lies.sh): an extent on a bitmap or the
+ * superblock, overlapping or empty extents, an index child on the inode
+ * table, a bad mode, a huge size, a directory record naming an inode out of
+ * range or with no name, a directory node using more than its block, an
+ * xattr entry running out of its block, an inode-table block marked free.
+ * It prints "name=inode" lines for the tests.
  *
  * Trees are bulk-built bottom-up: sorted records packed into leaves, then
  * index levels. By default nodes are kept small (4 entries per index node,
@@ -702,6 +708,58 @@ static void corrupt_dirs(struct mi *m)
 	folio_block_csum_set(m->seed, root, m->g.block_size);
 }
 
+/* Lies the daemon must catch as it reads (tests/mount/lies.sh): values with
+ * valid checksums that point file data at metadata, break the order of a
+ * tree, or lie outside their limits. */
+static void corrupt_lie(struct mi *m)
+{
+	struct folio_inode *s = inode(m, i_small), *fr = inode(m, i_frag);
+	struct folio_extent *small = &s->i_extents.ext[0];
+	uint64_t nr, it0 = le64_to_cpu(m->gdt[0].bg_inode_table);
+	uint8_t *leaf = ext_first_leaf(m, i_frag, &nr);
+	struct folio_extent *fe = (void *)(leaf + FOLIO_BLK_PAYLOAD);
+	uint8_t *dleaf = dir_first_leaf(m, m->dirs[d_big].ino);
+	struct folio_dir_node *dn = (void *)dleaf;
+	struct folio_dirent *de = (void *)(dleaf + FOLIO_BLK_PAYLOAD);
+	uint8_t *xb = blk(m, le64_to_cpu(inode(m, i_xattr)->i_xattr_block));
+	struct folio_xattr_entry *xe = (void *)(xb + FOLIO_BLK_PAYLOAD);
+
+	if (is(m, "lie-bitmap"))
+		small->ee_pblk = m->gdt[0].bg_block_bitmap;
+	if (is(m, "lie-sb"))
+		small->ee_pblk = 0;
+	if (is(m, "lie-overlap"))
+		fe[1].ee_pblk = fe[0].ee_pblk;
+	if (is(m, "lie-zerolen"))
+		fe[0].ee_len = 0;
+	if (is(m, "lie-idxchild"))
+		fr->i_extents.idx[0].ei_child = cpu_to_le64(it0);
+	if (is(m, "lie-mode"))
+		s->i_mode = cpu_to_le16(0170644);
+	if (is(m, "lie-size"))
+		s->i_size = cpu_to_le64(1ULL << 62);
+	if (is(m, "lie-dirent-ino"))
+		de->de_ino = cpu_to_le32(m->g.inodes_count + 5);
+	if (is(m, "lie-dirent-len"))
+		de->de_namelen = 0;
+	if (is(m, "lie-dir-used"))
+		dn->dn_used = cpu_to_le16((uint16_t)(m->g.block_size - FOLIO_BLK_PAYLOAD + 8));
+	if (is(m, "lie-xattr"))
+		xe->xe_valuelen = cpu_to_le16(60000);
+	if (is(m, "lie-bmmeta"))
+		free_block(m, it0);
+	folio_block_csum_set(m->seed, leaf, m->g.block_size);
+	folio_block_csum_set(m->seed, dleaf, m->g.block_size);
+	folio_block_csum_set(m->seed, xb, m->g.block_size);
+}
+
+/* Only the lie-* damages (the others may leave the trees unwalkable). */
+static void corrupt_lies(struct mi *m)
+{
+	if (m->corrupt && !strncmp(m->corrupt, "lie-", 4))
+		corrupt_lie(m);
+}
+
 static void corrupt_bitmap(struct mi *m)
 {
 	uint64_t b = le64_to_cpu(inode(m, i_small)->i_extents.ext[0].ee_pblk);
@@ -802,6 +860,7 @@ int main(int argc, char **argv)
 	corrupt_bitmap(&m);
 	corrupt_extents(&m);
 	corrupt_dirs(&m);
+	corrupt_lies(&m);
 	seal(&m);
 	store(&m);
 	printf("small=%u frag=%u xattrs=%u orphan=%u link-short=%u target=%u\n", i_small, i_frag,

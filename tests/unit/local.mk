@@ -41,7 +41,7 @@ tests_unit_test_zswap_LDADD = $(TESTFS_LIBS)
 # xattr, journal), through tests/lib/fsfix.
 UNIT_FS_TESTS = tests/unit/test_fs_core tests/unit/test_fs_extent tests/unit/test_fs_enospc \
 	tests/unit/test_fs_dir tests/unit/test_fs_namei tests/unit/test_fs_xattr \
-	tests/unit/test_fs_journal
+	tests/unit/test_fs_journal tests/unit/test_fs_lies
 tests_unit_test_fs_core_LDADD = $(FSFIX_LIBS)
 tests_unit_test_fs_extent_LDADD = $(FSFIX_LIBS)
 tests_unit_test_fs_enospc_LDADD = $(FSFIX_LIBS)
@@ -49,6 +49,7 @@ tests_unit_test_fs_dir_LDADD = $(FSFIX_LIBS)
 tests_unit_test_fs_namei_LDADD = $(FSFIX_LIBS)
 tests_unit_test_fs_xattr_LDADD = $(FSFIX_LIBS)
 tests_unit_test_fs_journal_LDADD = $(FSFIX_LIBS)
+tests_unit_test_fs_lies_LDADD = $(FSFIX_LIBS)
 # They run mkfs.foliofs and fsck.foliofs from the build tree.
 $(UNIT_FS_TESTS): tools/mkfs.foliofs tools/fsck.foliofs
 
