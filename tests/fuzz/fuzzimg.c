@@ -494,7 +494,7 @@ static void replay_work(struct fz_worker *w, unsigned id, void *arg)
 
 		spill(w->img, img, len);
 		out = check_image(w, base ? base + 1 : a->images[i], NULL, 0, "");
-		printf("%s %s\n", out == OUT_OK ? "ok -" : "not ok -", a->images[i]);
+		printf("%s %s\n", out == OUT_OK ? "ok -" : "not ok -", base ? base + 1 : a->images[i]);
 		fflush(stdout);
 		free(img);
 	}
@@ -602,6 +602,13 @@ static void mkfs_work(struct fz_worker *w, unsigned id, void *arg)
 			}
 			if (out == OUT_OK) {
 				out = run_exercise(w->img, w->log, w->xst, w->msg);
+				if (out == OUT_OK) {
+					count_add(cnt, &cnt->refused, w->xst->refused);
+					count_add(cnt, &cnt->mounted, !w->xst->refused);
+					count_add(cnt, &cnt->ops_ok, w->xst->ok);
+					count_add(cnt, &cnt->ops_eio, w->xst->eio);
+					count_add(cnt, &cnt->ops_other, w->xst->other);
+				}
 				if (out == OUT_OK && w->xst->refused)
 					fprintf(stderr, "mkfs %llu: %s: mount refused: %s\n",
 						(unsigned long long)n, line, w->msg);
