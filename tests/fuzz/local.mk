@@ -8,6 +8,8 @@ tests_fuzz_fuzzimg_SOURCES = tests/fuzz/fuzz.h tests/fuzz/fuzzimg.c tests/fuzz/m
 if FOLIO_SANITIZERS
 # The tree is a sanitizer build: the fuzzer links its libraries, and runs its
 # tools and daemon.
+tests_fuzz_fuzzimg_CFLAGS = $(AM_CFLAGS)
+tests_fuzz_fuzzimg_LDFLAGS = $(AM_LDFLAGS)
 tests_fuzz_fuzzimg_LDADD = $(FS_LIBS)
 FUZZ_SAN_DEPS = tools/mkfs.foliofs tools/fsck.foliofs daemon/foliofs
 else
