@@ -30,9 +30,9 @@
 #include "fs/fs.h"
 #include "tests/fuzz/fuzz.h"
 
-#define X_MAX_DIRS    48	 /* directories walked */
-#define X_MAX_NAMES   40	 /* names taken from one directory */
-#define X_MAX_ENTRIES 300	 /* names looked at in all */
+#define X_MAX_DIRS    48	  /* directories walked */
+#define X_MAX_NAMES   40	  /* names taken from one directory */
+#define X_MAX_ENTRIES 300	  /* names looked at in all */
 #define X_FILE_READ   (128 << 10) /* bytes read from the start of one file */
 #define X_MAX_DEPTH   10
 

@@ -74,11 +74,11 @@ int fz_seed_build(const char *dir, const char *tools);
 
 /* What one image did in the library. */
 struct fz_xstats {
-	unsigned refused;  /* fs_mount refused the image */
-	unsigned eio;	   /* operations that failed with EIO or EUCLEAN */
-	unsigned other;	   /* operations that failed with another error */
-	unsigned ok;	   /* operations that succeeded */
-	unsigned went_ro;  /* the filesystem switched itself read-only */
+	unsigned refused;    /* fs_mount refused the image */
+	unsigned eio;	     /* operations that failed with EIO or EUCLEAN */
+	unsigned other;	     /* operations that failed with another error */
+	unsigned ok;	     /* operations that succeeded */
+	unsigned went_ro;    /* the filesystem switched itself read-only */
 	unsigned umount_err; /* fs_unmount returned an error */
 };
 

@@ -201,10 +201,10 @@ static int run_exercise(const char *img, const char *log, struct fz_xstats *shar
 }
 
 struct fz_worker {
-	struct fz_counts *cnt;	 /* shared */
-	struct fz_xstats *xst;	 /* shared with the exercise child */
-	char *msg;		 /* shared: fs_mount's refusal */
-	char dir[512];		 /* the worker's scratch directory */
+	struct fz_counts *cnt; /* shared */
+	struct fz_xstats *xst; /* shared with the exercise child */
+	char *msg;	       /* shared: fs_mount's refusal */
+	char dir[512];	       /* the worker's scratch directory */
 	char img[600], log[600], flog[600];
 };
 
@@ -282,8 +282,8 @@ static int check_image(struct fz_worker *w, const char *name, const uint8_t *ori
 	count_add(cnt, &cnt->hangs, out == OUT_HANG);
 	count_add(cnt, &cnt->sanitizer, out == OUT_SANITIZER);
 	if (opt.verbose)
-		fprintf(stderr, "%s: library %.3f s, fsck -n %.3f s, fsck -y and -n %.3f s\n",
-			name, t1 - t0, t2 ? t2 - t1 : 0, t2 ? mono() - t2 : 0);
+		fprintf(stderr, "%s: library %.3f s, fsck -n %.3f s, fsck -y and -n %.3f s\n", name,
+			t1 - t0, t2 ? t2 - t1 : 0, t2 ? mono() - t2 : 0);
 	if (out != OUT_OK)
 		keep_failure(w, name, orig, len, what, recipe);
 	return out;
@@ -363,15 +363,15 @@ static void print_counts(const struct fz_counts *c)
 	printf("%simages %lu: refused at mount %lu, mounted %lu (went read-only %lu, unmount "
 	       "errors %lu, with EIO/EUCLEAN %lu)\n",
 	       p, c->images, c->refused, c->mounted, c->went_ro, c->umount_err, c->images_eio);
-	printf("%soperations: ok %lu, EIO/EUCLEAN %lu, other errors %lu\n", p, c->ops_ok, c->ops_eio,
-	       c->ops_other);
+	printf("%soperations: ok %lu, EIO/EUCLEAN %lu, other errors %lu\n", p, c->ops_ok,
+	       c->ops_eio, c->ops_other);
 	printf("%sfsck -n exit 0/1/2/4/8+: %lu/%lu/%lu/%lu/%lu; fsck -y exit 0/1/4/8+: "
 	       "%lu/%lu/%lu/%lu; not clean after -y %lu\n",
 	       p, c->fsck_n[0], c->fsck_n[1], c->fsck_n[2], c->fsck_n[4], c->fsck_n[8],
 	       c->fsck_y[0], c->fsck_y[1], c->fsck_y[4], c->fsck_y[8], c->fsck_after_y_unclean);
 	if (c->mkfs_ok + c->mkfs_refused)
-		printf("%smkfs: made %lu, refused %lu, made but not fsck-clean %lu\n", p, c->mkfs_ok,
-		       c->mkfs_refused, c->mkfs_unclean);
+		printf("%smkfs: made %lu, refused %lu, made but not fsck-clean %lu\n", p,
+		       c->mkfs_ok, c->mkfs_refused, c->mkfs_unclean);
 	printf("%scrashes %lu, hangs %lu, sanitizer reports %lu\n", p, c->crashes, c->hangs,
 	       c->sanitizer);
 }
@@ -405,8 +405,8 @@ typedef void (*fz_work_fn)(struct fz_worker *w, unsigned id, void *arg);
 
 static int run_workers(fz_work_fn fn, void *arg)
 {
-	struct fz_counts *cnt = mmap(NULL, sizeof(*cnt), PROT_READ | PROT_WRITE,
-				     MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	struct fz_counts *cnt =
+		mmap(NULL, sizeof(*cnt), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	char *scratch = make_scratch();
 	pid_t pids[64];
 	unsigned n = opt.jobs > 64 ? 64 : opt.jobs;
@@ -494,7 +494,8 @@ static void replay_work(struct fz_worker *w, unsigned id, void *arg)
 
 		spill(w->img, img, len);
 		out = check_image(w, base ? base + 1 : a->images[i], NULL, 0, "");
-		printf("%s %s\n", out == OUT_OK ? "ok -" : "not ok -", base ? base + 1 : a->images[i]);
+		printf("%s %s\n", out == OUT_OK ? "ok -" : "not ok -",
+		       base ? base + 1 : a->images[i]);
 		fflush(stdout);
 		free(img);
 	}
@@ -521,15 +522,24 @@ static int mkfs_args(struct fz_rng *r, const char *img, char **argv, char store[
 {
 	static const char *const bsz[] = {"1024", "2048", "4096", "512", "8192", "0", "4k", "x"};
 	static const char *const isz[] = {"256", "512", "1024", "128", "2048", "255"};
-	static const char *const sizes[] = {"0",   "1",	"1K",  "7K",	"8K",	"9K", "63K",
-					    "64K", "65K",	"100K", "257K", "1M",	"2M", "8193K",
-					    "9M",  "16777217", "17M", "33M",	"64M",	"1x", "-1",
-					    "18446744073709551615", "1T"};
-	static const char *const jn[] = {"none",      "size=16", "size=15",   "size=0",
-					 "size=1M",   "size=256", "size=2048", "size=999999",
-					 "size=",     "bogus",	 "size=1K",   "size=64M"};
-	static const char *const inodes[] = {"0", "1", "15", "16", "17", "100", "4096",
-					     "65536", "4294967295", "4294967296", "7"};
+	static const char *const sizes[] = {"0",    "1",
+					    "1K",   "7K",
+					    "8K",   "9K",
+					    "63K",  "64K",
+					    "65K",  "100K",
+					    "257K", "1M",
+					    "2M",   "8193K",
+					    "9M",   "16777217",
+					    "17M",  "33M",
+					    "64M",  "1x",
+					    "-1",   "18446744073709551615",
+					    "1T"};
+	static const char *const jn[] = {"none",    "size=16",	"size=15",   "size=0",
+					 "size=1M", "size=256", "size=2048", "size=999999",
+					 "size=",   "bogus",	"size=1K",   "size=64M"};
+	static const char *const inodes[] = {"0",	   "1",		 "15",	 "16",
+					     "17",	   "100",	 "4096", "65536",
+					     "4294967295", "4294967296", "7"};
 	int n = 0, s = 0;
 
 	argv[n++] = "mkfs.foliofs";
@@ -544,7 +554,8 @@ static int mkfs_args(struct fz_rng *r, const char *img, char **argv, char store[
 	if (fz_below(r, 3) == 0)
 		argv[n++] = "-J", argv[n++] = (char *)pick(r, jn, 12);
 	if (fz_below(r, 5) == 0) {
-		snprintf(store[s], 64, "%.*s", (int)fz_below(r, 40), "label-label-label-label-label-label-label");
+		snprintf(store[s], 64, "%.*s", (int)fz_below(r, 40),
+			 "label-label-label-label-label-label-label");
 		argv[n++] = "-L", argv[n++] = store[s++];
 	}
 	if (fz_below(r, 6) == 0)
@@ -612,7 +623,8 @@ static void mkfs_work(struct fz_worker *w, unsigned id, void *arg)
 				if (out == OUT_OK && w->xst->refused)
 					fprintf(stderr, "mkfs %llu: %s: mount refused: %s\n",
 						(unsigned long long)n, line, w->msg);
-				count_add(cnt, &cnt->mkfs_unclean, out == OUT_OK && w->xst->refused);
+				count_add(cnt, &cnt->mkfs_unclean,
+					  out == OUT_OK && w->xst->refused);
 			}
 			if (out == OUT_OK) {
 				out = run_tool(fsck, "-n", w->img, w->flog, &code);
@@ -668,13 +680,26 @@ int main(int argc, char **argv)
 
 	while ((c = getopt(argc, argv, "+j:t:k:T:vY")) != -1) {
 		switch (c) {
-		case 'j': opt.jobs = (unsigned)atoi(optarg); break;
-		case 't': opt.timeout = (unsigned)atoi(optarg); break;
-		case 'k': opt.keep = optarg; break;
-		case 'T': opt.tools = optarg; break;
-		case 'v': opt.verbose = true; break;
-		case 'Y': opt.fsck_yes = false; break;
-		default: die("unknown option");
+		case 'j':
+			opt.jobs = (unsigned)atoi(optarg);
+			break;
+		case 't':
+			opt.timeout = (unsigned)atoi(optarg);
+			break;
+		case 'k':
+			opt.keep = optarg;
+			break;
+		case 'T':
+			opt.tools = optarg;
+			break;
+		case 'v':
+			opt.verbose = true;
+			break;
+		case 'Y':
+			opt.fsck_yes = false;
+			break;
+		default:
+			die("unknown option");
 		}
 	}
 	if (opt.jobs < 1)

@@ -60,10 +60,9 @@ enum fz_rtype {
 	R_NTYPES
 };
 
-static const char *const fz_rname[R_NTYPES] = {"superblock", "descriptor",  "block-bitmap",
-					       "inode-bitmap", "inode",	     "extent-node",
-					       "dir-node",     "xattr-block", "journal-sb",
-					       "journal-log"};
+static const char *const fz_rname[R_NTYPES] = {
+	"superblock",  "descriptor", "block-bitmap", "inode-bitmap", "inode",
+	"extent-node", "dir-node",   "xattr-block",  "journal-sb",   "journal-log"};
 /* How often each region type is picked (weights). */
 static const unsigned fz_rweight[R_NTYPES] = {10, 8, 5, 5, 30, 14, 14, 8, 3, 5};
 
@@ -78,7 +77,7 @@ struct fz_region {
 	uint8_t type;
 	uint64_t off; /* of the structure in the image */
 	uint32_t len;
-	uint32_t id; /* group, inode number, or block number */
+	uint32_t id;	       /* group, inode number, or block number */
 	uint32_t first, count; /* its fields in c->f */
 };
 
@@ -486,7 +485,8 @@ static void cat_journal(struct fz_cat *c, const struct folio_super *sb)
 	const J *jsb;
 	uint32_t pos, first;
 
-	if (!(le32_to_cpu(sb->s_feature_compat) & FOLIO_COMPAT_JOURNAL) || !(jsb = cat_block(c, jb)))
+	if (!(le32_to_cpu(sb->s_feature_compat) & FOLIO_COMPAT_JOURNAL) ||
+	    !(jsb = cat_block(c, jb)))
 		return;
 	c->journal_block = jb;
 	c->journal_blocks = n;
@@ -619,17 +619,28 @@ static uint64_t pick_blk(const struct fz_cat *c, struct fz_rng *r, uint64_t cur)
 	uint64_t n = c->g.blocks_count;
 
 	switch (fz_below(r, 12)) {
-	case 0: return 0;
-	case 1: return cur + 1;
-	case 2: return cur - 1;
-	case 3: return n - 1;
-	case 4: return n;
-	case 5: return n + fz_below(r, 3) + 1;
-	case 6: return ~0ULL >> fz_below(r, 40);
-	case 7: return c->g.gdt_block;
-	case 8: return c->journal_block + fz_below(r, c->journal_blocks + 1);
-	case 9: return fz_below(r, n);
-	default: return c->blks[fz_below(r, c->nblks)] + fz_below(r, 3) - 1;
+	case 0:
+		return 0;
+	case 1:
+		return cur + 1;
+	case 2:
+		return cur - 1;
+	case 3:
+		return n - 1;
+	case 4:
+		return n;
+	case 5:
+		return n + fz_below(r, 3) + 1;
+	case 6:
+		return ~0ULL >> fz_below(r, 40);
+	case 7:
+		return c->g.gdt_block;
+	case 8:
+		return c->journal_block + fz_below(r, c->journal_blocks + 1);
+	case 9:
+		return fz_below(r, n);
+	default:
+		return c->blks[fz_below(r, c->nblks)] + fz_below(r, 3) - 1;
 	}
 }
 
@@ -638,14 +649,23 @@ static uint64_t pick_ino(const struct fz_cat *c, struct fz_rng *r, uint64_t cur)
 	uint64_t n = c->g.inodes_count;
 
 	switch (fz_below(r, 10)) {
-	case 0: return fz_below(r, 9); /* 0, root, journal, reserved */
-	case 1: return cur + 1;
-	case 2: return cur - 1;
-	case 3: return n;
-	case 4: return n + 1;
-	case 5: return 0xFFFFFFFFu;
-	case 6: return c->g.inodes_per_group * (1 + fz_below(r, c->g.groups_count)) + fz_below(r, 2);
-	default: return c->inos[fz_below(r, c->ninos)];
+	case 0:
+		return fz_below(r, 9); /* 0, root, journal, reserved */
+	case 1:
+		return cur + 1;
+	case 2:
+		return cur - 1;
+	case 3:
+		return n;
+	case 4:
+		return n + 1;
+	case 5:
+		return 0xFFFFFFFFu;
+	case 6:
+		return c->g.inodes_per_group * (1 + fz_below(r, c->g.groups_count)) +
+		       fz_below(r, 2);
+	default:
+		return c->inos[fz_below(r, c->ninos)];
 	}
 }
 
@@ -654,30 +674,45 @@ static uint64_t pick_cnt(struct fz_rng *r, uint64_t cur, unsigned size)
 	uint64_t max = size >= 8 ? ~0ULL : (1ULL << (8 * size)) - 1;
 
 	switch (fz_below(r, 12)) {
-	case 0: return 0;
-	case 1: return 1;
-	case 2: return cur + 1;
-	case 3: return cur - 1;
-	case 4: return cur * 2;
-	case 5: return cur / 2;
-	case 6: return max;
-	case 7: return max - 1;
-	case 8: return 1ULL << (8 * size - 1);
-	case 9: return fz_below(r, 300);
-	case 10: return cur + fz_below(r, 64);
-	default: return 1ULL << fz_below(r, 8 * size);
+	case 0:
+		return 0;
+	case 1:
+		return 1;
+	case 2:
+		return cur + 1;
+	case 3:
+		return cur - 1;
+	case 4:
+		return cur * 2;
+	case 5:
+		return cur / 2;
+	case 6:
+		return max;
+	case 7:
+		return max - 1;
+	case 8:
+		return 1ULL << (8 * size - 1);
+	case 9:
+		return fz_below(r, 300);
+	case 10:
+		return cur + fz_below(r, 64);
+	default:
+		return 1ULL << fz_below(r, 8 * size);
 	}
 }
 
 static uint64_t pick_mode(struct fz_rng *r, uint64_t cur)
 {
-	static const uint16_t types[] = {S_IFREG, S_IFDIR, S_IFLNK, S_IFCHR, S_IFBLK,
+	static const uint16_t types[] = {S_IFREG, S_IFDIR,  S_IFLNK, S_IFCHR, S_IFBLK,
 					 S_IFIFO, S_IFSOCK, 0,	     0xF000,  0x3000};
 
 	switch (fz_below(r, 3)) {
-	case 0: return (cur & 07777) | types[fz_below(r, 10)];
-	case 1: return (cur & ~07777ULL) | fz_below(r, 010000);
-	default: return cur ^ (1ULL << fz_below(r, 16));
+	case 0:
+		return (cur & 07777) | types[fz_below(r, 10)];
+	case 1:
+		return (cur & ~07777ULL) | fz_below(r, 010000);
+	default:
+		return cur ^ (1ULL << fz_below(r, 16));
 	}
 }
 
@@ -685,36 +720,53 @@ static uint64_t pick_value(const struct fz_cat *c, struct fz_rng *r, const struc
 			   uint64_t cur)
 {
 	switch (f->kind) {
-	case FK_BLK: return pick_blk(c, r, cur);
-	case FK_INO: return pick_ino(c, r, cur);
-	case FK_CNT: return pick_cnt(r, cur, f->size);
+	case FK_BLK:
+		return pick_blk(c, r, cur);
+	case FK_INO:
+		return pick_ino(c, r, cur);
+	case FK_CNT:
+		return pick_cnt(r, cur, f->size);
 	case FK_KEY:
 		switch (fz_below(r, 6)) {
-		case 0: return cur + 1;
-		case 1: return cur - 1;
-		case 2: return cur & ~0xFFULL;
-		case 3: return fz_below(r, 0x101);
-		case 4: return cur | 1ULL << 63;
-		default: return cur ^ 1ULL << (8 + fz_below(r, 55));
+		case 0:
+			return cur + 1;
+		case 1:
+			return cur - 1;
+		case 2:
+			return cur & ~0xFFULL;
+		case 3:
+			return fz_below(r, 0x101);
+		case 4:
+			return cur | 1ULL << 63;
+		default:
+			return cur ^ 1ULL << (8 + fz_below(r, 55));
 		}
-	case FK_MODE: return pick_mode(r, cur);
+	case FK_MODE:
+		return pick_mode(r, cur);
 	case FK_FLAGS:
 		switch (fz_below(r, 4)) {
-		case 0: return 0;
-		case 1: return ~0ULL;
-		default: return cur ^ 1ULL << fz_below(r, 8 * f->size);
+		case 0:
+			return 0;
+		case 1:
+			return ~0ULL;
+		default:
+			return cur ^ 1ULL << fz_below(r, 8 * f->size);
 		}
 	case FK_TIME: {
-		static const uint64_t t[] = {0, ~0ULL, 0x7FFFFFFFFFFFFFFFULL, 1ULL << 63,
-					     1ULL << 34, 0xFFFFFFFFULL};
+		static const uint64_t t[] = {0,		 ~0ULL,	     0x7FFFFFFFFFFFFFFFULL,
+					     1ULL << 63, 1ULL << 34, 0xFFFFFFFFULL};
 		return t[fz_below(r, 6)];
 	}
 	default:
 		switch (fz_below(r, 4)) {
-		case 0: return 0;
-		case 1: return ~0ULL;
-		case 2: return fz_next(r);
-		default: return cur ^ 1ULL << fz_below(r, 8 * (f->size > 8 ? 8 : f->size));
+		case 0:
+			return 0;
+		case 1:
+			return ~0ULL;
+		case 2:
+			return fz_next(r);
+		default:
+			return cur ^ 1ULL << fz_below(r, 8 * (f->size > 8 ? 8 : f->size));
 		}
 	}
 }

@@ -73,8 +73,7 @@ static void sd_fill(char *buf, size_t len, const char *tag, uint64_t off)
 	}
 }
 
-static void sd_write(struct seeder *s, struct inode *ino, const char *tag, uint64_t off,
-		     size_t len)
+static void sd_write(struct seeder *s, struct inode *ino, const char *tag, uint64_t off, size_t len)
 {
 	struct fs_file *f;
 	char *buf = malloc(len);
@@ -119,8 +118,9 @@ static size_t sd_acl(uint8_t *buf)
 
 	memcpy(buf, &h, sizeof(h));
 	for (unsigned i = 0; i < 5; i++) {
-		struct folio_acl_entry e = {cpu_to_le16(tag[i]), cpu_to_le16(perm[i]),
-					    cpu_to_le32(tag[i] == FOLIO_ACL_USER ? 1001 : 0xFFFFFFFFu)};
+		struct folio_acl_entry e = {
+			cpu_to_le16(tag[i]), cpu_to_le16(perm[i]),
+			cpu_to_le32(tag[i] == FOLIO_ACL_USER ? 1001 : 0xFFFFFFFFu)};
 
 		memcpy(buf + 4 + 8 * i, &e, sizeof(e));
 	}
@@ -272,8 +272,8 @@ static int sd_populated(const char *image, const char *tools, unsigned bs, const
 	struct seeder s;
 	char cmd[1024];
 
-	snprintf(cmd, sizeof(cmd), "%s/mkfs.foliofs -q -f -b %u -s %s -N 1024 -U %s %s", tools,
-		 bs, size, SEED_UUID, image);
+	snprintf(cmd, sizeof(cmd), "%s/mkfs.foliofs -q -f -b %u -s %s -N 1024 -U %s %s", tools, bs,
+		 size, SEED_UUID, image);
 	if (sd_run(cmd) || sd_mount(&s, image))
 		return -1;
 	sd_files(&s, bs);
