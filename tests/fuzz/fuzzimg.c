@@ -204,7 +204,7 @@ struct fz_worker {
 	struct fz_counts *cnt; /* shared */
 	struct fz_xstats *xst; /* shared with the exercise child */
 	char *msg;	       /* shared: fs_mount's refusal */
-	char dir[512];	       /* the worker's scratch directory */
+	char dir[560];	       /* the worker's scratch directory */
 	char img[600], log[600], flog[600];
 };
 

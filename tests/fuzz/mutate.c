@@ -361,7 +361,6 @@ static void cat_dir_node(struct fz_cat *c, uint64_t blk, uint32_t ino, int level
 	}
 	for (unsigned i = 0; i < le16_to_cpu(n->dn_count) && 16 * (i + 1) <= used; i++) {
 		uint32_t e = FOLIO_BLK_PAYLOAD + 16 * i;
-		const struct folio_dir_idx *x = (const void *)(b + e);
 
 		cat_field(c, e, 16, FK_ENT, "dir index entry");
 		cat_field(c, e, 8, FK_KEY, "di_key");

@@ -287,7 +287,7 @@ static int sd_pending(const char *from, const char *image)
 	struct inode *f = NULL, *d = NULL;
 	struct fs_file *open = NULL;
 	struct seeder s;
-	char cmd[1024];
+	char cmd[2048];
 	int ret;
 
 	snprintf(cmd, sizeof(cmd), "cp %s %s.tmp", from, image);
@@ -310,11 +310,8 @@ static int sd_pending(const char *from, const char *image)
 	d = sd_dir(&s, s.root, "jdir");
 	sd_put(d);
 	sd_fail(&s, "unlink", fs_unlink(s.root, "fifo"));
-	{
-		int c = fs_journal_commit(s.fs);
-
-		sd_fail(&s, "commit", c < 0 ? c : c == 1 ? 0 : -EAGAIN);
-	}
+	ret = fs_journal_commit(s.fs); /* 1: a commit was written */
+	sd_fail(&s, "commit", ret < 0 ? ret : ret == 1 ? 0 : -EAGAIN);
 	snprintf(cmd, sizeof(cmd), "cp %s.tmp %s && rm -f %s.tmp", image, image, image);
 	ret = sd_run(cmd);
 	if (open)
