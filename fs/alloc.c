@@ -539,8 +539,9 @@ static int grp_alloc_blocks(struct fs *fs, uint32_t g, uint32_t goal, uint32_t w
 	}
 	*first = folio_group_first_block(&fs->geom, g) + start;
 	if (!fs_blocks_are_data(fs, *first, len)) { /* a bitmap that lies */
-		err = fs_corrupt(fs, 0, "group %" PRIu32 ": blocks %" PRIu64 "+%u free but metadata",
-				 g, *first, len);
+		err = fs_corrupt(fs, 0,
+				 "group %" PRIu32 ": blocks %" PRIu64 "+%u free but metadata", g,
+				 *first, len);
 		goto put;
 	}
 	grp_change(&x, false, start, len, true, 0);

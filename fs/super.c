@@ -66,6 +66,34 @@ static int fs_commit_super_direct(struct fs *fs)
 	return err ? err : bdev_flush(fs->bdev);
 }
 
+/* Set ERRORS in the superblock on the device, nothing else, and flush: for
+ * a journaled filesystem that can no longer commit (switched read-only, or
+ * an aborted journal), whose in-core superblock may hold changes (free
+ * counts, the orphan head) of transactions that will never reach the
+ * device; the device's copy stays as committed (RECOVER set: the log is
+ * replayed by the next fsck). */
+static int fs_mark_errors_direct(struct fs *fs)
+{
+	size_t len = fs->geom.block_size < 4096 ? 4096 : fs->geom.block_size;
+	uint8_t *blk = aligned_alloc(4096, len);
+	struct folio_super *d = (struct folio_super *)(blk + FOLIO_SB_OFFSET);
+	int err;
+
+	if (!blk)
+		return -ENOMEM;
+	err = bdev_read(fs->bdev, 0, blk, fs->geom.block_size);
+	if (!err && !folio_sb_csum_ok(d))
+		err = -EIO; /* not what we read at mount: leave it */
+	if (!err) {
+		d->s_state |= cpu_to_le16(FOLIO_STATE_ERRORS);
+		d->s_state &= cpu_to_le16((uint16_t)~FOLIO_STATE_CLEAN);
+		folio_sb_csum_set(d);
+		err = bdev_write(fs->bdev, 0, blk, fs->geom.block_size);
+	}
+	free(blk);
+	return err ? err : bdev_flush(fs->bdev);
+}
+
 /* Write the superblock to the device now and flush it. */
 static int fs_commit_super(struct fs *fs)
 {
@@ -540,7 +568,9 @@ int fs_sync(struct fs *fs)
 /* The clean state, written last, after everything else is on the device:
  * CLEAN, and RECOVER cleared (the journal is empty); or, after corruption or
  * an aborted journal, ERRORS (and RECOVER kept: the log may hold committed
- * transactions), written around the cache. */
+ * transactions), written around the cache: the whole in-core superblock
+ * when everything reached the device, else (a journal that could no longer
+ * commit) only the ERRORS bit in the device's copy. */
 static int fs_mark_clean(struct fs *fs)
 {
 	bool ok = !atomic_load(&fs->rdonly) && !fs->journal_aborted && !atomic_load(&fs->errors);
@@ -553,7 +583,11 @@ static int fs_mark_clean(struct fs *fs)
 		fs->sb.s_state |= cpu_to_le16(FOLIO_STATE_ERRORS);
 	}
 	pthread_mutex_unlock(&fs->sb_lock);
-	return ok ? fs_commit_super(fs) : fs_commit_super_direct(fs);
+	if (ok)
+		return fs_commit_super(fs);
+	if (fs_has_journal(fs) && (atomic_load(&fs->rdonly) || fs->journal_aborted))
+		return fs_mark_errors_direct(fs); /* uncommitted changes stay off the device */
+	return fs_commit_super_direct(fs);
 }
 
 /**
@@ -565,9 +599,10 @@ static int fs_mark_clean(struct fs *fs)
  * later superblock write keeps it); then, on a filesystem still writable
  * (errors=continue) with a journal, it is committed through the journal;
  * without a journal it is written through the cache and flushed; on one
- * switched read-only (the journal no longer commits) it is written around
- * the cache and flushed, as after an aborted journal. Unmount writes
- * ERRORS again last (fs_mark_clean()).
+ * switched read-only (the journal no longer commits) only the ERRORS bit is
+ * set in the device's copy, around the cache (fs_mark_errors_direct()), so
+ * no uncommitted change reaches the device with it. Unmount writes ERRORS
+ * again last (fs_mark_clean()).
  *
  * Context: may sleep; no fs lock, buffer lock or journal handle held.
  * Return: 0 (also when there is nothing to do) or a negative errno.
@@ -593,7 +628,7 @@ int fs_errors_commit(struct fs *fs)
 		if (!err)
 			return 0;
 	}
-	return fs_commit_super_direct(fs);
+	return fs_mark_errors_direct(fs);
 }
 
 /**

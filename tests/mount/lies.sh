@@ -101,6 +101,9 @@ one() {
 	out=$?
 	check "$what: fsck -n finds problems (exit $out)" isnt_zero "$out"
 	like "$(cat "$T/fsck.out")" "recorded errors" "$what: fsck -n reports the errors state"
+	like "$(grep -v 'note:' "$T/fsck.out" | grep -c '^fsck.foliofs: ')" "^[1-9]" \
+		"$what: fsck -n names the damage"
+	diag "fsck: $(grep -v 'note:' "$T/fsck.out" | grep -m1 '^fsck.foliofs: ')"
 	mt_try_mount "$img" "$mp"
 	like "$out" "has errors" "$what: a read-write mount is refused"
 }
