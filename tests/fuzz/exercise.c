@@ -244,9 +244,7 @@ int fz_exercise(const char *image, struct fz_xstats *st, char *msg, size_t msgle
 	struct fs_options o = {.cache_size = 4 << 20, .ra_max_pages = 8};
 	struct xwalk w = {.st = st};
 	struct inode *root;
-	struct statvfs *sv = NULL;
 
-	(void)sv;
 	memset(st, 0, sizeof(*st));
 	msg[0] = 0;
 	x_trace = getenv("FUZZ_TRACE") != NULL;

@@ -10,11 +10,12 @@
  * Options (before the command's arguments): -j N workers (default 1);
  * -t SEC per-step timeout (default 60); -k DIR keep failing images there;
  * -T DIR the tools' directory (default $top_builddir/tools); -v print each
- * image's mutations; -y also fsck -y (default on; -Y turns it off).
+ * image's mutations, refusals and timings; -Y no fsck -y.
  *
  * For each image: the mutations of fz_mutate(), then a child process mounts
  * it with the library and exercises it (exercise.c) under alarm(); then
- * fsck.foliofs -n and -y, each in a child under alarm(). A child killed by
+ * fsck.foliofs -n, -y and -n again, each in a child under alarm(); for three
+ * images in ten the library's turn again on the repaired image. A child killed by
  * SIGALRM is a hang; killed by another signal, or exiting with an unexpected
  * status (the sanitizers are set to abort), or leaving a sanitizer report in
  * its output, is a crash. The counts print at the end; the exit status is 1
