@@ -3,7 +3,8 @@
 # daemon on a FUSE mount: FUZZ_DAEMON_IMAGES (default 24) images, numbers
 # FUZZ_FIRST, FUZZ_FIRST + 37, ... Each is mounted with $FUZZ_DAEMON (the
 # sanitizer build of tests/fuzz/san, or the tree's daemon in a sanitizer
-# build); a refused image must make the daemon exit non-zero, with a message
+# build), every other one with -o errors=continue (the filesystem stays
+# writable after a lie); a refused image must make the daemon exit non-zero, with a message
 # and no signal; a mounted one is walked, read, written (also through mmap),
 # changed (mkdir, create, rename, unlink, setxattr) through the kernel, every
 # command under a timeout, then unmounted: the daemon must exit 0 without a
@@ -64,10 +65,12 @@ for ((i = 0; i < n; i++)); do
 	num=$((first + 37 * i))
 	"$FUZZIMG" mutate "$T/seeds" "$num" "$T/img" >"$T/recipe" || bail "fuzzimg mutate $num"
 	bad=0
-	mt_try_mount "$T/img" "$mp" -o cache_size=8M 2>/dev/null
+	opts=cache_size=8M
+	[ $((i % 2)) = 1 ] && opts=$opts,errors=continue
+	mt_try_mount "$T/img" "$mp" -o "$opts" 2>/dev/null
 	# mt_try_mount unmounts at once when it mounted: mount again to work on it
 	if [ "$rc" = mounted ]; then
-		if mt_mount "$T/img" "$mp" -o cache_size=8M; then
+		if mt_mount "$T/img" "$mp" -o "$opts"; then
 			mounted=$((mounted + 1))
 			workload
 			mt_umount "$mp" || bad=1

@@ -231,6 +231,7 @@ static void x_dir(struct xwalk *w, struct inode *dir, unsigned depth)
 /**
  * fz_exercise - mount an image with the library, use it, unmount it
  * @image: the image file
+ * @cont: mount with errors=continue (the filesystem stays writable after a lie)
  * @st: the counts (zeroed here)
  * @msg: fs_mount's message when it refuses the image
  * @msglen: room in @msg
@@ -239,9 +240,11 @@ static void x_dir(struct xwalk *w, struct inode *dir, unsigned depth)
  * fuzzer, so that a crash or a hang ends only that child.
  * Return: 0.
  */
-int fz_exercise(const char *image, struct fz_xstats *st, char *msg, size_t msglen)
+int fz_exercise(const char *image, bool cont, struct fz_xstats *st, char *msg, size_t msglen)
 {
-	struct fs_options o = {.cache_size = 4 << 20, .ra_max_pages = 8};
+	struct fs_options o = {.cache_size = 4 << 20,
+			       .ra_max_pages = 8,
+			       .errors = cont ? FS_ERRORS_CONTINUE : FS_ERRORS_REMOUNT_RO};
 	struct xwalk w = {.st = st};
 	struct inode *root;
 

@@ -82,8 +82,9 @@ struct fz_xstats {
 	unsigned umount_err; /* fs_unmount returned an error */
 };
 
-/* Mount @image with the library, exercise it, unmount; @msg gets fs_mount's
- * refusal. Returns 0 (whatever the operations returned). */
-int fz_exercise(const char *image, struct fz_xstats *st, char *msg, size_t msglen);
+/* Mount @image with the library (errors=continue when @cont, else
+ * remount-ro), exercise it, unmount; @msg gets fs_mount's refusal. Returns 0
+ * (whatever the operations returned). */
+int fz_exercise(const char *image, bool cont, struct fz_xstats *st, char *msg, size_t msglen);
 
 #endif /* FOLIO_TESTS_FUZZ_H */
