@@ -908,6 +908,11 @@ int fs_dir_lookup(struct inode *dir, const char *name, size_t len, uint32_t *ino
 		return ret;
 	if (!m.found)
 		return -ENOENT;
+	/* only "." names the directory itself (callers lock it, then the
+	 * inode found: the same lock twice) */
+	if (m.ino == dir->ino)
+		return fs_corrupt(dir->fs, dir->ino, "entry %.*s names its own directory",
+				  (int)len, name);
 	*ino = m.ino;
 	if (type)
 		*type = m.type;

@@ -1307,6 +1307,10 @@ int fs_extent_seek(struct inode *inode, uint64_t lblk, uint64_t end, bool data, 
 			*out = lblk;
 			break;
 		}
+		if (!a.len) { /* past the last logical block a file may have */
+			lblk = end;
+			break;
+		}
 		lblk += a.len;
 	}
 	pthread_rwlock_unlock(&inode->ext_lock);

@@ -188,6 +188,19 @@ static void jtx_free(struct jtx *t)
 	free(t);
 }
 
+/* Free the blocks freed in @t that it never committed (the filesystem went
+ * read-only, or its commit failed): fs_journal_forget unhashed them, so
+ * only @t's list holds them. Caller holds j->lock or is the last user. */
+static void jtx_free_forgotten(struct jtx *t)
+{
+	for (size_t i = 0; i < t->nbufs; i++) {
+		struct jbuf *b = t->bufs[i];
+
+		if (b->forgotten && b->tid == t->tid)
+			free(b);
+	}
+}
+
 /* Log blocks a transaction needs: descriptors, copies, revokes, commit. */
 static uint32_t jtx_log_blocks(const struct journal *j, size_t nbufs, size_t nrev)
 {
@@ -459,6 +472,7 @@ void fs_journal_dirty(struct fs *fs, struct buffer_head *bh)
 			goto out;
 		}
 		b->blocknr = bh->b_blocknr;
+		b->tid = j->running->tid + 1; /* in no transaction yet (tid 0 may run) */
 		b->bh = bh;
 		get_bh(bh);
 		b->hnext = j->hash[jhash(j, b->blocknr)];
@@ -939,6 +953,9 @@ fail:
 	journal_abort(j, "commit failed", err);
 	if (c->t) {
 		/* keep the blocks pinned: nothing of this transaction may go home */
+		pthread_mutex_lock(&j->lock);
+		jtx_free_forgotten(c->t);
+		pthread_mutex_unlock(&j->lock);
 		jcommit_free(c);
 		c->t = NULL;
 	}
@@ -1198,6 +1215,9 @@ int fs_journal_replay(struct fs *fs, const char *image, char *msg, size_t msglen
 
 static void journal_free(struct journal *j)
 {
+	/* the hashed blocks go below */
+	if (j->running)
+		jtx_free_forgotten(j->running);
 	for (uint32_t i = 0; j->hash && i <= j->hash_mask; i++) {
 		struct jbuf *b = j->hash[i];
 

@@ -21,6 +21,7 @@ JWRITER_LIBS = tests/lib/libjwriter.a $(FORMAT_LIBS)
 
 # The slowest parts first, so a parallel `make check` starts them early.
 include tests/fsx/local.mk
+include tests/fuzz/local.mk
 include tests/crash/local.mk
 include tests/mount/local.mk
 include tests/unit/local.mk
