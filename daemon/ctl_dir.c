@@ -1,9 +1,10 @@
 /*
  * daemon/ctl_dir.c - the rule for the control socket's directory, applied by the daemon
  * before it binds there (daemon/ctl_sock.c) and by foliofs-ctl before it connects
- * (tools/ctl.c). Linked into both.
+ * (tools/ctl.c). Linked into both, with the one helper both need to read
+ * /proc/self/mountinfo.
  *
- * Interface (daemon/ctl_proto.h): ctl_dir_check.
+ * Interface (daemon/ctl_proto.h): ctl_dir_check, ctl_unescape.
  *
  * The rule: the directory is a real directory (not a symbolic link), owned by the uid
  * that serves the socket, and not writable by group or others; its parent is owned by
@@ -100,4 +101,24 @@ int ctl_dir_check(const char *dir, uid_t uid, char *why, size_t whylen)
 		return -EPERM;
 	}
 	return ctl_dir_check_parent(dir, uid, why, whylen);
+}
+
+/**
+ * ctl_unescape - undo the octal escapes of /proc/self/mountinfo in place
+ * @s: a field of a mountinfo line (\040 for a space and friends)
+ */
+void ctl_unescape(char *s)
+{
+	char *w = s;
+
+	for (; *s; s++) {
+		if (s[0] == '\\' && s[1] >= '0' && s[1] <= '3' && s[2] >= '0' && s[2] <= '7' &&
+		    s[3] >= '0' && s[3] <= '7') {
+			*w++ = (char)((s[1] - '0') << 6 | (s[2] - '0') << 3 | (s[3] - '0'));
+			s += 3;
+		} else {
+			*w++ = *s;
+		}
+	}
+	*w = '\0';
 }

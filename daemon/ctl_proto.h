@@ -38,6 +38,7 @@
 #define CTL_EXIT_UNTRUSTED 3
 
 int ctl_dir_check(const char *dir, uid_t uid, char *why, size_t whylen);
+void ctl_unescape(char *s);
 
 /* Send all of @buf on the socket (a request or an answer), retrying after
  * signals; never raises SIGPIPE. Returns 0, or -1 when the peer is gone. */

@@ -80,23 +80,6 @@
 
 /* ---- finding the mount's device number ---- */
 
-/* Undo the octal escapes of /proc/self/mountinfo (\040 and friends). */
-static void ctl_unescape(char *s)
-{
-	char *w = s;
-
-	for (; *s; s++) {
-		if (s[0] == '\\' && s[1] >= '0' && s[1] <= '3' && s[2] >= '0' && s[2] <= '7' &&
-		    s[3] >= '0' && s[3] <= '7') {
-			*w++ = (char)((s[1] - '0') << 6 | (s[2] - '0') << 3 | (s[3] - '0'));
-			s += 3;
-		} else {
-			*w++ = *s;
-		}
-	}
-	*w = '\0';
-}
-
 /* One mountinfo line: does it show our mount? Sets the device number. */
 static bool ctl_mountinfo_match(char *line, const char *mnt, const char *fstype, unsigned *maj,
 				unsigned *min)

@@ -114,23 +114,6 @@ static bool mountinfo_owner(char *line, const struct ctl_target *t, uid_t *owner
 	return false;
 }
 
-/* Undo the octal escapes of /proc/self/mountinfo (\040 and friends). */
-static void unescape(char *s)
-{
-	char *w = s;
-
-	for (; *s; s++) {
-		if (s[0] == '\\' && s[1] >= '0' && s[1] <= '3' && s[2] >= '0' && s[2] <= '7' &&
-		    s[3] >= '0' && s[3] <= '7') {
-			*w++ = (char)((s[1] - '0') << 6 | (s[2] - '0') << 3 | (s[3] - '0'));
-			s += 3;
-		} else {
-			*w++ = *s;
-		}
-	}
-	*w = '\0';
-}
-
 /* stat() of another user's FUSE mount fails with EACCES, even for root (without
  * allow_other): take the device number of the newest mount on @t->mnt from
  * /proc/self/mountinfo instead. @t->mnt must name the mount point itself. */
@@ -153,7 +136,7 @@ static int find_dev_by_path(struct ctl_target *t)
 	while (want[0] && getline(&line, &cap, f) > 0) {
 		if (sscanf(line, "%*s %*s %u:%u %*s %4095s", &maj, &min, mp) != 3)
 			continue;
-		unescape(mp);
+		ctl_unescape(mp);
 		if (strcmp(mp, want))
 			continue;
 		t->major = maj;
@@ -215,9 +198,11 @@ static int find_socket(struct ctl_target *t)
 	struct stat st;
 
 	for (i = 0; i < n && err == -ENOENT; i++) {
-		snprintf(t->sock, sizeof(t->sock), "%s/" CTL_SOCKET_NAME_FMT, dirs[i], t->major,
-			 t->minor);
-		err = lstat(t->sock, &st) ? -errno : 0;
+		if (snprintf(t->sock, sizeof(t->sock), "%s/" CTL_SOCKET_NAME_FMT, dirs[i], t->major,
+			     t->minor) >= (int)sizeof(t->sock))
+			err = -ENAMETOOLONG;
+		else
+			err = lstat(t->sock, &st) ? -errno : 0;
 	}
 	if (err == -ENOENT) {
 		fprintf(stderr,
