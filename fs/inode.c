@@ -432,6 +432,30 @@ static void inode_copy_slot(struct folio_inode *slot, const struct folio_inode *
 	memcpy((uint8_t *)slot + after, (const uint8_t *)src + after, isz - after);
 }
 
+/* On a filesystem switched read-only, whose journal commits nothing more:
+ * does the slot already hold the in-core inode? Then writing it would only
+ * add a change no commit will make durable (fsync would report it lost).
+ * Always false while the filesystem is writable. Caller holds i_lock and the
+ * slot's buffer lock. */
+static bool inode_slot_same(struct fs *fs, struct inode *inode, const struct folio_inode *slot)
+{
+	uint32_t isz = fs->geom.inode_size;
+	struct folio_inode *copy;
+	bool same;
+
+	if (!atomic_load(&fs->rdonly) || !fs->journal)
+		return false;
+	copy = malloc(isz);
+	if (!copy)
+		return false;
+	memcpy(copy, slot, isz);
+	inode_copy_slot(copy, inode->di, isz);
+	folio_inode_csum_set(fs->csum_seed, inode->ino, copy, isz);
+	same = !memcmp(copy, slot, isz);
+	free(copy);
+	return same;
+}
+
 /* Copy the in-core inode into its table slot. @whole: a new inode, every
  * byte (i_orphan_next 0: its number was free, so it is on no list); else the
  * slot's i_orphan_next is left as the orphan code set it. */
@@ -455,12 +479,14 @@ static int inode_write_slot(struct inode *inode, bool whole)
 		inode->di->i_size = cpu_to_le64(atomic_load(&inode->mapping.i_size));
 	lock_buffer(bh);
 	grows = !whole && le64_to_cpu(inode->di->i_size) > le64_to_cpu(slot->i_size);
-	if (whole)
-		memcpy(slot, inode->di, isz);
-	else
-		inode_copy_slot(slot, inode->di, isz);
-	folio_inode_csum_set(fs->csum_seed, inode->ino, slot, isz);
-	fs_meta_dirty(fs, bh);
+	if (whole || !inode_slot_same(fs, inode, slot)) {
+		if (whole)
+			memcpy(slot, inode->di, isz);
+		else
+			inode_copy_slot(slot, inode->di, isz);
+		folio_inode_csum_set(fs->csum_seed, inode->ino, slot, isz);
+		fs_meta_dirty(fs, bh);
+	}
 	unlock_buffer(bh);
 	pthread_mutex_unlock(&inode->i_lock);
 	/* the bytes the larger size makes visible reach the device before the
@@ -477,7 +503,10 @@ static int inode_write_slot(struct inode *inode, bool whole)
  * @inode: the inode
  *
  * i_size comes from the mapping for regular files and long symlinks. The
- * slot's i_orphan_next is kept (the orphan code owns it).
+ * slot's i_orphan_next is kept (the orphan code owns it). On a filesystem
+ * switched read-only (its journal commits nothing more) a slot that already
+ * holds the inode is left alone, so no change that cannot be committed is
+ * made up.
  *
  * Context: may sleep; takes i_lock and the slot's buffer lock, so the caller
  * holds neither (nor icache_lock).

@@ -34,6 +34,11 @@
  * transaction is kept under a quarter of the log: a handle that finds the
  * running one that large commits it first.
  *
+ * Read-only. After corruption (errors=remount-ro) or an abort the journal
+ * commits nothing more; fs_journal_commit and fs_journal_checkpoint then
+ * fail with -EIO while a change is left uncommitted (always after an abort),
+ * so no fsync reports success for it, and return 0 when nothing is.
+ *
  * Lock order: i_rwsem -> a mapping's invalidate_lock -> tx_lock (a handle)
  * -> page lock -> the fs locks (ext_mutex, group locks, ...) -> buffer locks
  * -> j->lock (leaf). commit_mutex is taken with no handle held (fsync, the
@@ -126,6 +131,9 @@ struct journal {
 	bool stopping; /* fs_journal_stop(): the inode cache is gone */
 	pthread_cond_t wake;
 	unsigned interval_s;
+
+	/* journal_abort() ran: a change was lost (atomic; never clears) */
+	_Atomic bool aborted;
 
 	/* counters (atomic) */
 	_Atomic uint64_t nr_commits, nr_checkpoints, nr_logged_blocks, nr_revokes;
@@ -333,7 +341,32 @@ static void busy_release(struct journal *j, uint64_t tid)
 static void journal_abort(struct journal *j, const char *why, int err)
 {
 	fs_corrupt(j->fs, 0, "journal: %s (%s)", why, strerror(-err));
+	atomic_store(&j->aborted, true);
 	atomic_store(&j->fs->rdonly, true); /* even with errors=continue */
+}
+
+/* The filesystem can no longer commit (read-only since corruption or an
+ * abort): is a change left that no commit will make durable? After an
+ * abort always (a change, or a whole transaction, was dropped); else when
+ * the running transaction holds one. */
+static bool journal_lost(struct journal *j)
+{
+	bool lost;
+
+	if (atomic_load(&j->aborted))
+		return true;
+	pthread_mutex_lock(&j->lock);
+	lost = j->running && (j->running->nbufs || j->running->nrev);
+	pthread_mutex_unlock(&j->lock);
+	return lost;
+}
+
+/* What a commit or checkpoint on a filesystem switched read-only returns:
+ * -EIO when a change can no longer be made durable, 0 when everything
+ * already is. */
+static int journal_rdonly_result(struct journal *j)
+{
+	return journal_lost(j) ? -EIO : 0;
 }
 
 /* Commit or checkpoint first if the running transaction or the log is
@@ -1033,9 +1066,15 @@ static int __journal_checkpoint(struct journal *j, struct jcommit *c)
  * there is nothing to commit.
  *
  * Context: may sleep; no handle held.
+ * On a filesystem switched read-only (corruption with errors=remount-ro,
+ * or an aborted journal) nothing is written: a change left uncommitted can
+ * no longer be made durable, so the call fails with -EIO while the running
+ * transaction holds one or after an abort (docs/DESIGN.md "The journal").
+ *
  * Return: 1 when a commit was written and the device flushed, 0 when there
- * was nothing to commit (or no journal, or the filesystem is read-only), or
- * the error that aborted the journal.
+ * was nothing to commit (or no journal); -EIO on a filesystem switched
+ * read-only with changes left uncommitted; or the error that aborted the
+ * journal.
  */
 int fs_journal_commit(struct fs *fs)
 {
@@ -1047,11 +1086,15 @@ int fs_journal_commit(struct fs *fs)
 		return 0;
 	FS_BUG_ON(tx_depth);
 	pthread_mutex_lock(&j->commit_mutex);
-	err = atomic_load(&fs->rdonly) ? -EROFS : __journal_commit(j, false, &c);
+	if (atomic_load(&fs->rdonly)) {
+		pthread_mutex_unlock(&j->commit_mutex);
+		return journal_rdonly_result(j);
+	}
+	err = __journal_commit(j, false, &c);
 	pthread_mutex_unlock(&j->commit_mutex);
 	if (err >= 0)
 		jcommit_put_inodes(&c);
-	return err == -EROFS ? 0 : err;
+	return err;
 }
 
 /**
@@ -1059,10 +1102,12 @@ int fs_journal_commit(struct fs *fs)
  * the log
  * @fs: the filesystem
  *
- * Handles wait meanwhile.
+ * Handles wait meanwhile. On a filesystem switched read-only nothing is
+ * written, as in fs_journal_commit().
  *
  * Context: may sleep; no handle held.
- * Return: 0 or a negative errno.
+ * Return: 0; -EIO on a filesystem switched read-only with changes left
+ * uncommitted; or a negative errno.
  */
 int fs_journal_checkpoint(struct fs *fs)
 {
@@ -1076,11 +1121,11 @@ int fs_journal_checkpoint(struct fs *fs)
 	memset(&c, 0, sizeof(c));
 	pthread_mutex_lock(&j->commit_mutex);
 	pthread_rwlock_wrlock(&j->tx_lock);
-	err = atomic_load(&fs->rdonly) ? -EROFS : __journal_checkpoint(j, &c);
+	err = atomic_load(&fs->rdonly) ? journal_rdonly_result(j) : __journal_checkpoint(j, &c);
 	pthread_rwlock_unlock(&j->tx_lock);
 	pthread_mutex_unlock(&j->commit_mutex);
 	jcommit_put_inodes(&c);
-	return err == -EROFS ? 0 : err;
+	return err;
 }
 
 /**
@@ -1383,8 +1428,13 @@ void fs_journal_stop_thread(struct fs *fs)
  * written, blocks of uncommitted transactions stay pinned so no writeback
  * sends them home, and the image keeps RECOVER.
  *
+ * When changes were left uncommitted (lost), one line on stderr says so;
+ * the fsyncs that needed them failed with -EIO already, and the image
+ * records ERRORS, so the unmount itself does not fail for them (as ext4's
+ * unmount after an aborted journal).
+ *
  * Context: fs_unmount().
- * Return: 0; -EROFS when the journal was aborted; an I/O error.
+ * Return: 0; -EROFS when the filesystem was switched read-only; an I/O error.
  */
 int fs_journal_stop(struct fs *fs)
 {
@@ -1396,6 +1446,9 @@ int fs_journal_stop(struct fs *fs)
 	fs_journal_stop_thread(fs);
 	__atomic_store_n(&j->stopping, true, __ATOMIC_RELEASE);
 	err = atomic_load(&fs->rdonly) ? -EROFS : fs_journal_checkpoint(fs);
+	if (err == -EROFS && journal_lost(j))
+		fprintf(stderr, "foliofs: journal: changes not committed before the filesystem "
+				"went read-only are lost\n");
 	if (err)
 		fs->journal_aborted = true;
 	fs->journal = NULL;

@@ -545,7 +545,11 @@ static int fs_sync_meta(struct fs *fs)
  * With a journal the metadata is committed and then checkpointed: every
  * block is home and the log empty afterwards, so the image reads (fsck) as
  * a clean unmount would leave it, apart from the state. Does nothing on a
- * read-only mount.
+ * read-only mount. On one switched read-only (corruption, an aborted
+ * journal) the journal commits nothing more: the superblock is not written
+ * (fs_errors_commit() wrote its ERRORS state around the cache), and the
+ * call fails with -EIO when a change is left uncommitted
+ * (fs_journal_checkpoint()).
  *
  * Context: may sleep; no fs lock held.
  * Return: 0 or the first negative errno (the rest is still written).
@@ -557,9 +561,13 @@ int fs_sync(struct fs *fs)
 	if (fs->opts.rdonly)
 		return 0;
 	err = fs_icache_writeback(fs);
-	fs_tx_begin(fs);
-	err = fs_first_err(err, fs_write_super(fs));
-	fs_tx_end(fs);
+	/* switched read-only, the journal commits nothing more: the superblock's
+	 * counts are not written (the descriptors' are the committed truth) */
+	if (!atomic_load(&fs->rdonly) || !fs->journal) {
+		fs_tx_begin(fs);
+		err = fs_first_err(err, fs_write_super(fs));
+		fs_tx_end(fs);
+	}
 	if (fs->journal) /* commit, then everything home and the log empty */
 		return fs_first_err(err, fs_journal_checkpoint(fs));
 	return fs_first_err(err, fs_sync_meta(fs));

@@ -5,8 +5,9 @@
 # For each, on a real mount: the operation that meets the lie fails with
 # EIO; the daemon's log has one "corruption" line naming the inode; the
 # superblock on the image has ERRORS while still mounted; with the default
-# errors=remount-ro a write then gets EROFS, with errors=continue it
-# succeeds; foliofs-ctl stats says fs_errors 1; the daemon is alive and
+# errors=remount-ro a write then gets EROFS and an fsync of a file created
+# before the lie (left uncommitted: commit=3600) gets EIO, with
+# errors=continue both succeed; foliofs-ctl stats says fs_errors 1; the daemon is alive and
 # unmounts cleanly (exit 0); fsck.foliofs -n reports the errors state and
 # the damage; and a read-write mount is refused. Bad errors= values are
 # refused with a clear line.
@@ -55,16 +56,31 @@ except OSError as e:
 	esac
 }
 
+# fsync_file PATH: "ok", or "errno N" when fsync(2) fails.
+fsync_file() {
+	"$PY" -c 'import os, sys
+fd = os.open(sys.argv[1], os.O_RDONLY)
+try:
+    os.fsync(fd)
+    print("ok")
+except OSError as e:
+    print("errno", e.errno)' "$1"
+}
+
 # one LIE MODE: the whole sequence on a fresh image (MODE remount-ro or
 # continue; remount-ro is the default and is not passed).
 one() {
 	local lie=$1 mode=$2 what pid out
 	local -a opts=()
 	what="$lie, errors=$mode"
-	[ "$mode" = continue ] && opts=(-o errors=continue)
+	# no periodic commit: a change made before the lie stays uncommitted
+	opts=(-o commit=3600)
+	[ "$mode" = continue ] && opts+=(-o errors=continue)
 	build "$lie"
 	mt_mount_ok "$img" "$mp" "$what: mounts" "${opts[@]}" || return
 	pid=$(mt_get pid "$mp")
+	# (lie-bmmeta, remount-ro: the mount found it, nothing can be made)
+	[ "$lie/$mode" = lie-bmmeta/remount-ro ] || touch "$mp/pending"
 	out=$(trigger "$lie" 2>&1 >/dev/null)
 	if [ "$lie/$mode" = lie-bmmeta/remount-ro ]; then
 		# freeing the orphan mkimage leaves reads that bitmap at mount
@@ -81,6 +97,14 @@ one() {
 	else
 		like "$(grep 'foliofs: corruption' "$MT_LOG" | head -1)" "now read-only" \
 			"$what: it says it is now read-only"
+	fi
+	if [ "$lie/$mode" != lie-bmmeta/remount-ro ]; then
+		out=$(fsync_file "$mp/pending")
+		if [ "$mode" = continue ]; then
+			is "$out" ok "$what: fsync of a file made before it: still commits"
+		else
+			is "$out" "errno 5" "$what: fsync of a file made before it (lost): EIO"
+		fi
 	fi
 	check "$what: ERRORS is on the image while mounted" sb_errors
 	is "$(ctl_stat "$mp" fs_errors)" 1 "$what: foliofs-ctl stats: fs_errors 1"

@@ -9,7 +9,11 @@
  * allocation that meets only such blocks commits first and succeeds instead
  * of reusing them at once or failing with ENOSPC; freeing metadata blocks that were
  * logged writes revoke records; commit and checkpoint counters move; a clean
- * unmount leaves an empty log and RECOVER cleared.
+ * unmount leaves an empty log and RECOVER cleared. A filesystem switched
+ * read-only by corruption with a change left uncommitted fails fsync,
+ * fdatasync, sync and unmount with EIO; with nothing left uncommitted (or on
+ * a -o ro mount) they return 0; with errors=continue fsync still commits
+ * and what it synced survives a crash.
  */
 #include "config.h"
 
@@ -189,6 +193,142 @@ static void test_revoke(unsigned bs)
 	fsfix_cleanup(&t);
 }
 
+/* A mount that commits only when told (no periodic commit in the way). */
+static void mount_quiet(struct fsfix *t, unsigned errors)
+{
+	struct fs_options o = {.cache_size = 32ULL << 20,
+			       .ra_max_pages = 32,
+			       .commit_interval = 3600,
+			       .errors = errors};
+
+	if (fsfix_mount_opts(t, &o, NULL, 0))
+		BAIL("mount %s", t->image);
+}
+
+/* A file @name with @len bytes of pattern @seed, left open in *@f. */
+static struct inode *new_file(struct fsfix *t, const char *name, unsigned seed, size_t len,
+			      struct fs_file **f)
+{
+	struct inode *inode = fsfix_create(t, name);
+
+	*f = fsfix_open(inode, O_RDWR);
+	fsfix_write_pattern(*f, seed, 0, len);
+	return inode;
+}
+
+static void close_file(struct inode *inode, struct fs_file *f)
+{
+	fs_release(f);
+	fsfix_put(inode);
+}
+
+/* Switched read-only by corruption (errors=remount-ro) with a change the
+ * journal never committed: fsync, fdatasync and sync say EIO; the unmount
+ * leaves ERRORS on the image. */
+static void test_ro_lost(unsigned bs)
+{
+	struct folio_super sb;
+	struct inode *a, *b;
+	struct fs_file *fa, *fb;
+	struct fsfix t;
+
+	fsfix_mkfs(&t, bs, "16M", JOPTS);
+	mount_quiet(&t, FS_ERRORS_REMOUNT_RO);
+	a = new_file(&t, "a", 21, 20000, &fa);
+	is_int(fs_fsync(fa, false), 0, "bs %u: fsync before the lie", bs);
+	b = new_file(&t, "b", 22, 20000, &fb); /* not committed */
+	fs_corrupt(t.fs, 0, "test: a lie");
+	is_int(fs_check_writable(t.fs), -EROFS, "bs %u: now read-only", bs);
+	is_int(fs_fsync(fb, false), -EIO, "bs %u: fsync of the uncommitted file: EIO", bs);
+	is_int(fs_fsync(fb, true), -EIO, "bs %u: fdatasync of it: EIO", bs);
+	is_int(fs_fsync(fb, false), -EIO, "bs %u: and again (not once only)", bs);
+	is_int(fs_fsync(fa, false), -EIO,
+	       "bs %u: fsync of another file while a change is lost: EIO", bs);
+	is_int(fs_sync(t.fs), -EIO, "bs %u: fs_sync (foliofs-ctl sync): EIO", bs);
+	close_file(a, fa);
+	close_file(b, fb);
+	is_int(fsfix_umount(&t), 0, "bs %u: unmount (the loss was reported, the image marked)", bs);
+	fsfix_read_sb(&t, &sb);
+	ok((le16_to_cpu(sb.s_state) & FOLIO_STATE_ERRORS) &&
+		   !(le16_to_cpu(sb.s_state) & FOLIO_STATE_CLEAN),
+	   "bs %u: ERRORS, not CLEAN, on the image", bs);
+	fsfix_cleanup(&t);
+}
+
+/* Switched read-only with everything committed: nothing to make durable,
+ * fsync and sync return 0 (and on a -o ro mount, which never writes). */
+static void test_ro_nothing_lost(unsigned bs)
+{
+	struct fs_options ro = {.cache_size = 32ULL << 20, .ra_max_pages = 32, .rdonly = true};
+	struct inode *a;
+	struct fs_file *fa;
+	struct fsfix t;
+
+	fsfix_mkfs(&t, bs, "16M", JOPTS);
+	mount_quiet(&t, FS_ERRORS_REMOUNT_RO);
+	a = new_file(&t, "a", 23, 20000, &fa);
+	is_int(fs_fsync(fa, false), 0, "bs %u: fsync before the lie", bs);
+	fs_corrupt(t.fs, 0, "test: a lie");
+	is_int(fs_fsync(fa, false), 0, "bs %u: read-only, nothing uncommitted: fsync 0", bs);
+	is_int(fs_fsync(fa, true), 0, "bs %u: fdatasync 0", bs);
+	is_int(fs_fsync_inode(t.root, false), 0, "bs %u: fsync of the directory 0", bs);
+	is_int(fs_sync(t.fs), 0, "bs %u: fs_sync 0", bs);
+	close_file(a, fa);
+	is_int(fsfix_umount(&t), 0, "bs %u: unmount 0", bs);
+	fsfix_cleanup(&t);
+
+	fsfix_mkfs(&t, bs, "16M", JOPTS);
+	if (fsfix_mount_opts(&t, &ro, NULL, 0))
+		BAIL("mount -o ro %s", t.image);
+	a = fsfix_lookup(&t, "lost+found");
+	is_int(fs_fsync_inode(a, false), 0, "bs %u: -o ro: fsync 0", bs);
+	fsfix_put(a);
+	is_int(fs_fsync_inode(t.root, false), 0, "bs %u: -o ro: fsync of the root 0", bs);
+	is_int(fs_sync(t.fs), 0, "bs %u: -o ro: fs_sync 0", bs);
+	is_int(fsfix_umount(&t), 0, "bs %u: -o ro: unmount 0", bs);
+	fsfix_cleanup(&t);
+}
+
+/* errors=continue: the filesystem stays writable and commits go on: fsync
+ * returns 0 and what it synced survives a crash. */
+static void test_continue_fsync(unsigned bs)
+{
+	struct inode *c;
+	struct fs_file *fc;
+	char errs[1024];
+	int status;
+	struct fsfix t;
+	pid_t pid;
+
+	fsfix_mkfs(&t, bs, "16M", JOPTS);
+	fflush(stdout);
+	pid = fork();
+	if (pid < 0)
+		BAIL("fork");
+	if (!pid) {
+		mount_quiet(&t, FS_ERRORS_CONTINUE);
+		c = new_file(&t, "c", 24, 30000, &fc);
+		fs_corrupt(t.fs, 0, "test: a lie");
+		if (fs_check_writable(t.fs))
+			_exit(2);
+		_exit(fs_fsync(fc, false) == 0 ? 0 : 3); /* no unmount: a crash */
+	}
+	waitpid(pid, &status, 0);
+	is_int(WIFEXITED(status) ? WEXITSTATUS(status) : -1, 0,
+	       "bs %u: errors=continue: still writable, fsync 0", bs);
+	is_int(fsfix_mount_capture(&t, errs, sizeof(errs)), 0, "bs %u: mounts again (replay)", bs);
+	c = fsfix_lookup(&t, "c");
+	ok(c != NULL, "bs %u: the fsynced file is there", bs);
+	if (c) {
+		fc = fsfix_open(c, O_RDONLY);
+		is_int((int)fsfix_size(c), 30000, "bs %u: its size", bs);
+		ok(check_pattern(fc, 24, 0, 30000), "bs %u: its bytes", bs);
+		close_file(c, fc);
+	}
+	is_int(fsfix_umount(&t), 0, "bs %u: unmount", bs);
+	fsfix_cleanup(&t);
+}
+
 int main(void)
 {
 	static const unsigned sizes[] = {1024, 2048, 4096};
@@ -198,5 +338,8 @@ int main(void)
 		test_busy(sizes[i]);
 		test_revoke(sizes[i]);
 	}
+	test_ro_lost(4096);
+	test_ro_nothing_lost(4096);
+	test_continue_fsync(4096);
 	return done_testing();
 }
