@@ -4,7 +4,9 @@
 # and 4 KiB: a MAP_SHARED store read() by another process without msync; a
 # write() seen through an existing mapping; truncate, punch-hole, zero-range
 # and copy_file_range under a mapping; stores through a mapping that was
-# never msynced survive unmount and remount; fsck clean.
+# never msynced survive unmount and remount; a write past an end of file
+# inside a page dirtied through the mapping, under write-back (with
+# cache=kernel the kernel's own race there is a TODO); fsck clean.
 . "$(dirname "$0")/lib.sh"
 
 [ -x "$MMAP_HELPER" ] || bail "$MMAP_HELPER is not built"
@@ -26,7 +28,11 @@ for cache in daemon kernel; do
 				diag "$tag: kernel $(uname -r), cache mode in effect: $mode"
 			fi
 		fi
-		for check in store-read write-map truncate-map punch-map zero-map copy-map map-write; do
+		# eof-extend with cache=kernel: a known kernel race (mmap_helper.c)
+		eof=eof-extend
+		[ "$cache" = kernel ] && eof=eof-extend-kernel
+		for check in store-read write-map truncate-map punch-map zero-map copy-map map-write \
+			$eof; do
 			diag "$tag: $check"
 			sub_tap "$MMAP_HELPER" "$check" "$mp/$check"
 		done
