@@ -49,7 +49,13 @@
 #define FSX_MAX_PROCS	   256
 #define FSX_PROGRESS	   10000UL
 
-enum { FSX_OPT_EXEC = 0x100, FSX_OPT_EXEC_EVERY, FSX_OPT_MARK, FSX_OPT_MARK_DIR };
+enum {
+	FSX_OPT_EXEC = 0x100,
+	FSX_OPT_EXEC_EVERY,
+	FSX_OPT_MARK,
+	FSX_OPT_MARK_DIR,
+	FSX_OPT_MSYNC_MAPWRITE
+};
 
 static const struct option fsx_long_opts[] = {
 	{"ops", required_argument, NULL, 'N'},
@@ -75,6 +81,7 @@ static const struct option fsx_long_opts[] = {
 	{"exec-every", required_argument, NULL, FSX_OPT_EXEC_EVERY},
 	{"mark", required_argument, NULL, FSX_OPT_MARK},
 	{"mark-dir", required_argument, NULL, FSX_OPT_MARK_DIR},
+	{"msync-mapwrite", no_argument, NULL, FSX_OPT_MSYNC_MAPWRITE},
 	{"off", required_argument, NULL, 'x'},
 	{"help", no_argument, NULL, 'h'},
 	{NULL, 0, NULL, 0},
@@ -139,6 +146,8 @@ static void fsx_usage(FILE *f)
 		"  -R, --no-mapread       no reads through the shared mapping\n"
 		"  -W, --no-mapwrite      no writes through the shared mapping (with/without "
 		"msync)\n"
+		"      --msync-mapwrite   every write through the mapping is followed by\n"
+		"                         msync (the same operations and seeds otherwise)\n"
 		"  -T, --no-truncate      no truncate up or down\n"
 		"  -F, --no-fallocate     no fallocate of any mode\n"
 		"  -H, --no-punch-hole    no FALLOC_FL_PUNCH_HOLE\n"
@@ -323,6 +332,9 @@ static void fsx_option(struct fsx *fs, int ch, char **argv)
 		break;
 	case FSX_OPT_MARK_DIR:
 		fsx_mark_dir_opt(fs, optarg);
+		break;
+	case FSX_OPT_MSYNC_MAPWRITE:
+		fs->msync_always = 1;
 		break;
 	case 'h':
 		fsx_usage(stdout);

@@ -103,6 +103,7 @@ struct fsx {
 	unsigned long exec_every; /* --exec-every */
 	unsigned opt_off;	  /* FSX_BIT(op) of operations turned off by options */
 	int no_keep_size;	  /* -k: zero range never keeps the size either */
+	int msync_always;	  /* --msync-mapwrite: every mapped write is msynced */
 	const char *prefix;	  /* put before every message ("" or "[K] ") */
 	int sync_up, sync_down;	  /* -p with --exec, in a child: pipes to and from
 				   * the parent, which runs the command; else -1 */

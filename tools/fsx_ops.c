@@ -390,7 +390,7 @@ static void fsx_op_mapwrite(struct fsx *fs, struct fsx_rec *rec, const uint64_t 
 	fsx_pattern_fill(fs->buf, rec->n, rec->off, rec->len);
 	fsx_map_copy(fs, fs->map + rec->off, fs->buf, rec->len, "mapped write");
 	memcpy(fs->model + rec->off, fs->buf, rec->len);
-	if (!(r[3] & 1))
+	if (!(r[3] & 1) && !fs->msync_always)
 		return;
 	rec->flags |= FSX_F_MSYNC;
 	pg = fsx_round_down(rec->off, fs->page);

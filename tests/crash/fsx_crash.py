@@ -198,6 +198,8 @@ def main():
     cmd = [tools.fsx, "-q", "-N", str(a.ops), "-S", str(a.seed), "-l", a.max_len, "-o",
            a.max_op, "--mark", '"%s" "%s" mark "$FSX_MARK"' % (tools.ctl, mp),
            "--mark-dir", marks, os.path.join(mp, "f")]
+    if a.cache == "kernel":  # the kernel race of tests/fsx/fsx-mount-lib.sh's FM_FSX_OPTS
+        cmd.insert(1, "--msync-mapwrite")
     r = crashlib.run(cmd, cwd=a.work)
     ok(r.returncode == 0, "%s: foliofs-fsx passed on the live mount" % desc,
        *r.stdout.splitlines()[-15:])

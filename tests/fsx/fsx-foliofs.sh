@@ -44,6 +44,7 @@ fm_no_notes() {
 
 for cache in daemon kernel; do
 	tag="B=$bs cache=$cache"
+	FM_FSX_OPTS=$([ $cache = kernel ] && echo --msync-mapwrite)
 	img=$T/img.$bs.$cache
 	mp=$T/mnt.$bs.$cache
 	c=$([ $cache = kernel ] && echo 1 || echo 0)

@@ -36,6 +36,7 @@ count_ops() {
 for bs in 1024 2048 4096; do
 	for cache in daemon kernel; do
 		tag="B=$bs cache=$cache"
+		FM_FSX_OPTS=$([ $cache = kernel ] && echo --msync-mapwrite)
 		img=$T/img
 		mp=$T/mnt
 		c=$([ $cache = kernel ] && echo 1 || echo 0)
