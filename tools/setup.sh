@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 what=${1:-build}
 export DEBIAN_FRONTEND=noninteractive
 PACKAGES="build-essential autoconf automake libtool pkg-config libfuse3-dev liburcu-dev
-liblz4-dev fuse3 fio fuse2fs e2fsprogs attr acl util-linux python3 stress-ng"
+liblz4-dev fuse3 fio fuse2fs e2fsprogs attr acl util-linux python3 stress-ng xz-utils"
 apt-get update -qq
 # shellcheck disable=SC2086
 apt-get install -y -qq $PACKAGES >/dev/null
