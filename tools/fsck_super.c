@@ -65,12 +65,27 @@ static bool fsck_find_backup(struct fsck *f, uint8_t *buf)
 	return false;
 }
 
+/* The last mount time as UTC text, or its raw number when the image holds
+ * a time gmtime cannot represent (a crafted image's INT64_MAX). */
+static const char *fsck_time_text(uint64_t t, char *buf, size_t len)
+{
+	time_t tt = (time_t)t;
+	struct tm tm;
+
+	if (!t)
+		return "never";
+	if (t > INT64_MAX || !gmtime_r(&tt, &tm) ||
+	    !strftime(buf, len, "%Y-%m-%d %H:%M:%S UTC", &tm))
+		snprintf(buf, len, "%" PRIu64 " (out of range)", t);
+	return buf;
+}
+
 static void fsck_print_super(struct fsck *f)
 {
 	const struct folio_super *sb = &f->sb;
 	const uint8_t *u = sb->s_uuid;
 	char label[33] = {0};
-	time_t mt = (time_t)le64_to_cpu(sb->s_mount_time);
+	char mt[64];
 
 	memcpy(label, sb->s_label, 32);
 	fsck_verbose(f, "label: \"%s\"", label);
@@ -89,7 +104,8 @@ static void fsck_print_super(struct fsck *f)
 	fsck_verbose(f, "state: %s%s  mount count: %u  last mount: %s",
 		     f->dirty ? "not clean" : "clean",
 		     le16_to_cpu(sb->s_state) & FOLIO_STATE_ERRORS ? ", errors" : "",
-		     le32_to_cpu(sb->s_mount_count), mt ? strtok(ctime(&mt), "\n") : "never");
+		     le32_to_cpu(sb->s_mount_count),
+		     fsck_time_text(le64_to_cpu(sb->s_mount_time), mt, sizeof(mt)));
 	fsck_verbose(f, "orphan list head: %u  backup superblock: %" PRIu64,
 		     le32_to_cpu(sb->s_orphan_head), le64_to_cpu(sb->s_backup_sb_block));
 }
