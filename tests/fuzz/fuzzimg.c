@@ -280,10 +280,15 @@ static int check_image(struct fz_worker *w, const char *name, const uint8_t *ori
 		snprintf(what, sizeof(what), "fsck -y: %s (exit %d)", out_name[out], code);
 		if (out == OUT_OK) {
 			count_add(cnt, &cnt->fsck_y[code > 8 ? 8 : code], 1);
+			if (opt.verbose && code >= 8)
+				fprintf(stderr, "%s: fsck -y exit %d\n", name, code);
 			out = run_tool(fsck, "-n", w->img, w->flog, &code);
 			snprintf(what, sizeof(what), "fsck -n after -y: %s (exit %d)",
 				 out_name[out], code);
 			count_add(cnt, &cnt->fsck_after_y_unclean, out == OUT_OK && code != 0);
+			if (opt.verbose && out == OUT_OK && code != 0)
+				fprintf(stderr, "%s: not clean after fsck -y (fsck -n exit %d)\n",
+					name, code);
 		}
 		if (out == OUT_OK && last >= '0' && last <= '9' && last % 4 == 0) {
 			/* one image in four: what fsck -y left, through the library */
