@@ -29,6 +29,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "format/crc32c.h"
 #include "format/journal.h"
@@ -116,6 +117,57 @@ bool folio_jblock_csum_ok(uint32_t seed, const void *block, uint32_t block_size)
 }
 
 /**
+ * folio_jsb_init - a fresh journal superblock: an empty log
+ * @jsb: out (the whole struct is overwritten)
+ * @sb: the filesystem's superblock (block size, journal size, uuid)
+ * @sequence: the sequence the first transaction will carry
+ *
+ * What mkfs writes, and what fsck -y writes over a journal superblock that
+ * cannot be used (after zeroing the log, so no stale block can replay).
+ *
+ * Context: any.
+ */
+void folio_jsb_init(struct folio_jsb *jsb, const struct folio_super *sb, uint64_t sequence)
+{
+	memset(jsb, 0, sizeof(*jsb));
+	jsb->j_magic = cpu_to_le32(FOLIO_JSB_MAGIC);
+	jsb->j_version = cpu_to_le32(FOLIO_JOURNAL_VERSION);
+	jsb->j_block_size = cpu_to_le32(1024u << le32_to_cpu(sb->s_log_block_size));
+	jsb->j_blocks = cpu_to_le32((uint32_t)le64_to_cpu(sb->s_journal_blocks));
+	jsb->j_first = cpu_to_le32(1);
+	jsb->j_sequence = cpu_to_le64(sequence);
+	memcpy(jsb->j_uuid, sb->s_uuid, sizeof(jsb->j_uuid));
+	folio_jsb_csum_set(folio_fs_seed(sb->s_uuid), jsb);
+}
+
+/**
+ * folio_journal_inode_map - make inode 2 the journal file of @sb
+ * @in: inode 2 (its times and other fields are left as they are)
+ * @sb: the filesystem's superblock (the journal's run)
+ *
+ * A regular file of mode 0600 and one link whose one extent maps exactly
+ * s_journal_blocks blocks from s_journal_block. The caller sets the checksum.
+ *
+ * Context: any.
+ */
+void folio_journal_inode_map(struct folio_inode *in, const struct folio_super *sb)
+{
+	uint64_t n = le64_to_cpu(sb->s_journal_blocks);
+
+	in->i_mode = cpu_to_le16((uint16_t)(S_IFREG | 0600));
+	in->i_nlink = cpu_to_le32(1);
+	in->i_size = cpu_to_le64(n << (10 + le32_to_cpu(sb->s_log_block_size)));
+	in->i_blocks = cpu_to_le64(n);
+	in->i_flags = 0;
+	in->i_xattr_block = 0;
+	memset(&in->i_extents, 0, sizeof(in->i_extents));
+	folio_eh_init(&in->i_extents.eh, FOLIO_EXT_INLINE, 0);
+	in->i_extents.eh.eh_entries = cpu_to_le16(1);
+	in->i_extents.ext[0].ee_pblk = sb->s_journal_block;
+	in->i_extents.ext[0].ee_len = cpu_to_le32((uint32_t)n);
+}
+
+/**
  * folio_jsb_check - check a journal superblock against the filesystem
  * @jsb: the journal superblock (journal block 0)
  * @sb: the filesystem's superblock, validated
@@ -141,7 +193,8 @@ int folio_jsb_check(const struct folio_jsb *jsb, const struct folio_super *sb, c
 		return -EUCLEAN;
 	}
 	if (le32_to_cpu(jsb->j_version) != FOLIO_JOURNAL_VERSION) {
-		jmsg(msg, msglen, "journal version %" PRIu32 " is not supported (this code reads %d)",
+		jmsg(msg, msglen,
+		     "journal version %" PRIu32 " is not supported (this code reads %d)",
 		     le32_to_cpu(jsb->j_version), FOLIO_JOURNAL_VERSION);
 		return le32_to_cpu(jsb->j_version) > FOLIO_JOURNAL_VERSION ? -EPROTONOSUPPORT
 									   : -EUCLEAN;
@@ -219,8 +272,8 @@ struct jscan {
 	size_t ncopies, capcopies;
 	struct jrevokes rv;
 	/* the transaction being scanned */
-	size_t tx_copies;  /* copies of earlier transactions */
-	uint64_t *tx_rv;   /* its revoke records */
+	size_t tx_copies; /* copies of earlier transactions */
+	uint64_t *tx_rv;  /* its revoke records */
 	size_t tx_nrv, tx_caprv;
 };
 
@@ -338,7 +391,8 @@ static int js_descriptor(struct jscan *js, uint64_t seq, uint32_t *pos, uint32_t
 		return -ENOMEM;
 	memcpy(tags, js->buf + sizeof(*d), count * sizeof(*tags));
 	for (uint32_t i = 0; i < count && !err; i++) {
-		struct jcopy c = {.seq = seq, .home = le64_to_cpu(tags[i].t_block),
+		struct jcopy c = {.seq = seq,
+				  .home = le64_to_cpu(tags[i].t_block),
 				  .flags = le32_to_cpu(tags[i].t_flags)};
 
 		*pos = folio_journal_next(*pos, js->first, js->blocks);
@@ -478,8 +532,8 @@ static void js_free(struct jscan *js)
 }
 
 /* Load and check the journal superblock into @jsb. */
-static int js_load(struct jscan *js, const struct folio_super *sb, struct folio_jsb *jsb,
-		   char *msg, size_t msglen)
+static int js_load(struct jscan *js, const struct folio_super *sb, struct folio_jsb *jsb, char *msg,
+		   size_t msglen)
 {
 	int err = js_read(js, 0, js->buf);
 

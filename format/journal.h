@@ -128,6 +128,10 @@ bool folio_jsb_csum_ok(uint32_t seed, const struct folio_jsb *jsb);
  * in its last 4 bytes. */
 void folio_jblock_csum_set(uint32_t seed, void *block, uint32_t block_size);
 bool folio_jblock_csum_ok(uint32_t seed, const void *block, uint32_t block_size);
+/* A fresh journal superblock for @sb's journal: an empty log. */
+void folio_jsb_init(struct folio_jsb *jsb, const struct folio_super *sb, uint64_t sequence);
+/* Inode 2 as the journal file mapping @sb's journal run (checksum not set). */
+void folio_journal_inode_map(struct folio_inode *in, const struct folio_super *sb);
 /* Checks a journal superblock against the filesystem's superblock: magic,
  * checksum, version, sizes, uuid, j_start in range. 0 or -EUCLEAN /
  * -EPROTONOSUPPORT with one line in @msg. */

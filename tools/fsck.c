@@ -526,7 +526,7 @@ int main(int argc, char **argv)
 	fsck_parse_args(argc, argv, &f);
 	fsck_open(&f);
 	fsck_pass_super(&f);
-	if (f.mode != FSCK_CHECK && fsck_replay(&f)) {
+	if (f.mode != FSCK_CHECK && (fsck_journal_repair(&f) | fsck_replay(&f))) {
 		f.problems = 0;
 		fsck_pass_super(&f); /* the replay may have changed it */
 	}

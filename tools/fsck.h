@@ -229,6 +229,7 @@ void fsck_pass_links(struct fsck *f);
 /* fsck_journal.c */
 void fsck_check_journal_inode(struct fsck *f, const struct folio_inode *in);
 void fsck_pass_journal(struct fsck *f);
+bool fsck_journal_repair(struct fsck *f);
 bool fsck_replay(struct fsck *f);
 
 /* fsck_repair.c */

@@ -260,6 +260,7 @@ static void fsck_group_bitmap(struct fsck *f, uint32_t group, bool inodes)
 	uint32_t nfree = le32_to_cpu(inodes ? gd->bg_free_inodes : gd->bg_free_blocks);
 	uint32_t nbits = inodes ? f->g.inodes_per_group : folio_group_nblocks(&f->g, group);
 	uint8_t *map = (inodes ? f->imaps : f->bmaps) + (size_t)group * f->g.block_size;
+	struct folio_layout l;
 	uint32_t zeros;
 
 	if (!fsck_in_group(f, group, blk, 1)) {
@@ -271,12 +272,19 @@ static void fsck_group_bitmap(struct fsck *f, uint32_t group, bool inodes)
 	fsck_read(f, blk, 1, map);
 	(inodes ? f->imap_ok : f->bmap_ok)[group] = 1;
 	if (folio_bitmap_csum(f->seed, map, f->g.block_size) != csum) {
-		/* A block bitmap is rebuilt from the claims; an inode bitmap's
-		 * bits are trusted, which only -y does. */
-		if (!inodes)
+		/* A block bitmap at its standard place is rebuilt from the
+		 * claims; an inode bitmap's bits are trusted, and a block bitmap
+		 * elsewhere may be file data: only -y does either. Below -y the
+		 * group is then left as found, so nothing is written there. */
+		folio_std_layout(&f->g, group, &l);
+		if (!inodes && blk == l.block_bitmap)
 			fsck_fix_count(f, "group %u: block bitmap checksum mismatch", group);
-		else if (fsck_fix(f, FX_YES, "group %u: inode bitmap checksum mismatch", group))
-			f->imap_dirty[group] = 1;
+		else if (fsck_fix(f, FX_YES, "group %u: %s bitmap checksum mismatch", group, what))
+			(inodes ? f->imap_dirty : f->gd_dirty)[group] = 1;
+		else {
+			f->gd_dirty[group] = FSCK_GD_KEEP;
+			return;
+		}
 	}
 	fsck_check_padding(f, group, map, nbits, what);
 	zeros = fsck_zero_bits(map, nbits);
@@ -297,6 +305,79 @@ static void fsck_reserved_inodes(struct fsck *f)
 			f->imap_dirty[0] = 1;
 		}
 	}
+}
+
+/* Does @start..+@len meet the journal's run? */
+static bool fsck_meets_journal(const struct fsck *f, uint64_t start, uint64_t len)
+{
+	uint64_t js = le64_to_cpu(f->sb.s_journal_block), jn = le64_to_cpu(f->sb.s_journal_blocks);
+
+	return (le32_to_cpu(f->sb.s_feature_compat) & FOLIO_COMPAT_JOURNAL) && start < js + jn &&
+	       js < start + len;
+}
+
+/* Does the block at @blk hold a bitmap whose checksum is @csum? */
+static bool fsck_bitmap_at(struct fsck *f, uint32_t group, uint64_t blk, uint32_t csum,
+			   uint8_t *buf)
+{
+	if (!fsck_in_group(f, group, blk, 1))
+		return false;
+	fsck_read(f, blk, 1, buf);
+	return folio_bitmap_csum(f->seed, buf, f->g.block_size) == csum;
+}
+
+/* -y: a bitmap pointer @cur that does not hold its bitmap, where the
+ * standard place @std (folio_std_layout()) does: returns where it is. */
+static uint64_t fsck_bitmap_home(struct fsck *f, uint32_t group, uint64_t cur, uint64_t std,
+				 uint32_t csum, const char *what, uint8_t *buf)
+{
+	if (cur == std ||
+	    (fsck_bitmap_at(f, group, cur, csum, buf) && !fsck_meets_journal(f, cur, 1)) ||
+	    !fsck_bitmap_at(f, group, std, csum, buf) ||
+	    !fsck_fix(f, FX_YES,
+		      "group %u: %s bitmap at %" PRIu64 ", found where mkfs put it, at %" PRIu64,
+		      group, what, cur, std))
+		return cur;
+	f->gd_dirty[group] = 1;
+	return std;
+}
+
+/* -y: descriptor locations outside the group, on each other or on the
+ * journal, where the standard places hold the bitmaps, are set back to
+ * them; an inode table so placed moves back when its standard place is
+ * free of the group's bitmaps. */
+static void fsck_relocate_group(struct fsck *f, uint32_t group)
+{
+	struct folio_group_desc *gd = &f->gdt[group];
+	uint32_t itb = f->g.itable_blocks;
+	struct folio_layout l;
+	uint8_t *buf;
+	uint64_t it, bb, ib;
+
+	if (f->mode != FSCK_YES || f->gd_dirty[group] == FSCK_GD_KEEP)
+		return;
+	folio_std_layout(&f->g, group, &l);
+	buf = fsck_block_alloc(1, f->g.block_size);
+	bb = fsck_bitmap_home(f, group, le64_to_cpu(gd->bg_block_bitmap), l.block_bitmap,
+			      le32_to_cpu(gd->bg_block_bitmap_csum), "block", buf);
+	ib = fsck_bitmap_home(f, group, le64_to_cpu(gd->bg_inode_bitmap), l.inode_bitmap,
+			      le32_to_cpu(gd->bg_inode_bitmap_csum), "inode", buf);
+	free(buf);
+	gd->bg_block_bitmap = cpu_to_le64(bb);
+	gd->bg_inode_bitmap = cpu_to_le64(ib);
+	it = le64_to_cpu(gd->bg_inode_table);
+	if (it == l.inode_table ||
+	    (fsck_in_group(f, group, it, itb) && !(bb >= it && bb < it + itb) &&
+	     !(ib >= it && ib < it + itb) && !fsck_meets_journal(f, it, itb)) ||
+	    (bb >= l.inode_table && bb < l.inode_table + itb) ||
+	    (ib >= l.inode_table && ib < l.inode_table + itb) ||
+	    !fsck_fix(f, FX_YES,
+		      "group %u: inode table at %" PRIu64
+		      ", set back to where mkfs put it, %" PRIu64,
+		      group, it, l.inode_table))
+		return;
+	gd->bg_inode_table = cpu_to_le64(l.inode_table);
+	f->gd_dirty[group] = 1;
 }
 
 /* Check one descriptor's checksum and locations, claim its blocks, read its
@@ -320,6 +401,10 @@ static void fsck_group(struct fsck *f, uint32_t group)
 		f->gdt[group].bg_flags = 0;
 		f->gd_dirty[group] = 1;
 	}
+	fsck_relocate_group(f, group);
+	bb = le64_to_cpu(gd->bg_block_bitmap);
+	ib = le64_to_cpu(gd->bg_inode_bitmap);
+	it = le64_to_cpu(gd->bg_inode_table);
 	fsck_verbose(f,
 		     "group %u: blocks %" PRIu64 "-%" PRIu64 ", block bitmap %" PRIu64
 		     ", inode bitmap %" PRIu64 ", inode table %" PRIu64 "-%" PRIu64

@@ -673,19 +673,53 @@ static void mkfs_dir_inode(struct mkfs *m, struct folio_inode *in, uint32_t mode
 	in->i_dir.dr_parent = cpu_to_le32(parent);
 }
 
-/* Inode 2: a regular file, mode 0600, one link, one extent over the journal. */
+static void mkfs_fill_super(struct mkfs *m, struct folio_super *sb)
+{
+	const struct folio_geom *g = &m->g;
+
+	memset(sb, 0, sizeof(*sb));
+	sb->s_magic = cpu_to_le64(FOLIO_SB_MAGIC);
+	sb->s_version = cpu_to_le32(FOLIO_VERSION);
+	sb->s_feature_compat = cpu_to_le32(FOLIO_COMPAT_BACKUP_SB);
+	if (m->journal_blocks) {
+		sb->s_feature_compat |= cpu_to_le32(FOLIO_COMPAT_JOURNAL);
+		sb->s_journal_ino = cpu_to_le32(FOLIO_JOURNAL_INO);
+		sb->s_journal_block = cpu_to_le64(m->journal_block);
+		sb->s_journal_blocks = cpu_to_le64(m->journal_blocks);
+	}
+	sb->s_log_block_size = cpu_to_le32(g->block_shift - FOLIO_MIN_BSHIFT);
+	sb->s_blocks_count = cpu_to_le64(g->blocks_count);
+	sb->s_free_blocks = cpu_to_le64(m->free_blocks);
+	sb->s_reserved_blocks = cpu_to_le64(g->blocks_count * m->o.reserved_pct / 100);
+	sb->s_inodes_count = cpu_to_le32(g->inodes_count);
+	sb->s_free_inodes = cpu_to_le32(m->free_inodes);
+	sb->s_blocks_per_group = cpu_to_le32(g->blocks_per_group);
+	sb->s_inodes_per_group = cpu_to_le32(g->inodes_per_group);
+	sb->s_groups_count = cpu_to_le32(g->groups_count);
+	sb->s_inode_size = cpu_to_le16((uint16_t)g->inode_size);
+	sb->s_state = cpu_to_le16(FOLIO_STATE_CLEAN);
+	sb->s_root_ino = cpu_to_le32(FOLIO_ROOT_INO);
+	sb->s_first_ino = cpu_to_le32(FOLIO_FIRST_INO);
+	sb->s_gdt_blocks = cpu_to_le32(g->gdt_blocks);
+	sb->s_gdt_block = cpu_to_le64(g->gdt_block);
+	sb->s_backup_sb_block = cpu_to_le64(g->blocks_count - 1);
+	memcpy(sb->s_uuid, m->o.uuid, 16);
+	if (m->o.label)
+		memcpy(sb->s_label, m->o.label, strlen(m->o.label));
+	sb->s_hash_seed[0] = cpu_to_le64(m->hash_seed[0]);
+	sb->s_hash_seed[1] = cpu_to_le64(m->hash_seed[1]);
+	sb->s_mkfs_time = sb->s_write_time = cpu_to_le64((uint64_t)m->now.tv_sec);
+	folio_sb_csum_set(sb);
+}
+
+/* Inode 2: the journal file (folio_journal_inode_map()). */
 static void mkfs_journal_inode(struct mkfs *m, struct folio_inode *in)
 {
-	in->i_mode = cpu_to_le16((uint16_t)(S_IFREG | 0600));
-	in->i_nlink = cpu_to_le32(1);
-	in->i_size = cpu_to_le64((uint64_t)m->journal_blocks << m->g.block_shift);
-	in->i_blocks = cpu_to_le64(m->journal_blocks);
+	struct folio_super sb;
+
+	mkfs_fill_super(m, &sb);
+	folio_journal_inode_map(in, &sb);
 	mkfs_set_times(m, in);
-	folio_eh_init(&in->i_extents.eh, FOLIO_EXT_INLINE, 0);
-	in->i_extents.eh.eh_entries = cpu_to_le16(1);
-	in->i_extents.ext[0].ee_lblk = 0;
-	in->i_extents.ext[0].ee_pblk = cpu_to_le64(m->journal_block);
-	in->i_extents.ext[0].ee_len = cpu_to_le32(m->journal_blocks);
 }
 
 /* The journal: its superblock (an empty log, sequence 1), then zeros. */
@@ -693,18 +727,12 @@ static void mkfs_journal(struct mkfs *m)
 {
 	const uint32_t chunk = 256;
 	uint8_t *zeros = mkfs_alloc((size_t)chunk << m->g.block_shift);
-	struct folio_jsb *jsb = (struct folio_jsb *)zeros;
+	struct folio_super sb;
 
-	jsb->j_magic = cpu_to_le32(FOLIO_JSB_MAGIC);
-	jsb->j_version = cpu_to_le32(FOLIO_JOURNAL_VERSION);
-	jsb->j_block_size = cpu_to_le32(m->g.block_size);
-	jsb->j_blocks = cpu_to_le32(m->journal_blocks);
-	jsb->j_first = cpu_to_le32(1);
-	jsb->j_sequence = cpu_to_le64(1);
-	memcpy(jsb->j_uuid, m->o.uuid, sizeof(jsb->j_uuid));
-	folio_jsb_csum_set(m->seed, jsb);
+	mkfs_fill_super(m, &sb);
+	folio_jsb_init((struct folio_jsb *)zeros, &sb, 1);
 	mkfs_write(m, m->journal_block, zeros, 1);
-	memset(zeros, 0, sizeof(*jsb));
+	memset(zeros, 0, sizeof(struct folio_jsb));
 	for (uint64_t b = 1; b < m->journal_blocks; b += chunk) {
 		uint64_t n = m->journal_blocks - b < chunk ? m->journal_blocks - b : chunk;
 
@@ -749,45 +777,6 @@ static void mkfs_root_dir(struct mkfs *m)
 		m->buf + FOLIO_BLK_PAYLOAD, key, MKFS_LF_INO, FOLIO_FT_DIR, name, len));
 	folio_block_csum_set(m->seed, m->buf, m->g.block_size);
 	mkfs_write(m, m->root_block, m->buf, 1);
-}
-
-static void mkfs_fill_super(struct mkfs *m, struct folio_super *sb)
-{
-	const struct folio_geom *g = &m->g;
-
-	memset(sb, 0, sizeof(*sb));
-	sb->s_magic = cpu_to_le64(FOLIO_SB_MAGIC);
-	sb->s_version = cpu_to_le32(FOLIO_VERSION);
-	sb->s_feature_compat = cpu_to_le32(FOLIO_COMPAT_BACKUP_SB);
-	if (m->journal_blocks) {
-		sb->s_feature_compat |= cpu_to_le32(FOLIO_COMPAT_JOURNAL);
-		sb->s_journal_ino = cpu_to_le32(FOLIO_JOURNAL_INO);
-		sb->s_journal_block = cpu_to_le64(m->journal_block);
-		sb->s_journal_blocks = cpu_to_le64(m->journal_blocks);
-	}
-	sb->s_log_block_size = cpu_to_le32(g->block_shift - FOLIO_MIN_BSHIFT);
-	sb->s_blocks_count = cpu_to_le64(g->blocks_count);
-	sb->s_free_blocks = cpu_to_le64(m->free_blocks);
-	sb->s_reserved_blocks = cpu_to_le64(g->blocks_count * m->o.reserved_pct / 100);
-	sb->s_inodes_count = cpu_to_le32(g->inodes_count);
-	sb->s_free_inodes = cpu_to_le32(m->free_inodes);
-	sb->s_blocks_per_group = cpu_to_le32(g->blocks_per_group);
-	sb->s_inodes_per_group = cpu_to_le32(g->inodes_per_group);
-	sb->s_groups_count = cpu_to_le32(g->groups_count);
-	sb->s_inode_size = cpu_to_le16((uint16_t)g->inode_size);
-	sb->s_state = cpu_to_le16(FOLIO_STATE_CLEAN);
-	sb->s_root_ino = cpu_to_le32(FOLIO_ROOT_INO);
-	sb->s_first_ino = cpu_to_le32(FOLIO_FIRST_INO);
-	sb->s_gdt_blocks = cpu_to_le32(g->gdt_blocks);
-	sb->s_gdt_block = cpu_to_le64(g->gdt_block);
-	sb->s_backup_sb_block = cpu_to_le64(g->blocks_count - 1);
-	memcpy(sb->s_uuid, m->o.uuid, 16);
-	if (m->o.label)
-		memcpy(sb->s_label, m->o.label, strlen(m->o.label));
-	sb->s_hash_seed[0] = cpu_to_le64(m->hash_seed[0]);
-	sb->s_hash_seed[1] = cpu_to_le64(m->hash_seed[1]);
-	sb->s_mkfs_time = sb->s_write_time = cpu_to_le64((uint64_t)m->now.tv_sec);
-	folio_sb_csum_set(sb);
 }
 
 /* Superblock in block 0 and a copy in the last block. */

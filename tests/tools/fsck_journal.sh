@@ -6,7 +6,9 @@
 # `fsck -p` replays it: committed blocks land home, revoked ones and a torn
 # transaction do not, RECOVER is cleared; a second fsck is clean; the image
 # mounts and shows the replayed inode. A transaction without a commit is
-# not replayed.
+# not replayed. A journal superblock that cannot be read is written afresh
+# by -y over a zeroed log; with the primary superblock lost, -y replays the
+# log through the backup.
 # shellcheck disable=SC2154
 . "$(dirname "$0")/../lib/mount.sh"
 
@@ -104,5 +106,54 @@ if mt_mount_ok "$img" "$mp" "no commit: mounts"; then
 	ok "$([ "$(stat -c %Y "$mp")" != 1234567890 ]; echo $?)" "no commit: the root's mtime is unchanged"
 	mt_umount_ok "$mp" "no commit: unmounted"
 fi
+
+# jblock: the journal's first block, from fsck -v
+jblock() {
+	"$FSCK" -n -v "$img" | sed -nE 's/^journal: [0-9]+ blocks at ([0-9]+),.*/\1/p'
+}
+
+# A journal superblock that cannot be read, over a log holding committed
+# transactions: -p leaves it; -y writes it afresh over a zeroed log (what
+# the log held cannot be trusted without it), and the image mounts.
+rm -f "$img"
+mt_mkfs "$img" "$bs" 64M
+ids=$("$MKJOURNAL" "$img" replay) || bail "mkjournal failed"
+eval "$ids"
+j=$(jblock)
+flip_byte "$img" $((j * bs))
+run "$FSCK" -p "$img"
+is "$rc" 4 "jsb magic: fsck -p leaves it (exit 4)"
+run "$FSCK" -y "$img"
+is "$rc" 1 "jsb magic: fsck -y exits 1"
+like "$out" "journal superblock: bad magic: written afresh, its log emptied" \
+	"jsb magic: -y names the rewrite"
+zero >"$T/want"
+is_block "$h1" "$T/want" "jsb magic: the lost log's H1 is not written home"
+is_block $((j + 1)) "$T/want" "jsb magic: the log is zeroed"
+run "$FSCK" -n -v "$img"
+is "$rc" 0 "jsb magic: a second fsck is clean"
+like "$out" "next sequence 1" "jsb magic: an empty log from sequence 1"
+if mt_mount_ok "$img" "$mp" "jsb magic: mounts"; then
+	echo data >"$mp/after"
+	mt_umount_ok "$mp" "jsb magic: unmounted after a write"
+	mt_fsck_ok "$img" "jsb magic: fsck clean after the mount"
+fi
+
+# The primary superblock unusable while the log needs replay: the backup
+# carries no RECOVER, but -y replays the committed log all the same.
+rm -f "$img"
+mt_mkfs "$img" "$bs" 64M
+ids=$("$MKJOURNAL" "$img" replay) || bail "mkjournal failed"
+eval "$ids"
+flip_byte "$img" 0
+run "$FSCK" -y "$img"
+is "$rc" 1 "primary lost: fsck -y exits 1"
+like "$out" "checking with the backup" "primary lost: -y uses the backup"
+like "$out" "journal: 2 committed transactions \(sequences 1-2\) replayed" \
+	"primary lost: -y replays the log"
+fill C >"$T/want"
+is_block "$h1" "$T/want" "primary lost: the newest copy of H1 is home"
+run "$FSCK" -n "$img"
+is "$rc" 0 "primary lost: a second fsck is clean"
 
 done_testing

@@ -768,6 +768,35 @@ static void corrupt_bitmap(struct mi *m)
 		free_block(m, b);
 }
 
+/*
+ * Damage to where things are, made after seal() so that only a pointer is
+ * wrong (checksums recomputed over it): group 0's block or inode bitmap
+ * pointing into the journal or at file data, its inode table running out of
+ * the group, inode 2 mapping the journal at the wrong logical block, the
+ * superblock's journal run moved. fsck -y finds each at its standard place
+ * or from the journal's other records of itself.
+ */
+static void corrupt_layout(struct mi *m)
+{
+	struct folio_group_desc *gd = &m->gdt[0];
+	struct folio_inode *j = inode(m, FOLIO_JOURNAL_INO);
+	uint64_t js = le64_to_cpu(m->sb->s_journal_block);
+
+	if (is(m, "gd-bbitmap"))
+		gd->bg_block_bitmap = cpu_to_le64(js + 1);
+	if (is(m, "gd-ibitmap"))
+		gd->bg_inode_bitmap = inode(m, i_small)->i_extents.ext[0].ee_pblk;
+	if (is(m, "gd-itable"))
+		gd->bg_inode_table = cpu_to_le64(folio_group_first_block(&m->g, 1) - 1);
+	if (is(m, "jinode"))
+		j->i_extents.ext[0].ee_lblk = cpu_to_le64(5);
+	if (is(m, "jsb-loc"))
+		m->sb->s_journal_block = cpu_to_le64(js + 100);
+	folio_inode_csum_set(m->seed, FOLIO_JOURNAL_INO, j, m->g.inode_size);
+	folio_gd_csum_set(m->seed, 0, gd);
+	folio_sb_csum_set(m->sb);
+}
+
 /* ------------------------------------------------------------------ */
 /* Load and store                                                      */
 /* ------------------------------------------------------------------ */
@@ -862,6 +891,7 @@ int main(int argc, char **argv)
 	corrupt_dirs(&m);
 	corrupt_lies(&m);
 	seal(&m);
+	corrupt_layout(&m);
 	store(&m);
 	printf("small=%u frag=%u xattrs=%u orphan=%u link-short=%u target=%u\n", i_small, i_frag,
 	       i_xattr, i_orphan, i_lshort, i_target);
