@@ -294,8 +294,23 @@ out:
 /* /lost+found                                                         */
 /* ------------------------------------------------------------------ */
 
-/* A block no claim and no bitmap holds; claimed for @owner. 0 if none. */
-static uint64_t fsck_new_block(struct fsck *f, uint32_t owner)
+/* Does f->used hold every block in use: every group's descriptor and
+ * bitmaps read, every inode readable? (Reconnection runs only in a round
+ * that changed no reference, so the trees are as they stay.) */
+static bool fsck_owners_known(const struct fsck *f)
+{
+	for (uint32_t group = 0; group < f->g.groups_count; group++)
+		if (!f->group_ok[group] || !f->bmap_ok[group] || !f->imap_ok[group])
+			return false;
+	for (uint32_t ino = 1; ino <= f->g.inodes_count; ino++)
+		if (f->ino[ino].state & FI_BAD)
+			return false;
+	return true;
+}
+
+/* A block no claim holds and (unless @any) no bitmap bit; claimed for
+ * @owner. 0 if none. */
+static uint64_t fsck_find_block(struct fsck *f, uint32_t owner, bool any)
 {
 	for (uint64_t b = f->g.gdt_block + f->g.gdt_blocks; b < f->g.blocks_count; b++) {
 		uint32_t group = folio_group_of_block(&f->g, b);
@@ -307,7 +322,7 @@ static uint64_t fsck_new_block(struct fsck *f, uint32_t owner)
 			continue;
 		}
 		if (fsck_test_bit(f->used, b) ||
-		    fsck_test_bit(map, b - folio_group_first_block(&f->g, group)))
+		    (!any && fsck_test_bit(map, b - folio_group_first_block(&f->g, group))))
 			continue;
 		fsck_claim(f, b, 1, owner, FK_DIRNODE);
 		fsck_set_bit(f->used, b);
@@ -316,15 +331,30 @@ static uint64_t fsck_new_block(struct fsck *f, uint32_t owner)
 	return 0;
 }
 
+/* A free block for a directory node of @owner: one free in the bitmaps
+ * too, else, when every owner is known, one only a stale bit holds (a
+ * bitmap that marks every block used must not keep /lost+found from
+ * growing). 0 if none. */
+static uint64_t fsck_new_block(struct fsck *f, uint32_t owner)
+{
+	uint64_t b = fsck_find_block(f, owner, false);
+
+	if (!b && fsck_owners_known(f))
+		b = fsck_find_block(f, owner, true);
+	return b;
+}
+
 /* Descend directory tree @root of @depth to the leaf for @key; the leaf's
- * block number, its contents in @buf. */
+ * block number, its contents in @buf, the nodes passed in @path (root
+ * first, the leaf last). */
 static uint64_t fsck_dir_leaf(struct fsck *f, uint64_t root, uint16_t depth, uint64_t key,
-			      uint8_t *buf)
+			      uint8_t *buf, uint64_t *path)
 {
 	uint64_t nr = root;
 
 	fsck_read(f, nr, 1, buf);
-	while (depth--) {
+	path[0] = nr;
+	for (uint16_t level = 1; level <= depth; level++) {
 		const struct folio_dir_node *dn = (const void *)buf;
 		const struct folio_dir_idx *idx = (const void *)(buf + FOLIO_BLK_PAYLOAD);
 		uint16_t n = le16_to_cpu(dn->dn_count), i = 0;
@@ -335,8 +365,169 @@ static uint64_t fsck_dir_leaf(struct fsck *f, uint64_t root, uint16_t depth, uin
 		if (!fsck_range_ok(f, nr, 1))
 			return 0;
 		fsck_read(f, nr, 1, buf);
+		path[level] = nr;
 	}
 	return nr;
+}
+
+/* The first key a directory node holds (its first record's or index key). */
+static uint64_t fsck_node_first_key(const uint8_t *buf)
+{
+	return le64_to_cpu(*(const le64 *)(buf + FOLIO_BLK_PAYLOAD));
+}
+
+/*
+ * Split the directory node in @l into itself and the new node @nr, built in
+ * @r: a leaf by bytes, an index node by entries, each half keeping at least
+ * one record (the node holds two or more). Returns the new node's first key.
+ */
+static uint64_t fsck_node_split(struct fsck *f, uint32_t dir, uint8_t *l, uint8_t *r, uint64_t nr)
+{
+	struct folio_dir_node *ln = (void *)l, *rn = (void *)r;
+	uint32_t used = le16_to_cpu(ln->dn_used), count = le16_to_cpu(ln->dn_count);
+	uint32_t at = 0, left = 0, off = 0;
+	const struct folio_dirent *de;
+
+	if (ln->dn_level) {
+		left = count / 2;
+		at = left * (uint32_t)sizeof(struct folio_dir_idx);
+	} else {
+		while (left + 1 < count && off < used / 2 &&
+		       folio_dirent_next(l + FOLIO_BLK_PAYLOAD, used, &off, &de) == 1)
+			left++;
+		at = off;
+	}
+	folio_block_init(r, f->g.block_size, FOLIO_DIR_MAGIC, nr, dir);
+	rn->dn_level = ln->dn_level;
+	rn->dn_count = cpu_to_le16((uint16_t)(count - left));
+	rn->dn_used = cpu_to_le16((uint16_t)(used - at));
+	memcpy(r + FOLIO_BLK_PAYLOAD, l + FOLIO_BLK_PAYLOAD + at, used - at);
+	memset(l + FOLIO_BLK_PAYLOAD + at, 0, used - at);
+	ln->dn_count = cpu_to_le16((uint16_t)left);
+	ln->dn_used = cpu_to_le16((uint16_t)at);
+	return fsck_node_first_key(r);
+}
+
+/*
+ * Add index entry (@key, @child) to the index node in @buf, which has room.
+ * @child is the new right half of a child split in two, whose left half's
+ * first key is @low (< @key). When @key is below the node's first key (its
+ * child 0 held keys under a first key that was not tight, which is
+ * allowed), the first key is lowered to @low, so that keys stay in order
+ * and every child's records stay in its range.
+ */
+static void fsck_idx_insert(uint8_t *buf, uint64_t key, uint64_t child, uint64_t low)
+{
+	struct folio_dir_node *dn = (void *)buf;
+	struct folio_dir_idx *idx = (void *)(buf + FOLIO_BLK_PAYLOAD);
+	uint16_t n = le16_to_cpu(dn->dn_count), i = n;
+
+	while (i > 0 && le64_to_cpu(idx[i - 1].di_key) > key)
+		i--;
+	if (i == 0 && n > 0) {
+		idx[0].di_key = cpu_to_le64(low);
+		i = 1;
+	}
+	memmove(&idx[i + 1], &idx[i], (size_t)(n - i) * sizeof(*idx));
+	idx[i].di_key = cpu_to_le64(key);
+	idx[i].di_child = cpu_to_le64(child);
+	dn->dn_count = cpu_to_le16((uint16_t)(n + 1));
+	dn->dn_used = cpu_to_le16((uint16_t)((n + 1) * sizeof(*idx)));
+}
+
+static void fsck_node_write(struct fsck *f, uint64_t nr, uint8_t *buf)
+{
+	folio_block_csum_set(f->seed, buf, f->g.block_size);
+	fsck_write(f, nr, 1, buf);
+}
+
+/*
+ * What a split of the leaf at the end of @path takes: @splits nodes split,
+ * from the leaf up through every full parent, and a new root when that is
+ * all of them (@newroot). Finds every block needed (@blocks) before
+ * anything is written. 0 or -ENOSPC (no free block, or the tree at its
+ * deepest).
+ */
+static int fsck_grow_plan(struct fsck *f, uint32_t dir, uint16_t depth, const uint64_t *path,
+			  uint8_t *buf, uint64_t *blocks, int *splits, bool *newroot)
+{
+	const uint32_t max = (f->g.block_size - FOLIO_BLK_PAYLOAD) / sizeof(struct folio_dir_idx);
+	int level = depth - 1;
+
+	*splits = 1;
+	for (; level >= 0; level--, (*splits)++) {
+		fsck_read(f, path[level], 1, buf);
+		if (le16_to_cpu(((struct folio_dir_node *)buf)->dn_count) < max)
+			break;
+	}
+	*newroot = level < 0;
+	if (*newroot && depth >= FOLIO_DIR_MAX_DEPTH)
+		return -ENOSPC;
+	for (int i = 0; i < *splits + *newroot; i++)
+		if (!(blocks[i] = fsck_new_block(f, dir)))
+			return -ENOSPC;
+	return 0;
+}
+
+/* A new root over the old root and its new sibling (@sep, @child); its
+ * first key is the lowest a record may have. */
+static void fsck_new_root(struct fsck *f, uint32_t dir, struct folio_dir_root *dr, uint64_t nr,
+			  uint64_t sep, uint64_t child, uint8_t *r)
+{
+	folio_block_init(r, f->g.block_size, FOLIO_DIR_MAGIC, nr, dir);
+	((struct folio_dir_node *)r)->dn_level = cpu_to_le16(le16_to_cpu(dr->dr_depth) + 1);
+	fsck_idx_insert(r, FOLIO_DIR_KEY_MIN, le64_to_cpu(dr->dr_root), 0);
+	fsck_idx_insert(r, sep, child, FOLIO_DIR_KEY_MIN);
+	fsck_node_write(f, nr, r);
+	dr->dr_root = cpu_to_le64(nr);
+	dr->dr_depth = cpu_to_le16(le16_to_cpu(dr->dr_depth) + 1);
+}
+
+/*
+ * Make room in the full leaf at the end of @path (directory @dir, inode @in)
+ * as the daemon does (docs/ON-DISK.md section 10.4): split it, put the new
+ * node's first key in the parent, splitting full parents on the way up, and
+ * a new root one level up when the root splits. @in (dr_root, dr_depth,
+ * i_size, i_blocks) is the caller's to write. 0 or -ENOSPC, with nothing
+ * written.
+ */
+static int fsck_dir_grow(struct fsck *f, uint32_t dir, struct folio_inode *in, const uint64_t *path)
+{
+	struct folio_dir_root *dr = &in->i_dir;
+	int depth = le16_to_cpu(dr->dr_depth), splits;
+	uint8_t *l = fsck_block_alloc(1, f->g.block_size),
+		*r = fsck_block_alloc(1, f->g.block_size);
+	uint64_t blocks[FOLIO_DIR_MAX_DEPTH + 2], sep = 0, child = 0, low = 0, first;
+	bool newroot;
+	int ret = fsck_grow_plan(f, dir, (uint16_t)depth, path, l, blocks, &splits, &newroot);
+
+	for (int i = 0; !ret && i < splits; i++) {
+		fsck_read(f, path[depth - i], 1, l);
+		first = fsck_node_split(f, dir, l, r, blocks[i]);
+		if (child)
+			fsck_idx_insert(sep < first ? l : r, sep, child, low);
+		fsck_node_write(f, path[depth - i], l);
+		fsck_node_write(f, blocks[i], r);
+		sep = first;
+		child = blocks[i];
+		low = fsck_node_first_key(l);
+	}
+	if (!ret && !newroot) {
+		fsck_read(f, path[depth - splits], 1, l);
+		fsck_idx_insert(l, sep, child, low);
+		fsck_node_write(f, path[depth - splits], l);
+	} else if (!ret) {
+		fsck_new_root(f, dir, dr, blocks[splits], sep, child, r);
+	}
+	if (!ret) {
+		uint64_t added = (uint64_t)splits + newroot;
+
+		in->i_size = cpu_to_le64(le64_to_cpu(in->i_size) + added * f->g.block_size);
+		in->i_blocks = cpu_to_le64(le64_to_cpu(in->i_blocks) + added);
+	}
+	free(l);
+	free(r);
+	return ret;
 }
 
 /* Insert a record into a leaf held in @buf; -ENOSPC when it does not fit,
@@ -373,8 +564,8 @@ static int fsck_leaf_insert(struct fsck *f, uint8_t *buf, uint64_t base, uint32_
 	return 0;
 }
 
-/* Add the entry @name -> @ino (@type) to directory @dir (a leaf of room is
- * needed: fsck does not split nodes). 0 or a negative errno. */
+/* Add the entry @name -> @ino (@type) to directory @dir, splitting a full
+ * leaf (fsck_dir_grow()). 0 or a negative errno. */
 static int fsck_dir_insert(struct fsck *f, uint32_t dir, const char *name, uint32_t ino,
 			   uint8_t type)
 {
@@ -383,6 +574,7 @@ static int fsck_dir_insert(struct fsck *f, uint32_t dir, const char *name, uint3
 	struct folio_dir_root *dr;
 	uint8_t len = (uint8_t)strlen(name);
 	uint64_t base = folio_dir_key_base(folio_dirhash(f->hash_seed, name, len)), nr;
+	uint64_t path[FOLIO_DIR_MAX_DEPTH + 1];
 	int ret = -EIO;
 
 	if (!in) {
@@ -402,17 +594,23 @@ static int fsck_dir_insert(struct fsck *f, uint32_t dir, const char *name, uint3
 		dr->dr_depth = 0;
 		in->i_size = cpu_to_le64(le64_to_cpu(in->i_size) + f->g.block_size);
 		in->i_blocks = cpu_to_le64(le64_to_cpu(in->i_blocks) + 1);
+		ret = fsck_leaf_insert(f, buf, base, ino, type, name, len);
 	} else {
-		nr = fsck_dir_leaf(f, le64_to_cpu(dr->dr_root), le16_to_cpu(dr->dr_depth), base,
-				   buf);
-		if (!nr)
-			goto out;
+		/* at most two splits: a half leaf takes any record */
+		for (int tries = 0; tries < 3; tries++) {
+			nr = fsck_dir_leaf(f, le64_to_cpu(dr->dr_root), le16_to_cpu(dr->dr_depth),
+					   base, buf, path);
+			ret = nr ? fsck_leaf_insert(f, buf, base, ino, type, name, len) : -EIO;
+			if (ret != -ENOSPC || tries == 2)
+				break;
+			ret = fsck_dir_grow(f, dir, in, path);
+			if (ret)
+				goto out;
+		}
 	}
-	ret = fsck_leaf_insert(f, buf, base, ino, type, name, len);
 	if (ret)
 		goto out;
-	folio_block_csum_set(f->seed, buf, f->g.block_size);
-	fsck_write(f, nr, 1, buf);
+	fsck_node_write(f, nr, buf);
 	dr->dr_entries = cpu_to_le64(le64_to_cpu(dr->dr_entries) + 1);
 	if (type == FOLIO_FT_DIR)
 		in->i_nlink = cpu_to_le32(le32_to_cpu(in->i_nlink) + 1);

@@ -109,6 +109,29 @@ for cor in overlap meta range order extdepth iblocks hash idxorder dirsize dirfr
 	repair "$cor" 4
 done
 
+# A directory lost with its 2,500 files: -y puts every one in /lost+found,
+# whose tree grows past one leaf and one index node (fsck splits nodes as
+# the daemon does); the daemon finds them all there and adds to it.
+build -c lostmany
+run "$FSCK" -y "$img"
+is "$rc" 1 "lostmany: fsck -y exits 1"
+like "$out" "directory [0-9]+: tree root unusable: directory emptied: fixed" "lostmany: the directory is emptied"
+run "$FSCK" -n "$img"
+is "$rc" 0 "lostmany: a second fsck -n is clean"
+[ "$rc" = 0 ] || diag "$out"
+if mt_mount_ok "$img" "$mp" "lostmany: mounts"; then
+	is "$(find "$mp/lost+found" -mindepth 1 -maxdepth 1 -name '#*' | wc -l)" 2500 \
+		"lostmany: /lost+found holds the 2,500 files"
+	nodes=$(($(stat -c %s "$mp/lost+found") / 1024))
+	ok "$((nodes > 64 ? 0 : 1))" "lostmany: /lost+found has $nodes nodes: more than one index node holds"
+	is "$(stat -c %h "$mp/many")" 2 "lostmany: the emptied directory stays, empty"
+	for i in $(seq 1 200); do : >"$mp/lost+found/new-$i" || break; done
+	is "$(find "$mp/lost+found" -mindepth 1 -maxdepth 1 | wc -l)" 2700 \
+		"lostmany: the daemon adds 200 more names to fsck's tree"
+	mt_umount_ok "$mp" "lostmany: unmounted"
+	mt_fsck_ok "$img" "lostmany: fsck clean after the mount"
+fi
+
 # -p on the image as mkimage leaves it says which orphan it frees.
 build
 run "$FSCK" -p "$img"

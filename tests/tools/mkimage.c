@@ -18,7 +18,9 @@
  * table, a bad mode, a huge size, a directory record naming an inode out of
  * range or with no name, a directory node using more than its block, an
  * xattr entry running out of its block, an inode-table block marked free.
- * It prints "name=inode" lines for the tests.
+ * "lostmany" adds a directory of 2,500 files and breaks its root, so fsck
+ * must grow /lost+found; corrupt_layout()'s damages move a pointer to where
+ * a structure is. It prints "name=inode" lines for the tests.
  *
  * Trees are bulk-built bottom-up: sorted records packed into leaves, then
  * index levels. By default nodes are kept small (4 entries per index node,
@@ -43,6 +45,7 @@
 #define MI_MAX_DIRS   16
 #define MI_SMALL_FAN  4	  /* index entries per node unless -F */
 #define MI_SMALL_LEAF 300 /* directory leaf payload bytes unless -F */
+#define MI_LOST_MANY  2500 /* "lostmany": files in the directory lost */
 
 struct mi_ent {
 	char name[FOLIO_NAME_MAX + 1];
@@ -76,7 +79,7 @@ struct mi {
 
 /* Inode numbers and blocks the corruptions refer to. */
 static uint32_t i_small, i_frag, i_xattr, i_orphan, i_lshort, i_target;
-static int d_root, d_a, d_b, d_c, d_big;
+static int d_root, d_a, d_b, d_c, d_big, d_many = -1;
 
 static void die(const char *fmt, ...)
 {
@@ -597,6 +600,14 @@ static void populate_dirs(struct mi *m, unsigned entries)
 	}
 	if (is(m, "dirfree"))
 		dir_add(m, d_b, "ghost", m->g.inodes_count, FOLIO_FT_REG);
+	if (is(m, "lostmany")) {
+		d_many = mk_dir(m, d_root, "many", true);
+		for (unsigned i = 0; i < MI_LOST_MANY; i++) {
+			snprintf(name, sizeof(name), "f-%04u", i);
+			dir_add(m, d_many, name, make_file(m, S_IFREG | 0644, 0, 1, 0),
+				FOLIO_FT_REG);
+		}
+	}
 }
 
 static void populate_orphan(struct mi *m)
@@ -704,6 +715,13 @@ static void corrupt_dirs(struct mi *m)
 	}
 	if (is(m, "dirsize"))
 		inode(m, big)->i_size = cpu_to_le64(12345);
+	if (is(m, "lostmany")) {
+		/* the directory's root unusable: every file in it is lost */
+		uint8_t *mr = blk(m, le64_to_cpu(inode(m, m->dirs[d_many].ino)->i_dir.dr_root));
+
+		memset(mr, 0, 4);
+		folio_block_csum_set(m->seed, mr, m->g.block_size);
+	}
 	folio_block_csum_set(m->seed, leaf, m->g.block_size);
 	folio_block_csum_set(m->seed, root, m->g.block_size);
 }
