@@ -165,6 +165,44 @@ static void fsck_primary_bad(struct fsck *f, uint8_t *buf, int ret, const char *
 		msg, le64_to_cpu(f->sb.s_backup_sb_block));
 }
 
+/* Does descriptor 0, where @g puts it, check out under @uuid's seed? */
+static bool fsck_gd0_carries(struct fsck *f, const struct folio_geom *g, const uint8_t *uuid)
+{
+	uint8_t *buf = fsck_block_alloc(1, g->block_size);
+	bool ok = !bdev_read(f->bdev, g->gdt_block << g->block_shift, buf, g->block_size) &&
+		  folio_gd_csum_ok(folio_fs_seed(uuid), 0, (const void *)buf);
+
+	free(buf);
+	return ok;
+}
+
+/*
+ * A primary that validates but differs from a valid backup, where the
+ * descriptors carry the backup's uuid and geometry and not the primary's:
+ * the primary is the one that is wrong (rewriting the backup from it, as a
+ * plain difference would, would lose the filesystem's checksums).
+ */
+static bool fsck_primary_contradicted(struct fsck *f)
+{
+	uint64_t blk = le64_to_cpu(f->sb.s_backup_sb_block);
+	uint8_t *buf;
+	struct folio_geom g;
+	char msg[160];
+	bool wrong = false;
+
+	if (!(le32_to_cpu(f->sb.s_feature_compat) & FOLIO_COMPAT_BACKUP_SB) ||
+	    fsck_gd0_carries(f, &f->g, f->sb.s_uuid))
+		return false;
+	buf = fsck_block_alloc(1, f->g.block_size);
+	if (!bdev_read(f->bdev, blk << f->g.block_shift, buf, f->g.block_size) &&
+	    !folio_sb_validate((const void *)buf, f->bdev->size, 0, &g, msg, sizeof(msg)) &&
+	    !fsck_backup_matches(&f->sb, (const void *)buf) &&
+	    fsck_gd0_carries(f, &g, ((const struct folio_super *)buf)->s_uuid))
+		wrong = true;
+	free(buf);
+	return wrong;
+}
+
 /**
  * fsck_pass_super - find and check the superblock
  * @f: the check, with the device open
@@ -185,6 +223,10 @@ void fsck_pass_super(struct fsck *f)
 	ret = folio_sb_validate(&f->sb, f->bdev->size, FOLIO_SBV_NOCSUM, &f->g, msg, sizeof(msg));
 	if (ret)
 		fsck_primary_bad(f, buf, ret, msg);
+	else if (!f->from_backup && fsck_primary_contradicted(f))
+		fsck_primary_bad(f, buf, -EUCLEAN,
+				 "its uuid or geometry is not what the descriptors carry (the "
+				 "backup's is)");
 	else if (!folio_sb_csum_ok(&f->sb))
 		f->sb_dirty |= fsck_fix(f, FX_YES, "superblock: checksum mismatch");
 	free(buf);

@@ -105,7 +105,7 @@ repair unlinked 1
 repair bitmap 1
 # What needs -y.
 for cor in overlap meta range order extdepth iblocks hash idxorder dirsize dirfree dirtype \
-	nlink loop dirlink dupname xdup acl symnul gd-bbitmap gd-ibitmap gd-itable jinode jsb-loc; do
+	nlink loop dirlink dupname xdup acl symnul gd-bbitmap gd-ibitmap gd-itable jinode jsb-loc sb-uuid; do
 	repair "$cor" 4
 done
 

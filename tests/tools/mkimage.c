@@ -791,8 +791,9 @@ static void corrupt_bitmap(struct mi *m)
  * wrong (checksums recomputed over it): group 0's block or inode bitmap
  * pointing into the journal or at file data, its inode table running out of
  * the group, inode 2 mapping the journal at the wrong logical block, the
- * superblock's journal run moved. fsck -y finds each at its standard place
- * or from the journal's other records of itself.
+ * superblock's journal run moved, the primary superblock's uuid changed
+ * (every other structure keeps the checksums of the backup's). fsck -y
+ * finds each at its standard place or from the other records of it.
  */
 static void corrupt_layout(struct mi *m)
 {
@@ -810,6 +811,8 @@ static void corrupt_layout(struct mi *m)
 		j->i_extents.ext[0].ee_lblk = cpu_to_le64(5);
 	if (is(m, "jsb-loc"))
 		m->sb->s_journal_block = cpu_to_le64(js + 100);
+	if (is(m, "sb-uuid"))
+		m->sb->s_uuid[0] ^= 0x01;
 	folio_inode_csum_set(m->seed, FOLIO_JOURNAL_INO, j, m->g.inode_size);
 	folio_gd_csum_set(m->seed, 0, gd);
 	folio_sb_csum_set(m->sb);
