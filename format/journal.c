@@ -266,7 +266,8 @@ struct jrevokes {
 struct jscan {
 	const struct folio_jio *io;
 	uint32_t bs, seed, first, blocks;
-	uint64_t jstart; /* the journal's first physical block */
+	uint64_t jstart;    /* the journal's first physical block */
+	uint64_t fs_blocks; /* blocks in the filesystem */
 	uint8_t *buf, *copy;
 	struct jcopy *copies;
 	size_t ncopies, capcopies;
@@ -373,6 +374,12 @@ static void js_unescape(void *block, uint32_t flags)
 	}
 }
 
+/* Can @home take a copy: inside the filesystem and outside the journal? */
+static bool js_home_ok(const struct jscan *js, uint64_t home)
+{
+	return home < js->fs_blocks && (home < js->jstart || home - js->jstart >= js->blocks);
+}
+
 /* Descriptor in js->buf at *pos: check it and the copies after it; *pos
  * ends on the last copy. 1 when it checks out, 0 when it does not (the log
  * ends), negative on an I/O or memory error. */
@@ -394,6 +401,13 @@ static int js_descriptor(struct jscan *js, uint64_t seq, uint32_t *pos, uint32_t
 		struct jcopy c = {.seq = seq,
 				  .home = le64_to_cpu(tags[i].t_block),
 				  .flags = le32_to_cpu(tags[i].t_flags)};
+
+		if (!js_home_ok(js, c.home)) {
+			/* a home outside the filesystem or in the log: no
+			 * writer made this descriptor; the log ends here */
+			free(tags);
+			return 0;
+		}
 
 		*pos = folio_journal_next(*pos, js->first, js->blocks);
 		c.pos = *pos;
@@ -581,6 +595,7 @@ int folio_journal_replay(const struct folio_jio *io, const struct folio_super *s
 	js.bs = 1024u << le32_to_cpu(sb->s_log_block_size);
 	js.seed = folio_fs_seed(sb->s_uuid);
 	js.jstart = le64_to_cpu(sb->s_journal_block);
+	js.fs_blocks = le64_to_cpu(sb->s_blocks_count);
 	js.blocks = (uint32_t)le64_to_cpu(sb->s_journal_blocks);
 	js.first = 1;
 	js.buf = malloc(js.bs);

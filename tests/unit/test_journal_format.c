@@ -2,8 +2,9 @@
  * tests/unit/test_journal_format.c - format/journal.c on the RAM device:
  * folio_journal_replay() over logs written by tests/lib/jwriter - a round
  * trip, replaying twice, revokes across transactions, escaped copies, a log
- * that wraps past its end, torn and partial transactions, a bad journal
- * superblock - plus the checksums and mkfs's default sizes.
+ * that wraps past its end, torn and partial transactions, a copy whose
+ * home is outside the filesystem or in the log, a bad journal superblock -
+ * plus the checksums and mkfs's default sizes.
  */
 #include "config.h"
 
@@ -59,6 +60,7 @@ static void tj_setup(struct tj *t, uint32_t head, uint64_t seq)
 		BAIL("cannot create the RAM device");
 	t->io = (struct folio_jio){t, tj_read, tj_write, tj_flush};
 	t->sb.s_log_block_size = cpu_to_le32(2);
+	t->sb.s_blocks_count = cpu_to_le64(NBLOCKS);
 	t->sb.s_feature_compat = cpu_to_le32(FOLIO_COMPAT_JOURNAL);
 	t->sb.s_journal_ino = cpu_to_le32(FOLIO_JOURNAL_INO);
 	t->sb.s_journal_block = cpu_to_le64(JSTART);
@@ -256,6 +258,32 @@ static void test_spoiled(unsigned flags, const char *what)
 	tj_done(&t);
 }
 
+/* Transaction 2 names a home no writer would (outside the filesystem, in
+ * the log itself): its descriptor is not credible, so the log ends there
+ * and replay succeeds with transaction 1 only (before, writing it home
+ * failed, and the image could be neither mounted nor repaired). */
+static void test_bad_home(uint64_t home, const char *what)
+{
+	struct tj t;
+	struct folio_replay_info info;
+	uint64_t h1[1] = {900}, h2[1] = {home}, h3[1] = {902};
+	uint8_t a[BS], b[BS], c[BS];
+	const void *d1[1] = {a}, *d2[1] = {b}, *d3[1] = {c};
+
+	tj_setup(&t, 1, 1);
+	memcpy(a, pattern('1', false), BS);
+	memcpy(b, pattern('2', false), BS);
+	memcpy(c, pattern('3', false), BS);
+	jw_transaction(&t.w, 1, h1, d1, 0, NULL, 0);
+	jw_transaction(&t.w, 1, h2, d2, 0, NULL, 0);
+	jw_transaction(&t.w, 1, h3, d3, 0, NULL, 0);
+	jw_set_start(&t.w, 1, 1);
+	is_int(replay(&t, false, &info), 0, "%s: replay succeeds", what);
+	is_int(info.transactions, 1, "%s: the log ends before the transaction", what);
+	ok(home_is(&t, 900, a) && home_is(&t, 902, NULL), "%s: only the first is home", what);
+	tj_done(&t);
+}
+
 static void test_bad_jsb(void)
 {
 	struct tj t;
@@ -292,6 +320,8 @@ int main(void)
 	test_spoiled(JW_NO_COMMIT, "no commit");
 	test_spoiled(JW_BAD_COMMIT, "torn commit");
 	test_spoiled(JW_BAD_COPY, "bad copy checksum");
+	test_bad_home(NBLOCKS + 5, "home past the filesystem");
+	test_bad_home(JSTART + 3, "home in the log");
 	test_bad_jsb();
 	test_sizes();
 	return done_testing();
