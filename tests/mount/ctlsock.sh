@@ -45,6 +45,15 @@ dev_of() {
 	awk -v m="$1" '$5 == m { d = $3 } END { print d }' /proc/self/mountinfo
 }
 # wait_file FILE PATTERN: up to 30 s for a line matching PATTERN.
+# ctl_wait MP: until the daemon of MP answers on its control socket (it makes
+# the socket after the mount shows), at most 30 s.
+ctl_wait() {
+	for ((i = 0; i < 300; i++)); do
+		"$CTL" "$1" get pid >/dev/null 2>&1 && return
+		sleep 0.1
+	done
+}
+
 wait_file() {
 	local i
 	for ((i = 0; i < 300; i++)); do
@@ -90,6 +99,7 @@ img=$T/img
 mp=$T/mnt
 mt_mkfs "$img" 4096 32M
 mt_mount_ok "$img" "$mp" "mount -o allow_other" -o allow_other || bail "cannot mount"
+ctl_wait "$mp"
 dev=$(dev_of "$mp")
 sock=/run/foliofs/$dev.sock
 ok "$([ -S "$sock" ]; echo $?)" "the socket is $sock"
@@ -273,6 +283,7 @@ cmp=$T/cmnt
 mt_mkfs "$cimg" 4096 16M
 stopped_old() {
 	local desc=$1 old dev ino
+	ctl_wait "$mp"
 	dev=$(dev_of "$mp")
 	old=$(mt_pid "$mp")
 	ino=$(stat -c %i "/run/foliofs/$dev.sock")
@@ -305,8 +316,10 @@ stopped_old() {
 }
 stopped_old "old daemon stopped, continued at once" cont
 stopped_old "old daemon stopped past the wait" long
+ctl_wait "$mp"
 sock=/run/foliofs/$(dev_of "$mp").sock
 ino=$(stat -c %i "$sock")
+ok "$([ -n "$ino" ]; echo $?)" "the remounted daemon's socket file is there"
 mt_umount_ok "$mp" "unmounted"
 ok "$([ "$(stat -c %i "$sock" 2>/dev/null)" != "$ino" ]; echo $?)" "  the socket file is gone"
 mt_fsck_ok "$img" "fsck clean"
@@ -323,7 +336,7 @@ if mt_start "$ump" "$T/user.log" setpriv --reuid=$NOBODY --regid=$NOBODY --clear
 	ok 0 "uid 65534 mounts with fusermount3"
 	udev=$(dev_of "$ump")
 	usock=/run/user/$NOBODY/foliofs/$udev.sock
-	for ((i = 0; i < 100; i++)); do
+	for ((i = 0; i < 300; i++)); do
 		[ -S "$usock" ] && break
 		sleep 0.1
 	done
